@@ -1,0 +1,103 @@
+"""Partners' callback settings and the callback outbox."""
+
+import base64
+import secrets
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+def signing_secret_generate() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class Partner(models.Model):
+    """A publisher: sends traffic, receives a callback per status change, rewards its users."""
+
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField("active", default=True)
+    callback_url = models.URLField(
+        max_length=2000, blank=True, help_text="http(s) URL that receives the callbacks."
+    )
+    signing_secret = models.CharField(max_length=128, default=signing_secret_generate)
+    # After a rotation the old secret still signs (alongside the new) until this time.
+    previous_signing_secret = models.CharField(max_length=128, blank=True)
+    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    pending_callbacks_enabled = models.BooleanField("Pending callbacks", default=False)
+    rejected_callbacks_enabled = models.BooleanField("Rejected callbacks", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallbackDelivery(models.Model):
+    """One callback owed to a partner for one status change (the outbox row).
+
+    Its id is the callback's ``id``/``webhook-id``: the same on every attempt.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status_change = models.OneToOneField(
+        "conversions.StatusChange", on_delete=models.CASCADE, related_name="callback_delivery"
+    )
+    conversion = models.ForeignKey(
+        "conversions.Conversion", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="deliveries")
+    sequence_number = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    last_response_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "callback deliveries"
+        indexes = [
+            models.Index(fields=["conversion", "sequence_number"], name="delivery_conversion_seq"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="delivery_due",
+            ),
+            models.Index(fields=["state", "-created_at"], name="delivery_state_created"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class CallbackAttempt(models.Model):
+    """One try at sending a delivery: what was answered, and how long it took."""
+
+    delivery = models.ForeignKey(
+        CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_set"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number}"

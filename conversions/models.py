@@ -1,0 +1,229 @@
+"""Offers, clicks, conversions and their audited status changes."""
+
+import secrets
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def postback_secret_generate() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def gk_click_id_generate() -> str:
+    return uuid.uuid4().hex
+
+
+class Offer(models.Model):
+    class RewardingMode(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        MANUAL = "manual", "Manual"
+
+    name = models.CharField(max_length=200)
+    advertiser = models.CharField(max_length=200)
+    is_active = models.BooleanField("active", default=True)
+    rewarding_mode = models.CharField(
+        max_length=16, choices=RewardingMode.choices, default=RewardingMode.AUTOMATIC
+    )
+    pending_time = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="Automatic offers only: keep new conversions Pending this long, then Success.",
+    )
+    postback_secret = models.CharField(max_length=64, default=postback_secret_generate)
+    attribution_window = models.DurationField(default=timedelta(days=30))
+    currency = models.CharField(max_length=3, default="USD")
+    landing_url = models.URLField(
+        max_length=2000,
+        help_text="Where a click is sent; {gk_click_id} is replaced by the click's id.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OfferEvent(models.Model):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="events")
+    code = models.SlugField(max_length=64, help_text="The `event` value postbacks send.")
+    name = models.CharField(max_length=200)
+    payout = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+    revenue = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["offer_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "code"], name="offerevent_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer.name}: {self.name}"
+
+
+class Click(models.Model):
+    gk_click_id = models.CharField(
+        "gk_click_id", max_length=64, unique=True, default=gk_click_id_generate
+    )
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="clicks")
+    partner = models.ForeignKey(
+        "callbacks.Partner", on_delete=models.PROTECT, related_name="clicks"
+    )
+    sub_id = models.CharField("partner's user/sub id", max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.gk_click_id
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCESS = "success", "Success"
+    REJECTED = "rejected", "Rejected"
+
+
+class Source(models.TextChoices):
+    POSTBACK = "postback", "Postback"
+    ADMIN = "admin", "Admin"
+    BULK_IMPORT = "bulk_import", "Bulk import"
+    PENDING_TIME = "pending_time", "Pending time elapsed"
+
+
+class Conversion(models.Model):
+    """One conversion event of a click. Its id is the report's "Conversion Event ID"."""
+
+    click = models.ForeignKey(Click, on_delete=models.PROTECT, related_name="conversions")
+    offer_event = models.ForeignKey(OfferEvent, on_delete=models.PROTECT, related_name="+")
+    # Denormalised from the click so that the admin filters by offer and partner on one index.
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="+", db_index=False)
+    partner = models.ForeignKey(
+        "callbacks.Partner", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    status_reason = models.TextField(blank=True)
+    status_source = models.CharField(max_length=16, choices=Source.choices)
+    status_changed_at = models.DateTimeField()
+    # This conversion's change counter: 1 for the status it was recorded with, +1 per change.
+    status_version = models.PositiveIntegerField(default=1)
+    pending_until = models.DateTimeField(null=True, blank=True)
+    payout = models.DecimalField(max_digits=12, decimal_places=4)
+    revenue = models.DecimalField(max_digits=12, decimal_places=4)
+    transaction_id = models.CharField("advertiser transaction id", max_length=255, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("change_conversion_status", "Can change the status of conversions")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["click", "offer_event"], name="conversion_unique_click_event"
+            ),
+            models.UniqueConstraint(
+                fields=["offer", "transaction_id"],
+                condition=~Q(transaction_id=""),
+                name="conversion_unique_offer_txn",
+            ),
+        ]
+        indexes = [
+            # Each list filter with the list's ordering, so "filter, newest first, LIMIT 100"
+            # reads one index range.
+            models.Index(fields=["status", "-id"], name="conversion_status_id"),
+            models.Index(fields=["offer", "-id"], name="conversion_offer_id"),
+            models.Index(fields=["partner", "-id"], name="conversion_partner_id"),
+            models.Index(fields=["status_source", "-id"], name="conversion_source_id"),
+            models.Index(
+                fields=["pending_until"],
+                condition=Q(pending_until__isnull=False),
+                name="conversion_pending_until",
+            ),
+            models.Index(
+                fields=["transaction_id"],
+                condition=~Q(transaction_id=""),
+                name="conversion_txn",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversion {self.pk}"
+
+
+class ImportJob(models.Model):
+    """One uploaded status file, from upload through validation to apply."""
+
+    class State(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        VALIDATING = "validating", "Validating"
+        VALIDATED = "validated", "Validated"
+        INVALID = "invalid", "Invalid"
+        QUEUED = "queued", "Queued"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
+    original_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8)
+    size_bytes = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
+    send_callbacks = models.BooleanField(default=True)
+    summary = models.JSONField(default=dict, blank=True)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
+    error_report = models.FileField(upload_to="import-reports/%Y/%m/", blank=True, max_length=500)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.original_name}"
+
+
+class StatusChange(models.Model):
+    """The audit trail: one row per real status change, written with the change."""
+
+    # Indexed by the (conversion, sequence_number) constraint below.
+    conversion = models.ForeignKey(
+        Conversion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    old_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    new_status = models.CharField(max_length=16, choices=Status.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    import_job = models.ForeignKey(
+        ImportJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    sequence_number = models.PositiveIntegerField()
+    callbacks_suppressed = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversion_id", "sequence_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversion", "sequence_number"], name="statuschange_unique_sequence"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversion_id}: {self.old_status or '-'} → {self.new_status}"

@@ -1,0 +1,3 @@
+from gokart.celery import app as celery_app
+
+__all__ = ["celery_app"]

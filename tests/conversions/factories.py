@@ -1,0 +1,59 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status
+from tests.callbacks.factories import PartnerFactory
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Offer
+
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    advertiser = "Acme Games"
+    landing_url = "https://advertiser.example/landing?click={gk_click_id}"
+    attribution_window = timedelta(days=30)
+
+
+class OfferEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OfferEvent
+
+    offer = factory.SubFactory(OfferFactory)
+    code = factory.Sequence(lambda n: f"event_{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("_", " ").title())
+    payout = Decimal("1.50")
+    revenue = Decimal("2.00")
+
+
+class ClickFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Click
+
+    offer = factory.SubFactory(OfferFactory)
+    partner = factory.SubFactory(PartnerFactory)
+    sub_id = factory.Sequence(lambda n: f"user-{n}")
+
+
+class ConversionFactory(factory.django.DjangoModelFactory):
+    """A conversion as a postback would have recorded it (version 1, source postback)."""
+
+    class Meta:
+        model = Conversion
+
+    click = factory.SubFactory(ClickFactory)
+    offer_event = factory.SubFactory(
+        OfferEventFactory, offer=factory.SelfAttribute("..click.offer")
+    )
+    offer = factory.SelfAttribute("click.offer")
+    partner = factory.SelfAttribute("click.partner")
+    status = Status.PENDING
+    status_source = Source.POSTBACK
+    status_changed_at = factory.LazyFunction(timezone.now)
+    created_at = factory.LazyFunction(timezone.now)
+    payout = factory.SelfAttribute("offer_event.payout")
+    revenue = factory.SelfAttribute("offer_event.revenue")
+    transaction_id = factory.Sequence(lambda n: f"txn-{n}")
