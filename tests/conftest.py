@@ -1,5 +1,8 @@
+import os
+
 import pytest
 
+from tests.browser import admin_page, browser, page  # noqa: F401 -- fixtures
 from tests.callbacks.factories import PartnerFactory
 from tests.conversions.factories import (
     ClickFactory,
@@ -7,6 +10,10 @@ from tests.conversions.factories import (
     OfferEventFactory,
     OfferFactory,
 )
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
