@@ -116,7 +116,9 @@ def test_an_admin_decision_clears_the_pending_time(conversion_factory):
     conversion_status_set(
         conversion_ids=[conversion.pk], status=Status.REJECTED, source=Source.ADMIN
     )
-    conversion_status_set(conversion_ids=[conversion.pk], status=Status.PENDING, source=Source.ADMIN)
+    conversion_status_set(
+        conversion_ids=[conversion.pk], status=Status.PENDING, source=Source.ADMIN
+    )
 
     assert conversions_pending_promote(now=now) == 0
     conversion.refresh_from_db()
