@@ -1,0 +1,58 @@
+# The two set-up commands (see README): `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint bench-changelist bench-postback bench-import bench-callbacks chromium
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Web admin + Celery worker + beat on SQLite and a file-system broker (no servers needed),
+# unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
+run: $(VENV)/.installed
+	@set -euo pipefail; \
+	export DEBUG=$${DEBUG:-1} CALLBACK_ALLOW_LOOPBACK=$${CALLBACK_ALLOW_LOOPBACK:-1} PORT=$(PORT); \
+	$(BIN)/python manage.py migrate --no-input -v0; \
+	login=$$($(BIN)/python manage.py demo | tee /dev/stderr | sed -n 's/^Admin login: //p'); \
+	echo; echo "  GoKart back office: http://127.0.0.1:$(PORT)/admin/   login: $$login"; echo; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The whole suite against PostgreSQL and Redis on this machine (override the URLs to point
+# elsewhere). pytest-django creates the test database test_<name>.
+test: $(VENV)/.installed chromium lint
+	DEBUG=1 \
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gokart} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	CELERY_TASK_DEFAULT_QUEUE=$${CELERY_TASK_DEFAULT_QUEUE:-gokart-test} \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-changelist: $(VENV)/.installed
+	$(BIN)/python bench/changelist.py --rows 2000000
+
+bench-postback: $(VENV)/.installed
+	$(BIN)/python bench/postback.py --seconds 20
+
+bench-import: $(VENV)/.installed
+	$(BIN)/python bench/import_statuses.py --format csv --size-mb 100
+	$(BIN)/python bench/import_statuses.py --format xlsx --rows 1048575
+	$(BIN)/python bench/import_statuses.py --format xls --rows 65535
+
+bench-callbacks: $(VENV)/.installed
+	$(BIN)/python bench/callbacks.py --count 100000

@@ -1,0 +1,184 @@
+"""``python manage.py demo``: an admin login and a small, believable data set to click through."""
+
+import random
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from callbacks.models import Partner
+from conversions.models import (
+    Click,
+    Conversion,
+    Offer,
+    OfferEvent,
+    Source,
+    Status,
+    StatusChange,
+)
+from conversions.services import conversion_status_set
+
+DEMO_CALLBACK_URL = "http://127.0.0.1:8001/callbacks"
+
+
+class Command(BaseCommand):
+    help = "Create an admin user (printing its password) and demo offers, partners and conversions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--conversions", type=int, default=3000)
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, conversions: int, username: str, **options):
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+
+        if Offer.objects.exists():
+            self.stdout.write("Demo data already present; only the admin password was reset.")
+        else:
+            with transaction.atomic():
+                created = self._create_data(conversions, user)
+            self.stdout.write(f"Created {created} demo conversions.")
+        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
+
+    def _create_data(self, count: int, user) -> int:
+        rng = random.Random(42)
+        now = timezone.now()
+        game = Offer.objects.create(
+            name="Dragon Quest Mobile (multi-event)",
+            advertiser="Dragonsoft",
+            landing_url="https://dragonsoft.example/install?ref={gk_click_id}",
+        )
+        survey = Offer.objects.create(
+            name="Shopping survey (manual review)",
+            advertiser="PanelCo",
+            rewarding_mode=Offer.RewardingMode.MANUAL,
+            landing_url="https://panelco.example/s?c={gk_click_id}",
+        )
+        bank = Offer.objects.create(
+            name="Neobank sign-up (7-day pending)",
+            advertiser="Finly",
+            pending_time=timedelta(days=7),
+            landing_url="https://finly.example/join?click={gk_click_id}",
+        )
+        events = [
+            OfferEvent.objects.create(
+                offer=game,
+                code="install",
+                name="Install",
+                payout=Decimal("0.50"),
+                revenue=Decimal("0.80"),
+            ),
+            OfferEvent.objects.create(
+                offer=game,
+                code="level_10",
+                name="Reach level 10",
+                payout=Decimal("2.00"),
+                revenue=Decimal("3.00"),
+            ),
+            OfferEvent.objects.create(
+                offer=game,
+                code="purchase",
+                name="First purchase",
+                payout=Decimal("5.00"),
+                revenue=Decimal("8.00"),
+            ),
+            OfferEvent.objects.create(
+                offer=survey,
+                code="complete",
+                name="Survey completed",
+                payout=Decimal("1.20"),
+                revenue=Decimal("1.80"),
+            ),
+            OfferEvent.objects.create(
+                offer=bank,
+                code="signup",
+                name="Account opened",
+                payout=Decimal("25.00"),
+                revenue=Decimal("40.00"),
+            ),
+        ]
+        partners = [
+            Partner.objects.create(
+                name="RewardHub", callback_url=DEMO_CALLBACK_URL, pending_callbacks_enabled=True
+            ),
+            Partner.objects.create(name="CashbackCity", callback_url=DEMO_CALLBACK_URL),
+            Partner.objects.create(name="PlayPoints"),
+        ]
+        # Historical demo data is written directly (as if tracked before callbacks existed);
+        # the changes made at the end go through the service, with audit rows and callbacks.
+        clicks = Click.objects.bulk_create(
+            Click(
+                offer=rng.choice([game, game, survey, bank]),
+                partner=rng.choice(partners),
+                sub_id=f"user-{rng.randrange(1, 5000)}",
+            )
+            for _ in range(count // 2)
+        )
+        by_offer: dict[int, list[OfferEvent]] = {}
+        for event in events:
+            by_offer.setdefault(event.offer_id, []).append(event)
+        rows = []
+        for click in clicks:
+            offer_events = by_offer[click.offer_id]
+            for event in offer_events[: rng.randint(1, len(offer_events))]:
+                created = now - timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
+                status = rng.choice([Status.SUCCESS] * 6 + [Status.PENDING] * 3 + [Status.REJECTED])
+                rows.append(
+                    Conversion(
+                        click=click,
+                        offer_event=event,
+                        offer_id=click.offer_id,
+                        partner_id=click.partner_id,
+                        status=status,
+                        status_reason=("Duplicate device" if status == Status.REJECTED else ""),
+                        status_source=Source.POSTBACK,
+                        status_changed_at=created,
+                        pending_until=(
+                            created + bank.pending_time
+                            if status == Status.PENDING and click.offer_id == bank.pk
+                            else None
+                        ),
+                        payout=event.payout,
+                        revenue=event.revenue,
+                        transaction_id=f"TX{rng.randrange(10**9):09d}",
+                        created_at=created,
+                    )
+                )
+        conversions = Conversion.objects.bulk_create(rows)
+        StatusChange.objects.bulk_create(
+            StatusChange(
+                conversion=c,
+                old_status="",
+                new_status=c.status,
+                source=Source.POSTBACK,
+                reason=c.status_reason,
+                sequence_number=1,
+                created_at=c.created_at,
+            )
+            for c in conversions
+        )
+        pending = [c.pk for c in conversions if c.status == Status.PENDING][:20]
+        conversion_status_set(
+            conversion_ids=pending[:10],
+            status=Status.SUCCESS,
+            source=Source.ADMIN,
+            user=user,
+            reason="Advertiser approved",
+        )
+        conversion_status_set(
+            conversion_ids=pending[10:],
+            status=Status.REJECTED,
+            source=Source.ADMIN,
+            user=user,
+            reason="Fraud review: emulator",
+        )
+        return len(conversions)
