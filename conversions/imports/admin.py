@@ -1,8 +1,341 @@
 """Bulk status import and report export on Conversion Management (django-import-export).
 
-Placeholder: the bulk-import issue fills this in. ConversionAdmin mixes it in first.
+``ConversionImportExportMixin`` (mixed into ``ConversionAdmin`` first) keeps import-export's
+Import and Export buttons, URLs, forms and templates, and replaces what cannot carry 100 MB
+through its documented hooks:
+
+- ``import_action``: the upload goes through a size-limited upload handler straight to storage
+  and becomes an ``ImportJob``; nothing is parsed in the web request. The job page (the
+  ``ImportJob`` admin below) shows validation progress, the preview, the confirmation and the
+  outcome. ``process_import`` (import-export's confirm step) is not used: jobs are confirmed
+  on their page.
+- ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX.
+
+Importing needs ``conversions.change_conversion_status``, on every import URL; exporting needs
+view permission on conversions.
 """
 
+from __future__ import annotations
 
-class ConversionImportExportMixin:
-    pass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLS, XLSX
+from import_export.forms import ExportForm
+
+from conversions.imports import views
+from conversions.imports.forms import ConversionImportForm
+from conversions.imports.resources import (
+    ConversionReportResource,
+    ConversionStatusImportResource,
+)
+from conversions.models import ImportJob
+
+IMPORT_PERMISSION = "conversions.change_conversion_status"
+
+
+def has_import_permission(request: HttpRequest) -> bool:
+    return request.user.has_perm(IMPORT_PERMISSION)
+
+
+class ConversionImportExportMixin(ImportExportMixin):
+    resource_classes = [ConversionReportResource]
+    import_form_class = ConversionImportForm
+    # The report's columns are fixed (the import reads its first four back): no field picker.
+    export_form_class = ExportForm
+    import_template_name = "admin/conversions/importjob/import.html"
+    import_export_change_list_template = "admin/conversions/importjob/conversion_change_list.html"
+
+    # -- permissions ------------------------------------------------------------------------
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return has_import_permission(request)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    # -- formats and resources ----------------------------------------------------------------
+    def get_import_formats(self) -> list[type]:
+        return [CSV, XLS, XLSX]
+
+    def get_export_formats(self) -> list[type]:
+        return [CSV, XLSX]
+
+    def get_import_resource_classes(self, request: HttpRequest) -> list[type]:
+        return [ConversionStatusImportResource]
+
+    def get_export_resource_classes(self, request: HttpRequest) -> list[type]:
+        return [ConversionReportResource]
+
+    # -- import: upload to an ImportJob -------------------------------------------------------
+    # CSRF is checked inside, once the size-limited upload handler is installed: the CSRF
+    # middleware would otherwise read the whole body (through the default handlers) first.
+    @method_decorator(csrf_exempt)
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            from conversions.imports import uploads
+
+            refusal = uploads.upload_size_refusal(request)
+            if refusal:
+                return self._import_refused(request, refusal)
+            request.upload_handlers = uploads.import_upload_handlers(request)
+        return csrf_protect(self._import_upload)(request)
+
+    def _import_upload(self, request: HttpRequest) -> HttpResponse:
+        form = self.create_import_form(request)
+        if request.method == "POST" and form.is_valid():
+            from conversions.imports import services
+
+            upload = form.cleaned_data["import_file"]
+            try:
+                job = services.import_job_create(
+                    user=request.user, upload=upload, original_name=upload.name
+                )
+            except ValidationError as error:
+                form.add_error("import_file", error.messages)
+            else:
+                self.message_user(
+                    request,
+                    f"“{job.original_name}” uploaded ({filesizeformat(job.size_bytes)}). "
+                    "It is being checked; the preview appears on this page when it is ready.",
+                )
+                return HttpResponseRedirect(views.import_job_url(job))
+        return self._import_page(request, form)
+
+    def _import_refused(self, request: HttpRequest, refusal: str) -> HttpResponse:
+        # The body stays unread (no CSRF check either: nothing is done), the form shows again
+        # with the reason.
+        form = self.get_import_form_class(request)(
+            self.get_import_formats(),
+            self.get_import_resource_classes(request),
+            initial=self.get_import_form_initial(request),
+        )
+        form.add_error(None, refusal)
+        return self._import_page(request, form, status=413)
+
+    def _import_page(
+        self, request: HttpRequest, form: ConversionImportForm, status: int = 200
+    ) -> TemplateResponse:
+        context = self.get_import_context_data()
+        context.update(self.admin_site.each_context(request))
+        context.update(
+            {
+                "title": "Import conversion statuses",
+                "form": form,
+                "opts": self.model._meta,
+                "media": self.media + form.media,
+                "fields_list": [
+                    (
+                        resource.get_display_name(),
+                        [f.column_name for f in resource().get_user_visible_fields()],
+                    )
+                    for resource in self.get_import_resource_classes(request)
+                ],
+                "import_error_display": self.import_error_display,
+                "max_upload_size": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
+                "recent_jobs": ImportJob.objects.select_related("user")[:5],
+            }
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context, status=status)
+
+    @method_decorator(require_POST)
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        self.message_user(
+            request, "Imports are confirmed on their import job's page.", messages.WARNING
+        )
+        return HttpResponseRedirect(reverse("admin:conversions_importjob_changelist"))
+
+    # -- export: the filtered report, streamed ------------------------------------------------
+    def export_action(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        formats = self.get_export_formats()
+        form = self.get_export_form_class()(
+            formats, self.get_export_resource_classes(request), data=request.POST or None
+        )
+        if form.is_valid():
+            file_format = formats[int(form.cleaned_data["format"])]()
+            extension = file_format.get_extension()
+            queryset: QuerySet = self.get_export_queryset(request)
+            if extension == "xlsx" and views.xlsx_too_many_rows(queryset):
+                form.add_error(
+                    "format",
+                    f"This report has more than {views.XLSX_MAX_ROWS:,} conversions, more than "
+                    "one XLSX sheet holds. Filter the list further, or export CSV.",
+                )
+            else:
+                return views.conversion_report_response(
+                    queryset=queryset,
+                    file_format=extension,
+                    filename=self.get_export_filename(request, queryset, file_format),
+                )
+        context = self.init_request_context_data(request, form)
+        context["title"] = "Export the conversion report"
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.export_template_name], context)
+
+    def get_export_filename(self, request: HttpRequest, queryset: QuerySet, file_format) -> str:  # noqa: ANN001
+        return (
+            super()
+            .get_export_filename(request, queryset, file_format)
+            .replace("Conversion-", "conversions-")
+        )
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """The import job list and each job's page (read-only; actions are the page's buttons)."""
+
+    list_display = [
+        "id",
+        "original_name",
+        "user",
+        "created_at",
+        "size",
+        "state_badge",
+        "rows",
+        "will_change",
+        "rejected",
+        "outcome",
+    ]
+    list_display_links = ["id", "original_name"]
+    list_filter = ["state"]
+    list_select_related = ["user"]
+    search_fields = ["original_name"]
+    list_per_page = 50
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["conversions/imports/import_job.css"]}
+
+    # -- permissions: everything here is part of the import ---------------------------------
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_import_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return has_import_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False
+
+    # -- list columns -----------------------------------------------------------------------
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, job: ImportJob) -> str:
+        return filesizeformat(job.size_bytes)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, job: ImportJob) -> str:
+        return format_html(
+            '<span class="gk-job-state gk-job-state-{}">{}</span>',
+            job.state,
+            job.get_state_display(),
+        )
+
+    @admin.display(description="rows")
+    def rows(self, job: ImportJob) -> Any:
+        return job.summary.get("rows", "—")
+
+    @admin.display(description="will change")
+    def will_change(self, job: ImportJob) -> Any:
+        will_change = job.summary.get("will_change")
+        return sum(will_change.values()) if isinstance(will_change, dict) else "—"
+
+    @admin.display(description="rejected rows")
+    def rejected(self, job: ImportJob) -> Any:
+        if "rows" not in job.summary:
+            return "—"
+        return sum(job.summary.get(key) or 0 for key in ("not_found", "invalid", "conflicting"))
+
+    @admin.display(description="outcome")
+    def outcome(self, job: ImportJob) -> str:
+        preview = views.import_job_preview(job)
+        if job.state == ImportJob.State.APPLIED and preview:
+            text = f"{preview['applied_total']:,} changed"
+            if preview["changed_since_preview"]:
+                text += f", {preview['changed_since_preview']:,} changed since preview"
+            if not job.send_callbacks:
+                text += ", no callbacks"
+            return text
+        if job.state in {ImportJob.State.FAILED, ImportJob.State.INVALID}:
+            return job.error_message[:120] or job.get_state_display()
+        return ""
+
+    # -- the job page and its endpoints ---------------------------------------------------------
+    def get_urls(self):
+        def job_view(view, *, post_only: bool = False):
+            def wrapper(request: HttpRequest, object_id: int) -> HttpResponse:
+                if not has_import_permission(request):
+                    raise PermissionDenied
+                if post_only and request.method != "POST":
+                    return HttpResponse(status=405, headers={"Allow": "POST"})
+                job = get_object_or_404(ImportJob.objects.select_related("user"), pk=object_id)
+                return view(request, import_job=job)
+
+            return self.admin_site.admin_view(wrapper)
+
+        return [
+            path(
+                "<int:object_id>/status/",
+                job_view(views.import_job_status),
+                name="conversions_importjob_status",
+            ),
+            path(
+                "<int:object_id>/confirm/",
+                job_view(views.import_job_confirm, post_only=True),
+                name="conversions_importjob_confirm",
+            ),
+            path(
+                "<int:object_id>/retry/",
+                job_view(views.import_job_retry, post_only=True),
+                name="conversions_importjob_retry",
+            ),
+            path(
+                "<int:object_id>/report/",
+                job_view(views.import_job_report_download),
+                name="conversions_importjob_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if not has_import_permission(request):
+            raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404("No such import job.")
+        job = get_object_or_404(ImportJob.objects.select_related("user"), pk=object_id)
+        admin_context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": job,
+            "media": self.media,
+        }
+        return views.import_job_page(request, import_job=job, admin_context=admin_context)

@@ -1,0 +1,61 @@
+// The import job page's live progress: polls the job's status URL while a worker is busy and
+// reloads the page when the state changes, so the preview or the outcome shows by itself.
+"use strict";
+(function () {
+  const POLL_MS = 1000;
+
+  function start() {
+    const root = document.getElementById("import-job");
+    if (!root || root.dataset.running !== "1") {
+      return;
+    }
+    const pageState = root.dataset.state;
+    const bar = root.querySelector(".gk-progress-bar");
+    const meter = document.getElementById("job-progress");
+    const text = document.getElementById("job-progress-text");
+    const badge = document.getElementById("job-state");
+
+    function show(status) {
+      bar.style.width = status.percent + "%";
+      meter.setAttribute("aria-valuenow", String(status.percent));
+      badge.textContent = status.state_label;
+      badge.className = "gk-job-state gk-job-state-" + status.state;
+      if (status.progress_total > 0) {
+        text.textContent = status.state_label + ": " + status.progress_done.toLocaleString("en-US") +
+          " of " + status.progress_total.toLocaleString("en-US") + " (" + status.percent + "%)";
+      } else {
+        text.textContent = status.state_label + "…";
+      }
+    }
+
+    function poll() {
+      fetch(root.dataset.statusUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("HTTP " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (status) {
+          show(status);
+          if (status.state !== pageState) {
+            window.location.reload();
+          } else {
+            window.setTimeout(poll, POLL_MS);
+          }
+        })
+        .catch(function () {
+          text.textContent = "Lost contact with the server; retrying…";
+          window.setTimeout(poll, POLL_MS * 5);
+        });
+    }
+
+    window.setTimeout(poll, POLL_MS);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
