@@ -1,17 +1,43 @@
-"""Tracking: recording clicks and the conversions that advertisers' postbacks report."""
+"""Tracking: recording clicks and the conversions that advertisers' postbacks report.
+
+A postback is validated in this order, and the first failure answers:
+
+1. unknown ``gk_click_id`` → 404; 2. token other than the offer's postback secret → 403;
+3. ``event`` unknown to the offer, or left out on a multi-event offer → 400.
+
+Nothing is recorded for those. A postback that gets past them is attributable and is recorded
+(once: a repeat by click and event, or by the offer's transaction id, answers the conversion
+already recorded with ``duplicate=True``), with the status the offer gives it:
+
+- inactive offer → Rejected, "Offer is inactive.";
+- click older than the offer's attribution window → Rejected, with that reason;
+- manual offer → Pending (until an admin decides);
+- automatic offer with a pending time → Pending until then (``pending_until``), after which
+  the pending-time task moves it to Success;
+- automatic offer → Success.
+
+The new conversion, its first ``StatusChange`` audit row (old status "" → new, source
+postback, sequence 1) and, when the partner wants that status, its ``CallbackDelivery`` outbox
+row are written together. On PostgreSQL that is one ``INSERT … ON CONFLICT DO NOTHING``
+statement with the audit and outbox inserts chained to it, so a busy postback endpoint costs
+two round trips (attribute, record); concurrent copies of one postback are settled by the
+unique constraints, never by a read-then-write race.
+"""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, FilteredRelation, Model, Q
 from django.utils import timezone
 
 from callbacks import services as callback_services
 from callbacks.models import Partner
-from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status, StatusChange
+from conversions.models import Click, Conversion, Offer, Source, Status, StatusChange
 
 
 class TrackingError(Exception):
@@ -25,21 +51,32 @@ class TrackingError(Exception):
 
 @dataclass(frozen=True)
 class PostbackResult:
-    conversion: Conversion
+    conversion_id: int
+    status: str
     duplicate: bool
 
 
 def click_record(
     *, offer_id: int, partner_id: int, sub_id: str, ip_address: str | None
 ) -> tuple[Click, str]:
-    """Record a click; returns it and the landing URL to redirect to."""
-    offer = Offer.objects.filter(pk=offer_id, is_active=True).first()
+    """Record a click; returns it and the offer's landing URL with ``{gk_click_id}`` filled in.
+
+    Raises ``TrackingError`` (404) for an unknown or inactive offer or partner.
+    """
+    offer = Offer.objects.filter(pk=offer_id).only("is_active", "landing_url").first()
     if offer is None:
-        raise TrackingError("Unknown or inactive offer.", status=404)
-    if not Partner.objects.filter(pk=partner_id, is_active=True).exists():
-        raise TrackingError("Unknown or inactive partner.", status=404)
+        raise TrackingError(f"Unknown offer {offer_id}.", status=404)
+    if not offer.is_active:
+        raise TrackingError(f"Offer {offer_id} is not active.", status=404)
+    partner_active = (
+        Partner.objects.filter(pk=partner_id).values_list("is_active", flat=True).first()
+    )
+    if partner_active is None:
+        raise TrackingError(f"Unknown partner {partner_id}.", status=404)
+    if not partner_active:
+        raise TrackingError(f"Partner {partner_id} is not active.", status=404)
     click = Click.objects.create(
-        offer=offer, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address
+        offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address
     )
     return click, offer.landing_url.replace("{gk_click_id}", click.gk_click_id)
 
@@ -52,94 +89,83 @@ def conversion_record_from_postback(
     token: str,
     now: datetime | None = None,
 ) -> PostbackResult:
-    """Record the conversion a postback reports, idempotently.
+    """Record the conversion a postback reports, idempotently (see the module docstring).
 
-    Raises ``TrackingError`` for a postback that cannot be attributed (unknown click: 404, bad
-    token: 403, unknown or missing event: 400). A postback that is attributable but breaks a
-    business rule (inactive offer, outside the attribution window) is recorded as Rejected with
-    the reason. A repeat (same click and event, or same transaction id on the offer) returns the
-    conversion already recorded, with ``duplicate=True``.
+    Raises ``TrackingError`` for a postback that cannot be attributed (404 unknown click, 403
+    bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    click = Click.objects.select_related("offer").filter(gk_click_id=gk_click_id).first()
-    if click is None:
-        raise TrackingError("Unknown gk_click_id.", status=404)
+    click = _click_attribute(gk_click_id=gk_click_id, event_code=event_code, token=token)
     offer = click.offer
-    if not hmac.compare_digest(token.encode(), offer.postback_secret.encode()):
-        raise TrackingError("Invalid token.", status=403)
-    offer_event = _offer_event_find(offer=offer, event_code=event_code)
-
-    existing = _duplicate_find(click=click, offer_event=offer_event, transaction_id=transaction_id)
-    if existing is not None:
-        return PostbackResult(conversion=existing, duplicate=True)
-
     status, reason, pending_until = _initial_status(offer=offer, click=click, now=now)
-    try:
-        with transaction.atomic():
-            conversion = Conversion.objects.create(
-                click=click,
-                offer_event=offer_event,
-                offer=offer,
-                partner_id=click.partner_id,
-                status=status,
-                status_reason=reason,
-                status_source=Source.POSTBACK,
-                status_changed_at=now,
-                status_version=1,
-                pending_until=pending_until,
-                payout=offer_event.payout,
-                revenue=offer_event.revenue,
-                transaction_id=transaction_id,
-                created_at=now,
-            )
-            change = StatusChange.objects.create(
-                conversion=conversion,
-                old_status="",
-                new_status=status,
-                source=Source.POSTBACK,
-                reason=reason,
-                sequence_number=1,
-                created_at=now,
-            )
-            if callback_services.callback_deliveries_create(status_changes=[change]):
-                callback_services.callback_deliveries_dispatch_on_commit()
-    except IntegrityError:
-        # A concurrent copy of this postback won the race: answer as for any duplicate.
-        existing = _duplicate_find(
-            click=click, offer_event=offer_event, transaction_id=transaction_id
+    conversion = Conversion(
+        click_id=click.pk,
+        offer_event_id=click.event_pk,
+        offer_id=offer.pk,
+        partner_id=click.partner_id,
+        status=status,
+        status_reason=reason,
+        status_source=Source.POSTBACK,
+        status_changed_at=now,
+        status_version=1,
+        pending_until=pending_until,
+        payout=click.event_payout,
+        revenue=click.event_revenue,
+        transaction_id=transaction_id,
+        created_at=now,
+    )
+    change = StatusChange(
+        old_status="",
+        new_status=status,
+        source=Source.POSTBACK,
+        reason=reason,
+        sequence_number=1,
+        created_at=now,
+    )
+    if connection.vendor == "postgresql":
+        recorded = _conversion_insert_postgresql(conversion=conversion, change=change)
+    else:
+        recorded = _conversion_insert_orm(conversion=conversion, change=change)
+    if not recorded:
+        return _duplicate_result(conversion=conversion)
+    return PostbackResult(conversion_id=conversion.pk, status=status, duplicate=False)
+
+
+def _click_attribute(*, gk_click_id: str, event_code: str | None, token: str) -> Any:
+    """The click, its offer and the postback's offer event, in one query, or ``TrackingError``.
+
+    The returned click carries ``event_pk``, ``event_payout`` and ``event_revenue``.
+    """
+    event_condition = Q(offer__events__code=event_code) if event_code else Q()
+    clicks = list(
+        Click.objects.filter(gk_click_id=gk_click_id)
+        .select_related("offer")
+        .annotate(
+            event=FilteredRelation("offer__events", condition=event_condition),
+            event_pk=F("event__id"),
+            event_payout=F("event__payout"),
+            event_revenue=F("event__revenue"),
         )
-        if existing is None:
-            raise
-        return PostbackResult(conversion=existing, duplicate=True)
-    return PostbackResult(conversion=conversion, duplicate=False)
-
-
-def _offer_event_find(*, offer: Offer, event_code: str | None) -> OfferEvent:
-    events = list(offer.events.all()[:2]) if not event_code else []
-    if not event_code:
-        if len(events) != 1:
-            raise TrackingError(
-                "Missing parameter 'event': this offer has several events.", status=400
-            )
-        return events[0]
-    offer_event = OfferEvent.objects.filter(offer=offer, code=event_code).first()
-    if offer_event is None:
+        .order_by("event__id")[:2]
+    )
+    if not clicks:
+        raise TrackingError("Unknown gk_click_id.", status=404)
+    click = clicks[0]
+    if not hmac.compare_digest(click.offer.postback_secret.encode(), token.encode()):
+        raise TrackingError("Invalid token.", status=403)
+    if event_code and click.event_pk is None:
         raise TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
-    return offer_event
-
-
-def _duplicate_find(
-    *, click: Click, offer_event: OfferEvent, transaction_id: str
-) -> Conversion | None:
-    same_event = Conversion.objects.filter(click=click, offer_event=offer_event).first()
-    if same_event is not None or not transaction_id:
-        return same_event
-    return Conversion.objects.filter(offer_id=click.offer_id, transaction_id=transaction_id).first()
+    if click.event_pk is None:
+        raise TrackingError("This offer has no events to record.", status=400)
+    if len(clicks) > 1:
+        raise TrackingError("Missing parameter 'event': this offer has several events.", status=400)
+    return click
 
 
 def _initial_status(
     *, offer: Offer, click: Click, now: datetime
 ) -> tuple[str, str, datetime | None]:
+    """The status, reason and ``pending_until`` a new conversion gets from its offer."""
     if not offer.is_active:
         return Status.REJECTED, "Offer is inactive.", None
     if now - click.created_at > offer.attribution_window:
@@ -149,3 +175,79 @@ def _initial_status(
     if offer.pending_time:
         return Status.PENDING, "", now + offer.pending_time
     return Status.SUCCESS, "", None
+
+
+def _insert_values(instance: Model, *, skip: str | None = None) -> tuple[list[str], list[Any]]:
+    """Columns and database values of an unsaved instance, as ``Model.save()`` would insert
+    them (so a field added later with a default is written here too)."""
+    columns, values = [], []
+    for field in instance._meta.concrete_fields:
+        if field.primary_key or field.name == skip:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        values.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+    return columns, values
+
+
+def _conversion_insert_postgresql(*, conversion: Conversion, change: StatusChange) -> bool:
+    """Insert the conversion, its audit row and its outbox row in one statement; False (and
+    nothing written) when a conversion for the same click and event or transaction exists."""
+    conversion_columns, conversion_values = _insert_values(conversion)
+    change_columns, change_values = _insert_values(change, skip="conversion")
+    deliveries_sql = callback_services.callback_deliveries_insert_sql(status_changes="new_change")
+    sql = f"""
+        WITH new_conversion AS (
+            INSERT INTO conversions_conversion ({", ".join(conversion_columns)})
+            VALUES ({", ".join(["%s"] * len(conversion_values))})
+            ON CONFLICT DO NOTHING
+            RETURNING id, partner_id
+        ),
+        audit AS (
+            INSERT INTO conversions_statuschange (conversion_id, {", ".join(change_columns)})
+            SELECT id, {", ".join(["%s"] * len(change_values))} FROM new_conversion
+            RETURNING id, conversion_id, new_status, sequence_number, created_at
+        ),
+        new_change AS (
+            SELECT audit.*, new_conversion.partner_id
+            FROM audit JOIN new_conversion ON new_conversion.id = audit.conversion_id
+        ),
+        deliveries AS ({deliveries_sql})
+        SELECT id, (SELECT count(*) FROM deliveries) FROM new_conversion
+    """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*conversion_values, *change_values])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    conversion.pk, deliveries = row
+    if deliveries:
+        callback_services.callback_deliveries_dispatch_on_commit()
+    return True
+
+
+def _conversion_insert_orm(*, conversion: Conversion, change: StatusChange) -> bool:
+    """The portable path (SQLite): the same rows, through the ORM, in one transaction."""
+    try:
+        with transaction.atomic():
+            conversion.save(force_insert=True)
+            change.conversion = conversion
+            change.save(force_insert=True)
+            if callback_services.callback_deliveries_create(status_changes=[change]):
+                callback_services.callback_deliveries_dispatch_on_commit()
+    except IntegrityError:
+        # A conversion for this click and event, or this transaction id, is already recorded.
+        conversion.pk = None
+        return False
+    return True
+
+
+def _duplicate_result(*, conversion: Conversion) -> PostbackResult:
+    """The conversion already recorded for a repeated postback (same click and event, or the
+    same transaction id on the offer), as it is now."""
+    same = Q(click_id=conversion.click_id, offer_event_id=conversion.offer_event_id)
+    if conversion.transaction_id:
+        same |= Q(offer_id=conversion.offer_id, transaction_id=conversion.transaction_id)
+    existing = Conversion.objects.filter(same).order_by("pk").values_list("pk", "status").first()
+    if existing is None:  # the constraint that refused the row is not one of ours
+        raise IntegrityError("Postback refused by a constraint, but no duplicate was found.")
+    return PostbackResult(conversion_id=existing[0], status=existing[1], duplicate=True)

@@ -1,13 +1,29 @@
-"""The public tracking endpoints: ``/click/…`` and ``/postback/``."""
+"""The public tracking endpoints: ``/click/…`` and ``/postback/``.
+
+Their contract is public (DESIGN.md, "Public interface"): every error, 405 and unparsable
+requests included, is JSON ``{"error": "…"}`` that an advertiser's or partner's engineer can act
+on. The views only read and check parameters; the rules live in ``conversions.tracking``.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
+
 from django.conf import settings
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
 
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
+
+logger = logging.getLogger(__name__)
+
+# Our own ids are 32 hex characters; accept any URL-safe id of the column's length.
+_GK_CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class _BadParameter(Exception):
@@ -18,39 +34,70 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _param(request: HttpRequest, name: str, *, required: bool = True) -> str | None:
-    """One parameter from the query string or form body; repeated or overlong is an error."""
-    values = request.GET.getlist(name) + (
-        request.POST.getlist(name) if request.method == "POST" else []
-    )
+def _method_not_allowed(allowed: list[str]) -> JsonResponse:
+    response = _error(f"Method not allowed: use {' or '.join(allowed)}.", 405)
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _param(request: HttpRequest, name: str, *, required: bool = True) -> str:
+    """One parameter from the query string or the form body ("" when optional and absent).
+
+    Repeated (also once in the query and once in the body), overlong or containing control
+    characters is an error: a postback must say one thing unambiguously.
+    """
+    values = request.GET.getlist(name)
+    if request.method == "POST":
+        values += request.POST.getlist(name)
     if len(values) > 1:
         raise _BadParameter(f"Parameter {name!r} is repeated.")
-    if not values or values[0] == "":
+    value = values[0] if values else ""
+    if not value:
         if required:
             raise _BadParameter(f"Missing parameter {name!r}.")
-        return None
-    value = values[0]
-    if len(value) > settings.TRACKING_MAX_PARAM_LENGTH:
-        raise _BadParameter(
-            f"Parameter {name!r} is longer than {settings.TRACKING_MAX_PARAM_LENGTH} characters."
-        )
+        return ""
+    limit = settings.TRACKING_MAX_PARAM_LENGTH
+    if len(value) > limit:
+        raise _BadParameter(f"Parameter {name!r} is longer than {limit} characters.")
     if not value.isprintable():
         raise _BadParameter(f"Parameter {name!r} contains control characters.")
     return value
 
 
 def _positive_int(value: str, name: str) -> int:
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise _BadParameter(f"{name} must be a positive integer.")
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise _BadParameter(f"{name} must be a positive integer, not {value[:40]!r}.")
     return int(value)
 
 
-@require_GET
+def _unreadable_request_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answer JSON 400 for a body Django refuses to parse (too big, too many fields, broken
+    multipart) and JSON 500 for an unexpected failure, instead of Django's HTML pages."""
+
+    def guarded(request: HttpRequest, *args: str, **kwargs: str) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (SuspiciousOperation, MultiPartParserError, BadRequest) as error:
+            return _error(f"Unreadable request: {error}", 400)
+        except Exception:  # noqa: BLE001 -- a public API answers JSON even when it breaks
+            logger.exception("Tracking request failed: %s", request.path)
+            return _error("Internal error; nothing was recorded, please retry later.", 500)
+
+    guarded.__name__ = view.__name__
+    guarded.__doc__ = view.__doc__
+    return guarded
+
+
+@never_cache
+@_unreadable_request_guard
 def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
+    """``GET /click/<offer_id>/<partner_id>/?sub=…``: record a click, 302 to the landing URL."""
+    if request.method != "GET":
+        return _method_not_allowed(["GET"])
     try:
-        offer_pk = _positive_int(offer_id, "offer id")
-        partner_pk = _positive_int(partner_id, "partner id")
-        sub_id = _param(request, "sub", required=False) or ""
+        offer_pk = _positive_int(offer_id, "Offer id")
+        partner_pk = _positive_int(partner_id, "Partner id")
+        sub_id = _param(request, "sub", required=False)
     except _BadParameter as error:
         return _error(str(error), 400)
     try:
@@ -58,30 +105,38 @@ def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
             offer_id=offer_pk,
             partner_id=partner_pk,
             sub_id=sub_id,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=request.META.get("REMOTE_ADDR") or None,
         )
     except TrackingError as error:
         return _error(error.message, error.status)
     return HttpResponseRedirect(landing_url)
 
 
+def click_malformed(request: HttpRequest) -> JsonResponse:
+    """Any other path under ``/click/``: say what the right one looks like."""
+    return _error("Not found: clicks go to /click/<offer_id>/<partner_id>/?sub=<user id>.", 404)
+
+
 @csrf_exempt  # called by advertisers' servers, authenticated by the offer's token
-@require_http_methods(["GET", "POST"])
+@never_cache
+@_unreadable_request_guard
 def postback(request: HttpRequest) -> JsonResponse:
+    """``GET|POST /postback/?gk_click_id=…&event=…&txn_id=…&token=…`` (POST: form body too)."""
+    if request.method not in ("GET", "POST"):
+        return _method_not_allowed(["GET", "POST"])
     try:
         gk_click_id = _param(request, "gk_click_id")
         event = _param(request, "event", required=False)
-        transaction_id = _param(request, "txn_id", required=False) or ""
+        transaction_id = _param(request, "txn_id", required=False)
         token = _param(request, "token")
     except _BadParameter as error:
         return _error(str(error), 400)
-    assert gk_click_id is not None and token is not None
-    if not gk_click_id.replace("-", "").replace("_", "").isalnum():
-        return _error("Malformed gk_click_id.", 400)
+    if not _GK_CLICK_ID.fullmatch(gk_click_id):
+        return _error("Malformed gk_click_id: expected the id the click redirect gave.", 400)
     try:
         result = conversion_record_from_postback(
             gk_click_id=gk_click_id,
-            event_code=event,
+            event_code=event or None,
             transaction_id=transaction_id,
             token=token,
         )
@@ -89,8 +144,8 @@ def postback(request: HttpRequest) -> JsonResponse:
         return _error(error.message, error.status)
     return JsonResponse(
         {
-            "conversion_id": result.conversion.pk,
-            "status": result.conversion.status,
+            "conversion_id": result.conversion_id,
+            "status": result.status,
             "duplicate": result.duplicate,
         }
     )

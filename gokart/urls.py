@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from conversions import views as tracking
@@ -10,7 +10,13 @@ admin.site.index_title = "Conversion Management"
 
 urlpatterns = [
     path("click/<str:offer_id>/<str:partner_id>/", tracking.click, name="click"),
+    # Tracking URLs are typed by hand into partners' and advertisers' systems: accept them
+    # without the trailing slash (a redirect to add it would turn a POST into a GET), and
+    # answer anything else under /click/ with a JSON 404 that shows the right form.
+    path("click/<str:offer_id>/<str:partner_id>", tracking.click),
+    re_path(r"^click/", tracking.click_malformed),
     path("postback/", tracking.postback, name="postback"),
+    path("postback", tracking.postback),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
