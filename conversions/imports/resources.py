@@ -14,7 +14,7 @@ from import_export import fields, resources
 from conversions.models import Conversion
 
 
-class ConversionStatusImportResource(resources.Resource):
+class ConversionStatusImportResource(resources.ModelResource):
     """The columns a status file carries. Headers match ignoring case, spaces and underscores;
     extra columns (such as the rest of an exported report) are ignored."""
 
@@ -26,9 +26,10 @@ class ConversionStatusImportResource(resources.Resource):
     class Meta:
         model = Conversion
         name = "Conversion statuses (gk_click_id, EventId, Status, Reason)"
+        fields = ("gk_click_id", "event_id", "status", "reason")
 
 
-class ConversionReportResource(resources.Resource):
+class ConversionReportResource(resources.ModelResource):
     """The conversion report. Its first four columns are the import's, so an exported report
     with its Status column edited imports back."""
 
@@ -56,6 +57,26 @@ class ConversionReportResource(resources.Resource):
     class Meta:
         model = Conversion
         name = "Conversion report"
+        fields = (
+            "event_id",
+            "gk_click_id",
+            "status",
+            "reason",
+            "offer_id",
+            "offer",
+            "event",
+            "event_name",
+            "partner_id",
+            "partner",
+            "sub_id",
+            "payout",
+            "revenue",
+            "currency",
+            "transaction_id",
+            "created_at",
+            "status_changed_at",
+            "status_source",
+        )
 
     @classmethod
     def report_columns(cls) -> list[tuple[str, str]]:
