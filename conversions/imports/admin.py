@@ -33,11 +33,11 @@ from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLS, XLSX
+from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
 from conversions.imports import views
-from conversions.imports.forms import ConversionImportForm
+from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
 from conversions.imports.resources import (
     ConversionReportResource,
     ConversionStatusImportResource,
@@ -68,7 +68,7 @@ class ConversionImportExportMixin(ImportExportMixin):
 
     # -- formats and resources ----------------------------------------------------------------
     def get_import_formats(self) -> list[type]:
-        return [CSV, XLS, XLSX]
+        return list(UPLOAD_FORMATS)
 
     def get_export_formats(self) -> list[type]:
         return [CSV, XLSX]

@@ -5,7 +5,45 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from import_export.formats.base_formats import Format
 from import_export.forms import ImportForm
+
+
+class UploadFormat(Format):
+    """A file type the import page accepts (import-export's format hook).
+
+    The import pipeline reads the file in a worker, streaming; these formats never build a
+    tablib ``Dataset`` (tablib's XLS format would also need xlwt just to be listed).
+    """
+
+    extension = ""
+
+    def get_title(self) -> str:
+        return self.extension
+
+    def get_extension(self) -> str:
+        return self.extension
+
+    def can_import(self) -> bool:
+        return True
+
+    def can_export(self) -> bool:
+        return False
+
+
+class CSVUpload(UploadFormat):
+    extension = "csv"
+
+
+class XLSUpload(UploadFormat):
+    extension = "xls"
+
+
+class XLSXUpload(UploadFormat):
+    extension = "xlsx"
+
+
+UPLOAD_FORMATS: list[type[UploadFormat]] = [CSVUpload, XLSUpload, XLSXUpload]
 
 
 class ConversionImportForm(ImportForm):
