@@ -205,17 +205,15 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     list_display = [
         "id",
-        "original_name",
+        "file_name",
         "user",
-        "created_at",
+        "uploaded",
         "size",
         "state_badge",
-        "rows",
-        "will_change",
-        "rejected",
+        "counts",
         "outcome",
     ]
-    list_display_links = ["id", "original_name"]
+    list_display_links = ["id", "file_name"]
     list_filter = ["state"]
     list_select_related = ["user"]
     search_fields = ["original_name"]
@@ -254,20 +252,20 @@ class ImportJobAdmin(admin.ModelAdmin):
             job.get_state_display(),
         )
 
-    @admin.display(description="rows")
-    def rows(self, job: ImportJob) -> Any:
-        return job.summary.get("rows", "—")
+    @admin.display(description="file", ordering="original_name")
+    def file_name(self, job: ImportJob) -> str:
+        return job.original_name
 
-    @admin.display(description="will change")
-    def will_change(self, job: ImportJob) -> Any:
-        will_change = job.summary.get("will_change")
-        return sum(will_change.values()) if isinstance(will_change, dict) else "—"
+    @admin.display(description="uploaded", ordering="created_at")
+    def uploaded(self, job: ImportJob) -> str:
+        return f"{job.created_at:%Y-%m-%d %H:%M}"
 
-    @admin.display(description="rejected rows")
-    def rejected(self, job: ImportJob) -> Any:
-        if "rows" not in job.summary:
+    @admin.display(description="rows · to change · rejected")
+    def counts(self, job: ImportJob) -> str:
+        preview = views.import_job_preview(job)
+        if preview is None:
             return "—"
-        return sum(job.summary.get(key) or 0 for key in ("not_found", "invalid", "conflicting"))
+        return f"{preview['rows']:,} · {preview['will_change_total']:,} · {preview['rejected']:,}"
 
     @admin.display(description="outcome")
     def outcome(self, job: ImportJob) -> str:

@@ -63,6 +63,8 @@ class ConversionImportForm(ImportForm):
 class ImportJobConfirmForm(forms.Form):
     """Confirming a validated import job starts the apply in the background."""
 
+    label_suffix = ""
+
     send_no_callbacks = forms.BooleanField(
         label="Send no partner callbacks for this import",
         required=False,

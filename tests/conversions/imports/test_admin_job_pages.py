@@ -202,6 +202,7 @@ def test_the_job_list_shows_who_when_file_size_state_counts_and_outcome(admin_cl
     assert "admin" in page
     assert "2.0\xa0KB" in page
     assert "gk-job-state-validated" in page and "gk-job-state-applied" in page
+    assert "1,250 · 1,040 · 17" in page
     assert "1,040 changed" in page
 
 
