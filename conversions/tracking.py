@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -95,22 +96,25 @@ def conversion_record_from_postback(
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    click = _click_attribute(gk_click_id=gk_click_id, event_code=event_code, token=token)
-    offer = click.offer
-    status, reason, pending_until = _initial_status(offer=offer, click=click, now=now)
+    postgresql = _postgresql()
+    found = (_attribution_find_postgresql if postgresql else _attribution_find_orm)(
+        gk_click_id=gk_click_id, event_code=event_code
+    )
+    attribution = _attribution_check(found, event_code=event_code, token=token)
+    status, reason, pending_until = _initial_status(attribution, now=now)
     conversion = Conversion(
-        click_id=click.pk,
-        offer_event_id=click.event_pk,
-        offer_id=offer.pk,
-        partner_id=click.partner_id,
+        click_id=attribution.click_id,
+        offer_event_id=attribution.offer_event_id,
+        offer_id=attribution.offer_id,
+        partner_id=attribution.partner_id,
         status=status,
         status_reason=reason,
         status_source=Source.POSTBACK,
         status_changed_at=now,
         status_version=1,
         pending_until=pending_until,
-        payout=click.event_payout,
-        revenue=click.event_revenue,
+        payout=attribution.payout,
+        revenue=attribution.revenue,
         transaction_id=transaction_id,
         created_at=now,
     )
@@ -122,7 +126,7 @@ def conversion_record_from_postback(
         sequence_number=1,
         created_at=now,
     )
-    if connection.vendor == "postgresql":
+    if postgresql:
         recorded = _conversion_insert_postgresql(conversion=conversion, change=change)
     else:
         recorded = _conversion_insert_orm(conversion=conversion, change=change)
@@ -131,13 +135,58 @@ def conversion_record_from_postback(
     return PostbackResult(conversion_id=conversion.pk, status=status, duplicate=False)
 
 
-def _click_attribute(*, gk_click_id: str, event_code: str | None, token: str) -> Any:
-    """The click, its offer and the postback's offer event, in one query, or ``TrackingError``.
+def _postgresql() -> bool:
+    """Whether the set-based PostgreSQL statements are used (tests switch it off to run the
+    portable path on PostgreSQL too)."""
+    return connection.vendor == "postgresql"
 
-    The returned click carries ``event_pk``, ``event_payout`` and ``event_revenue``.
-    """
+
+@dataclass(frozen=True)
+class _Attribution:
+    """A click, its offer and the offer event a postback names (``None`` when none matched)."""
+
+    click_id: int
+    partner_id: int
+    clicked_at: datetime
+    offer_id: int
+    offer_is_active: bool
+    rewarding_mode: str
+    pending_time: timedelta | None
+    attribution_window: timedelta
+    postback_secret: str
+    offer_event_id: int | None
+    payout: Decimal | None
+    revenue: Decimal | None
+
+
+# One query for the click, its offer and the event: the event named by the postback, or (when
+# it names none) the offer's first two, to tell a single-event offer from a multi-event one.
+_ATTRIBUTION_SQL = """
+    SELECT c.id, c.partner_id, c.created_at, o.id, o.is_active, o.rewarding_mode,
+           o.pending_time, o.attribution_window, o.postback_secret, e.id, e.payout, e.revenue
+    FROM conversions_click c
+    JOIN conversions_offer o ON o.id = c.offer_id
+    LEFT JOIN conversions_offerevent e ON e.offer_id = o.id AND {event_condition}
+    WHERE c.gk_click_id = %s
+    ORDER BY e.id
+    LIMIT 2
+"""
+
+
+def _attribution_find_postgresql(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
+    # Raw SQL: the ORM would spend longer compiling this query than PostgreSQL running it.
+    if event_code:
+        sql, params = _ATTRIBUTION_SQL.format(event_condition="e.code = %s"), [event_code]
+    else:
+        sql, params = _ATTRIBUTION_SQL.format(event_condition="true"), []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, gk_click_id])
+        return [_Attribution(*row) for row in cursor.fetchall()]
+
+
+def _attribution_find_orm(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
     event_condition = Q(offer__events__code=event_code) if event_code else Q()
-    clicks = list(
+    clicks = (
         Click.objects.filter(gk_click_id=gk_click_id)
         .select_related("offer")
         .annotate(
@@ -148,32 +197,55 @@ def _click_attribute(*, gk_click_id: str, event_code: str | None, token: str) ->
         )
         .order_by("event__id")[:2]
     )
-    if not clicks:
+    return [
+        _Attribution(
+            click_id=click.pk,
+            partner_id=click.partner_id,
+            clicked_at=click.created_at,
+            offer_id=click.offer.pk,
+            offer_is_active=click.offer.is_active,
+            rewarding_mode=click.offer.rewarding_mode,
+            pending_time=click.offer.pending_time,
+            attribution_window=click.offer.attribution_window,
+            postback_secret=click.offer.postback_secret,
+            offer_event_id=click.event_pk,
+            payout=click.event_payout,
+            revenue=click.event_revenue,
+        )
+        for click in clicks
+    ]
+
+
+def _attribution_check(
+    found: list[_Attribution], *, event_code: str | None, token: str
+) -> _Attribution:
+    """The one attribution a postback names, or the ``TrackingError`` that refuses it."""
+    if not found:
         raise TrackingError("Unknown gk_click_id.", status=404)
-    click = clicks[0]
-    if not hmac.compare_digest(click.offer.postback_secret.encode(), token.encode()):
+    attribution = found[0]
+    if not hmac.compare_digest(attribution.postback_secret.encode(), token.encode()):
         raise TrackingError("Invalid token.", status=403)
-    if event_code and click.event_pk is None:
-        raise TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
-    if click.event_pk is None:
+    if attribution.offer_event_id is None:
+        if event_code:
+            raise TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
         raise TrackingError("This offer has no events to record.", status=400)
-    if len(clicks) > 1:
+    if len(found) > 1:
         raise TrackingError("Missing parameter 'event': this offer has several events.", status=400)
-    return click
+    return attribution
 
 
 def _initial_status(
-    *, offer: Offer, click: Click, now: datetime
+    attribution: _Attribution, *, now: datetime
 ) -> tuple[str, str, datetime | None]:
     """The status, reason and ``pending_until`` a new conversion gets from its offer."""
-    if not offer.is_active:
+    if not attribution.offer_is_active:
         return Status.REJECTED, "Offer is inactive.", None
-    if now - click.created_at > offer.attribution_window:
+    if now - attribution.clicked_at > attribution.attribution_window:
         return Status.REJECTED, "Conversion is outside the offer's attribution window.", None
-    if offer.rewarding_mode == Offer.RewardingMode.MANUAL:
+    if attribution.rewarding_mode == Offer.RewardingMode.MANUAL:
         return Status.PENDING, "", None
-    if offer.pending_time:
-        return Status.PENDING, "", now + offer.pending_time
+    if attribution.pending_time:
+        return Status.PENDING, "", now + attribution.pending_time
     return Status.SUCCESS, "", None
 
 
