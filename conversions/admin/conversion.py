@@ -151,7 +151,8 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         return self.has_view_permission(request) and request.user.has_perm(STATUS_PERMISSION)
 
     # -- columns ----------------------------------------------------------------------------
-    @admin.display(description="gk_click_id")
+    # Django capitalises headers ("Gk_click_id"): name the column so that reads well.
+    @admin.display(description="Click ID (gk_click_id)")
     def gk_click_id(self, obj: Conversion) -> SafeString:
         # Links to the list of every event of this click.
         return format_html(
