@@ -4,8 +4,13 @@ import base64
 import secrets
 import uuid
 
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
+
+callback_url_validator = URLValidator(
+    schemes=["http", "https"], message="Enter an http:// or https:// URL."
+)
 
 
 def signing_secret_generate() -> str:
@@ -19,7 +24,10 @@ class Partner(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField("active", default=True)
     callback_url = models.URLField(
-        max_length=2000, blank=True, help_text="http(s) URL that receives the callbacks."
+        max_length=2000,
+        blank=True,
+        validators=[callback_url_validator],
+        help_text="http(s) URL that receives the callbacks.",
     )
     signing_secret = models.CharField(max_length=128, default=signing_secret_generate)
     # After a rotation the old secret still signs (alongside the new) until this time.
@@ -58,8 +66,13 @@ class CallbackDelivery(models.Model):
     sequence_number = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # Due when pending and this has passed. A claim moves it to the end of the claim's lease,
+    # so a delivery whose worker died is simply due again when the lease runs out.
     next_attempt_at = models.DateTimeField()
+    # Set while a worker holds the delivery (it is being sent); cleared with the outcome.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Start of the current run of failed attempts: retries stop CALLBACK_RETRY_FOR after it.
+    retrying_since = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(null=True, blank=True)
     last_response_status = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)

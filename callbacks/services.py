@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from callbacks.models import CallbackDelivery, Partner
+from callbacks.models import CallbackDelivery, Partner, signing_secret_generate
 
 if TYPE_CHECKING:
     from conversions.models import StatusChange
+
+logger = logging.getLogger(__name__)
 
 
 def partner_wants_callback(*, partner: Partner, status: str) -> bool:
@@ -92,10 +99,62 @@ def callback_deliveries_dispatch_on_commit() -> None:
         try:
             callback_deliveries_dispatch.delay()
         except Exception:  # noqa: BLE001 -- the sweep will pick the rows up
-            import logging
-
-            logging.getLogger(__name__).warning(
+            logger.warning(
                 "Could not queue callback dispatch; the sweep will deliver", exc_info=True
             )
 
     transaction.on_commit(dispatch)
+
+
+def partner_signing_secret_rotate(
+    *, partner: Partner, grace: timedelta = timedelta(hours=24)
+) -> str:
+    """Give the partner a new signing secret and return it (show it once; it is masked after).
+
+    The old secret keeps signing, alongside the new one, until ``grace`` has passed, so the
+    partner can switch its verifier without rejecting callbacks (Standard Webhooks receivers
+    accept any of several space-separated signatures).
+    """
+    new_secret = signing_secret_generate()
+    with transaction.atomic():
+        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        locked.previous_signing_secret = locked.signing_secret
+        locked.previous_signing_secret_expires_at = timezone.now() + grace
+        locked.signing_secret = new_secret
+        locked.save(
+            update_fields=[
+                "signing_secret",
+                "previous_signing_secret",
+                "previous_signing_secret_expires_at",
+            ]
+        )
+    partner.signing_secret = locked.signing_secret
+    partner.previous_signing_secret = locked.previous_signing_secret
+    partner.previous_signing_secret_expires_at = locked.previous_signing_secret_expires_at
+    return new_secret
+
+
+def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any = None) -> int:
+    """Send failed or delivered callbacks again; returns how many were queued.
+
+    Each keeps its id (the partner dedupes on it) and its payload, including its old
+    ``sequenceNumber``; it becomes pending, due now, with a fresh retry window, and is queued
+    after commit. Pending ones (already on their way) are left alone.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        resent = CallbackDelivery.objects.filter(
+            Q(state=CallbackDelivery.State.FAILED) | Q(state=CallbackDelivery.State.DELIVERED),
+            pk__in=list(delivery_ids),
+        ).update(
+            state=CallbackDelivery.State.PENDING,
+            next_attempt_at=now,
+            lease_expires_at=None,
+            retrying_since=None,
+        )
+        if resent:
+            logger.info(
+                "%s resent %d callback deliveries", getattr(user, "username", "system"), resent
+            )
+            callback_deliveries_dispatch_on_commit()
+    return resent

@@ -155,11 +155,35 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
     },
 }
+CELERY_BEAT_SCHEDULE["sweep-callback-deliveries"] = {
+    "task": "callbacks.tasks.callback_deliveries_sweep",
+    "schedule": timedelta(seconds=float(os.environ.get("CALLBACK_SWEEP_SECONDS", "30"))),
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Tracking ---------------------------------------------------------------------------------
 # Longest parameter accepted on /click/ and /postback/ (bytes).
 TRACKING_MAX_PARAM_LENGTH = 255
+
+# --- Partner callbacks ------------------------------------------------------------------------
+# Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local
+# development. Private, link-local, CGNAT, multicast and reserved addresses are always refused.
+CALLBACK_ALLOW_LOOPBACK = env_bool("CALLBACK_ALLOW_LOOPBACK", False)
+CALLBACK_CONNECT_TIMEOUT = float(os.environ.get("CALLBACK_CONNECT_TIMEOUT", "5"))
+CALLBACK_READ_TIMEOUT = float(os.environ.get("CALLBACK_READ_TIMEOUT", "10"))
+# Retries: the first after about this many seconds, then doubling (with jitter) up to the
+# maximum delay, for CALLBACK_RETRY_FOR seconds; then the delivery is Failed.
+CALLBACK_RETRY_FIRST_DELAY = float(os.environ.get("CALLBACK_RETRY_FIRST_DELAY", "120"))
+CALLBACK_RETRY_MAX_DELAY = float(os.environ.get("CALLBACK_RETRY_MAX_DELAY", str(12 * 3600)))
+CALLBACK_RETRY_FOR = float(os.environ.get("CALLBACK_RETRY_FOR", str(3 * 24 * 3600)))
+# Longest Retry-After honoured (seconds); a partner cannot park a callback for longer.
+CALLBACK_RETRY_AFTER_MAX = float(os.environ.get("CALLBACK_RETRY_AFTER_MAX", str(24 * 3600)))
+# Deliveries claimed per database round trip, and how long a claim holds them: a worker that
+# dies mid-batch leaves its deliveries due again when the lease ends.
+CALLBACK_CLAIM_BATCH = int(os.environ.get("CALLBACK_CLAIM_BATCH", "50"))
+CALLBACK_LEASE_SECONDS = float(os.environ.get("CALLBACK_LEASE_SECONDS", "120"))
+# A dispatch task hands over to a fresh task after this long, so no task runs for ever.
+CALLBACK_DISPATCH_MAX_SECONDS = float(os.environ.get("CALLBACK_DISPATCH_MAX_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,
