@@ -54,7 +54,8 @@ def _param(request: HttpRequest, name: str, *, required: bool = True) -> str:
     value = values[0] if values else ""
     if not value:
         if required:
-            raise _BadParameter(f"Missing parameter {name!r}.")
+            where = " (query string or form-encoded body)" if request.method == "POST" else ""
+            raise _BadParameter(f"Missing parameter {name!r}{where}.")
         return ""
     limit = settings.TRACKING_MAX_PARAM_LENGTH
     if len(value) > limit:

@@ -336,6 +336,22 @@ def test_a_repeated_parameter_is_a_400(client, click, name):
     assert not Conversion.objects.exists()
 
 
+def test_a_post_with_a_json_body_is_told_where_parameters_go(client, click):
+    response = client.post("/postback/", params_for(click), content_type="application/json")
+
+    assert_error(response, 400, "Missing parameter 'gk_click_id'", "form-encoded body")
+    assert not Conversion.objects.exists()
+
+
+def test_a_post_body_over_the_upload_limit_is_a_json_400(client, click, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+
+    response = client.post("/postback/", {**params_for(click), "padding": "x" * 20_000})
+
+    assert_error(response, 400, "Unreadable request")
+    assert not Conversion.objects.exists()
+
+
 def test_a_parameter_in_both_query_string_and_form_body_is_a_400(client, click):
     response = client.post(
         f"/postback/?{urlencode({'txn_id': 'order-1'})}", params_for(click, txn_id="order-2")
