@@ -265,6 +265,18 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
             )
         return None
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Django would answer a forged action POST with "No action selected"; say what it is.
+        if (
+            request.method == "POST"
+            and request.POST.get("action") == "resend_action"
+            and not self.has_resend_permission(request)
+        ):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self) -> list[URLPattern]:
         return [
             path(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -25,6 +26,10 @@ from django.utils.html import format_html
 
 from callbacks import services as callback_services
 from callbacks.models import Partner
+
+CALLBACK_URL_MESSAGE = (
+    "Enter a full http:// or https:// URL, for example https://partner.example/gokart/callbacks."
+)
 
 # How long the old secret keeps signing after a rotation.
 ROTATION_GRACE = timedelta(hours=24)
@@ -48,6 +53,12 @@ def _grace_wording(grace: timedelta) -> str:
     return f"{hours} hours" if hours != 1 else "1 hour"
 
 
+def _url_fields_assume_https(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class PartnerForm(forms.ModelForm):
     success_callbacks = forms.BooleanField(
         label="Success callbacks",
@@ -59,6 +70,7 @@ class PartnerForm(forms.ModelForm):
 
     class Meta:
         model = Partner
+        formfield_callback = _url_fields_assume_https
         fields = [
             "name",
             "is_active",
@@ -67,6 +79,7 @@ class PartnerForm(forms.ModelForm):
             "pending_callbacks_enabled",
             "rejected_callbacks_enabled",
         ]
+        error_messages = {"callback_url": {"invalid": CALLBACK_URL_MESSAGE}}
         help_texts = {
             "callback_url": "The http:// or https:// URL that receives a signed JSON POST per "
             "status change. Leave empty to send no callbacks.",
@@ -78,17 +91,15 @@ class PartnerForm(forms.ModelForm):
     def clean_callback_url(self) -> str:
         url: str = self.cleaned_data.get("callback_url") or ""
         if url and urlsplit(url).scheme.lower() not in {"http", "https"}:
-            raise ValidationError(
-                "The callback URL must start with http:// or https:// "
-                "(for example https://partner.example/gokart/callbacks).",
-                code="scheme",
-            )
+            raise ValidationError(CALLBACK_URL_MESSAGE, code="invalid")
         return url
 
 
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     form = PartnerForm
+    # A URL typed without a scheme is taken as https://, never http://.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "admin/callbacks/partner/change_form.html"
     list_display = [
         "name",
@@ -211,7 +222,7 @@ class PartnerAdmin(admin.ModelAdmin):
             "secret": secret,
             "rotated": rotated,
             "grace": _grace_wording(ROTATION_GRACE),
-            "grace_ends": timezone.now() + ROTATION_GRACE,
+            "grace_ends": partner.previous_signing_secret_expires_at,
             "change_url": reverse("admin:callbacks_partner_change", args=[partner.pk]),
         }
         response = TemplateResponse(request, "admin/callbacks/partner/signing_secret.html", context)

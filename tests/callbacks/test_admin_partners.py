@@ -1,0 +1,237 @@
+"""The partner admin: callback settings, a signing secret shown once, and its rotation."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from callbacks.admin import signing_secret_mask
+from callbacks.models import Partner
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:callbacks_partner_changelist")
+ADD = reverse("admin:callbacks_partner_add")
+
+
+def change_url(partner):
+    return reverse("admin:callbacks_partner_change", args=[partner.pk])
+
+
+def rotate_url(partner):
+    return reverse("admin:callbacks_partner_rotate_secret", args=[partner.pk])
+
+
+def partner_form(**overrides):
+    data = {
+        "name": "Reward Wall",
+        "is_active": "on",
+        "callback_url": "https://rewards.example/gokart/callbacks",
+        "pending_callbacks_enabled": "on",
+        "rejected_callbacks_enabled": "on",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def shown_secret(response):
+    return re.search(r'<code id="gk-signing-secret"[^>]*>([^<]+)</code>', response.text)[1]
+
+
+def every_later_page(client, partner):
+    """The HTML of every page an admin can open about the partner afterwards."""
+    pages = [
+        client.get(CHANGELIST),
+        client.get(change_url(partner)),
+        client.get(reverse("admin:callbacks_partner_history", args=[partner.pk])),
+        client.get(rotate_url(partner)),
+    ]
+    assert all(page.status_code == 200 for page in pages)
+    return "\n".join(page.text for page in pages)
+
+
+def staff_client(django_user_model, username, *codenames):
+    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# -- the secret: shown once -----------------------------------------------------------------
+
+
+def test_a_new_partner_gets_a_secret_shown_once_then_only_masked(admin_client):
+    # When an admin adds a partner
+    response = admin_client.post(ADD, partner_form())
+
+    # Then the response shows its signing secret in full, uncached
+    assert response.status_code == 200
+    partner = Partner.objects.get(name="Reward Wall")
+    secret = shown_secret(response)
+    assert secret == partner.signing_secret
+    assert secret.startswith("whsec_")
+    assert "not shown again" in response.text
+    assert "no-store" in response["Cache-Control"]
+    # And no later page, nor the admin log, contains it: only its masked form
+    later = every_later_page(admin_client, partner)
+    assert secret not in later
+    assert secret[6:] not in later
+    assert signing_secret_mask(secret) in later
+    logged = " ".join(str(entry.change_message) for entry in LogEntry.objects.all())
+    assert secret[6:] not in logged
+
+
+def test_the_secret_is_not_in_the_session_or_cookies_after_creation(admin_client):
+    response = admin_client.post(ADD, partner_form())
+    secret = Partner.objects.get().signing_secret
+
+    assert secret[6:] not in str(response.cookies)
+    assert secret[6:] not in str(dict(admin_client.session))
+
+
+def test_the_mask_shows_only_the_first_and_last_two_characters():
+    assert signing_secret_mask("whsec_abcdefghijklmnopqrstuvwxyz") == "whsec_ab…yz"
+    assert signing_secret_mask("") == "—"
+
+
+def test_the_add_form_says_success_callbacks_are_always_on(admin_client):
+    page = admin_client.get(ADD).text
+
+    assert "Always sent" in page
+    assert re.search(r'<input[^>]*name="success_callbacks"[^>]*disabled', page)
+
+
+def test_toggles_are_saved(admin_client):
+    admin_client.post(ADD, partner_form(pending_callbacks_enabled=None))
+
+    partner = Partner.objects.get()
+    assert partner.pending_callbacks_enabled is False
+    assert partner.rejected_callbacks_enabled is True
+    assert partner.callback_url == "https://rewards.example/gokart/callbacks"
+
+
+# -- the callback URL -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://rewards.example/callbacks", "file:///etc/passwd", "javascript:alert(1)", "not a url"],
+)
+def test_a_callback_url_that_is_not_http_or_https_is_refused(admin_client, url):
+    response = admin_client.post(ADD, partner_form(callback_url=url))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["callback_url"]
+    assert any("http://" in error and "https://" in error for error in errors)
+    assert not Partner.objects.exists()
+
+
+def test_a_callback_url_typed_without_a_scheme_is_taken_as_https(admin_client):
+    admin_client.post(ADD, partner_form(callback_url="rewards.example/cb"))
+
+    assert Partner.objects.get().callback_url == "https://rewards.example/cb"
+
+
+def test_editing_a_partner_keeps_its_secret(admin_client, partner_factory):
+    partner = partner_factory(name="Old name")
+    secret = partner.signing_secret
+
+    response = admin_client.post(change_url(partner), partner_form(name="New name"))
+
+    assert response.status_code == 302
+    partner.refresh_from_db()
+    assert partner.name == "New name"
+    assert partner.signing_secret == secret
+
+
+# -- rotation -------------------------------------------------------------------------------
+
+
+def test_rotation_asks_for_confirmation_and_explains_the_grace_period(
+    admin_client, partner_factory
+):
+    partner = partner_factory()
+    secret = partner.signing_secret
+
+    page = admin_client.get(rotate_url(partner)).text
+
+    assert "24 hours" in page
+    assert signing_secret_mask(secret) in page
+    partner.refresh_from_db()
+    assert partner.signing_secret == secret
+
+
+def test_rotation_shows_the_new_secret_once_and_the_old_one_signs_for_24_hours(
+    admin_client, partner_factory
+):
+    # Given a partner and its secret
+    partner = partner_factory()
+    old_secret = partner.signing_secret
+
+    # When an admin confirms the rotation
+    response = admin_client.post(rotate_url(partner))
+
+    # Then the new secret is shown in full, once
+    partner.refresh_from_db()
+    assert response.status_code == 200
+    assert shown_secret(response) == partner.signing_secret != old_secret
+    assert "no-store" in response["Cache-Control"]
+    assert "24 hours" in response.text
+    # And the old one still signs for the grace period
+    assert partner.previous_signing_secret == old_secret
+    expected_end = timezone.now() + timedelta(hours=24)
+    assert abs(partner.previous_signing_secret_expires_at - expected_end) < timedelta(minutes=1)
+    # And later pages show both only masked, and say until when the old one signs
+    later = every_later_page(admin_client, partner)
+    assert partner.signing_secret[6:] not in later
+    assert old_secret[6:] not in later
+    assert "still signs until" in later
+    assert LogEntry.objects.filter(change_message="Rotated the signing secret.").count() == 1
+
+
+def test_the_rotate_button_is_shown_to_those_who_may_change_partners(
+    admin_client, django_user_model, partner_factory
+):
+    partner = partner_factory()
+    viewer = staff_client(django_user_model, "viewer", "view_partner")
+
+    assert rotate_url(partner) in admin_client.get(change_url(partner)).text
+    assert rotate_url(partner) not in viewer.get(change_url(partner)).text
+
+
+def test_view_only_staff_cannot_rotate_even_with_a_forged_post(django_user_model, partner_factory):
+    partner = partner_factory()
+    secret = partner.signing_secret
+    viewer = staff_client(django_user_model, "viewer", "view_partner")
+
+    assert viewer.get(rotate_url(partner)).status_code == 403
+    assert viewer.post(rotate_url(partner)).status_code == 403
+    partner.refresh_from_db()
+    assert partner.signing_secret == secret
+
+
+def test_rotation_without_a_csrf_token_is_refused(admin_user, partner_factory):
+    partner = partner_factory()
+    secret = partner.signing_secret
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    assert client.post(rotate_url(partner)).status_code == 403
+    partner.refresh_from_db()
+    assert partner.signing_secret == secret
+
+
+def test_the_partner_list_never_shows_a_full_secret(admin_client, partner_factory):
+    partners = partner_factory.create_batch(3)
+
+    page = admin_client.get(CHANGELIST).text
+
+    for partner in partners:
+        assert partner.signing_secret[6:] not in page
+        assert signing_secret_mask(partner.signing_secret) in page
