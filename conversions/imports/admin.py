@@ -97,6 +97,13 @@ class ConversionImportExportMixin(ImportExportMixin):
 
     def _import_upload(self, request: HttpRequest) -> HttpResponse:
         form = self.create_import_form(request)
+        if request.method == "POST":
+            from conversions.imports import uploads
+
+            # Reading the form ran the upload handlers: one of them may have stopped it.
+            refusal = uploads.upload_size_refusal(request)
+            if refusal:
+                return self._import_refused(request, refusal)
         if request.method == "POST" and form.is_valid():
             from conversions.imports import services
 
@@ -117,18 +124,21 @@ class ConversionImportExportMixin(ImportExportMixin):
         return self._import_page(request, form)
 
     def _import_refused(self, request: HttpRequest, refusal: str) -> HttpResponse:
-        # The body stays unread (no CSRF check either: nothing is done), the form shows again
-        # with the reason.
+        # The body stays unread (no CSRF check either: nothing is done); the form shows again,
+        # unbound, under the reason.
         form = self.get_import_form_class(request)(
             self.get_import_formats(),
             self.get_import_resource_classes(request),
             initial=self.get_import_form_initial(request),
         )
-        form.add_error(None, refusal)
-        return self._import_page(request, form, status=413)
+        return self._import_page(request, form, status=413, refusal=refusal)
 
     def _import_page(
-        self, request: HttpRequest, form: ConversionImportForm, status: int = 200
+        self,
+        request: HttpRequest,
+        form: ConversionImportForm,
+        status: int = 200,
+        refusal: str = "",
     ) -> TemplateResponse:
         context = self.get_import_context_data()
         context.update(self.admin_site.each_context(request))
@@ -148,6 +158,7 @@ class ConversionImportExportMixin(ImportExportMixin):
                 "import_error_display": self.import_error_display,
                 "max_upload_size": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
                 "recent_jobs": ImportJob.objects.select_related("user")[:5],
+                "upload_refusal": refusal,
             }
         )
         request.current_app = self.admin_site.name
