@@ -1,0 +1,197 @@
+"""The columns of a status file and the check of each row, before any database look-up.
+
+Columns are found in the header row (the first row with anything in it), matched ignoring
+case, spaces and underscores; the first column matching a name wins, and extra columns are
+ignored, so the conversion report exported from Conversion Management, edited, imports back:
+
+- the conversion: ``EventId`` (also ``ID``, ``Conversion Event ID``, ``Conversion ID``);
+- the click: ``gk_click_id`` (also ``Click ID``);
+- ``Status``: Pending, Success or Rejected, in any case;
+- ``Reason`` (optional; also ``Status reason``, ``Rejection reason``).
+
+A file needs ``Status`` and at least one of the two ids. A row with nothing in any of these
+columns is skipped (spreadsheets often end with blank rows) and not counted.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from conversions.imports.readers import UnusableFile
+from conversions.models import Status
+
+MAX_COLUMNS = 1000
+MAX_CLICK_ID_CHARS = 64
+MAX_REASON_CHARS = 1000
+# Original values kept for the report of rejected rows are cut to this length.
+REPORT_VALUE_CHARS = 200
+# Prefixes a spreadsheet would run as a formula; the export escapes them with an apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+COLUMN_NAMES = {
+    "event_id": ("eventid", "id", "conversioneventid", "conversionid"),
+    "gk_click_id": ("gkclickid", "clickid"),
+    "status": ("status",),
+    "reason": ("reason", "statusreason", "rejectionreason"),
+}
+STATUSES = {status.value: status.value for status in Status}
+STATUS_LABELS = ", ".join(str(status.label) for status in Status)
+
+
+class Columns(NamedTuple):
+    """Index of each column in the row (``None``: absent) and its header as written."""
+
+    gk_click_id: int | None
+    event_id: int | None
+    status: int
+    reason: int | None
+    headers: dict[str, str]
+
+
+class StagedRow(NamedTuple):
+    """One row as staged: original texts (cut for the report), parsed values, or an error."""
+
+    row_number: int
+    gk_click_id: str
+    event_id_text: str
+    status_text: str
+    reason: str
+    event_id: int | None
+    status: str | None
+    error: str | None
+
+
+def header_key(text: str) -> str:
+    return "".join(text.split()).replace("_", "").lower().lstrip("\ufeff")
+
+
+def columns_find(header: list[str]) -> Columns:
+    """The columns of a header row; ``UnusableFile`` when a needed one is missing."""
+    if len(header) > MAX_COLUMNS:
+        raise UnusableFile(
+            f"The header row has {len(header):,} columns or more (at most {MAX_COLUMNS:,}). "
+            "Keep the columns gk_click_id, EventId, Status and Reason."
+        )
+    keys = [header_key(text) for text in header]
+    found: dict[str, int] = {}
+    for field, names in COLUMN_NAMES.items():
+        for name in names:
+            if name in keys:
+                found[field] = keys.index(name)
+                break
+    missing = []
+    if "status" not in found:
+        missing.append("Status")
+    if "gk_click_id" not in found and "event_id" not in found:
+        missing.append("gk_click_id or EventId")
+    if missing:
+        seen = ", ".join(f"“{text}”" for text in header if text.strip())[:300] or "none"
+        raise UnusableFile(
+            f"The header row has no {' and no '.join(missing)} column. A status file needs the "
+            f"columns gk_click_id and/or EventId, Status, and optionally Reason, named in its "
+            f"first row (found: {seen})."
+        )
+    return Columns(
+        gk_click_id=found.get("gk_click_id"),
+        event_id=found.get("event_id"),
+        status=found["status"],
+        reason=found.get("reason"),
+        headers={field: header[index].strip() for field, index in found.items()},
+    )
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= REPORT_VALUE_CHARS else text[:REPORT_VALUE_CHARS] + "…"
+
+
+def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow | None:
+    """The staged form of a data row, ``None`` for a blank one. Never raises for bad values:
+    they become the row's ``error``."""
+    width = len(cells)
+    click = (
+        cells[columns.gk_click_id].strip()
+        if columns.gk_click_id is not None and (columns.gk_click_id < width)
+        else ""
+    )
+    event = (
+        cells[columns.event_id].strip()
+        if columns.event_id is not None and (columns.event_id < width)
+        else ""
+    )
+    status_text = cells[columns.status].strip() if columns.status < width else ""
+    reason = (
+        cells[columns.reason].strip()
+        if columns.reason is not None and (columns.reason < width)
+        else ""
+    )
+    if not (click or event or status_text or reason):
+        return None
+    error = None
+    event_id = None
+    status = STATUSES.get(status_text.lower())
+    if width > MAX_COLUMNS:
+        error = (
+            f"The row has more than {MAX_COLUMNS:,} columns; a status file needs only "
+            "gk_click_id, EventId, Status and Reason."
+        )
+    elif formula := _formula_column(click, event, status_text, reason, columns):
+        error = (
+            f"{formula} holds a formula, not a value. Replace formulas with their values (Copy, "  # noqa: S608
+            "then Paste Special › Values) and upload again."
+        )
+    elif not click and not event:
+        error = "Neither gk_click_id nor EventId is filled in."
+    elif len(click) > MAX_CLICK_ID_CHARS:
+        error = f"gk_click_id is {len(click):,} characters long; click ids have at most 64."
+    elif status is None:
+        error = (
+            f"Status “{_cut(status_text)}” is not one of {STATUS_LABELS}."
+            if status_text
+            else f"Status is empty; use {STATUS_LABELS}."
+        )
+    elif len(reason) > MAX_REASON_CHARS:
+        error = f"Reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,}."
+    elif event:
+        event_id = _event_id_parse(event)
+        if event_id is None:
+            error = f"EventId “{_cut(event)}” is not a conversion number."
+    if reason[:1] == "'" and reason[1:2] in FORMULA_PREFIXES and reason[1:2]:
+        reason = reason[1:]  # the export's formula escape, undone
+    if error is not None:
+        return StagedRow(
+            row_number,
+            _cut(click),
+            _cut(event),
+            _cut(status_text),
+            _cut(reason),
+            None,
+            None,
+            error,
+        )
+    return StagedRow(row_number, click, event, status_text, reason, event_id, status, None)
+
+
+def _formula_column(
+    click: str, event: str, status: str, reason: str, columns: Columns
+) -> str | None:
+    for field, value in (
+        ("gk_click_id", click),
+        ("event_id", event),
+        ("status", status),
+        ("reason", reason),
+    ):
+        if value[:1] == "=":
+            return columns.headers.get(field, field)
+    return None
+
+
+def _event_id_parse(text: str) -> int | None:
+    if text.isascii() and text.isdigit():
+        return int(text) if len(text) <= 18 else None
+    try:
+        number = float(text)  # a spreadsheet's 123.0 or 1.23E+5
+    except ValueError:
+        return None
+    if number.is_integer() and 0 < number < 2**53:
+        return int(number)
+    return None

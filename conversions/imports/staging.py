@@ -1,0 +1,375 @@
+"""The staging tables of one import job, and the set-based SQL that resolves and counts its rows.
+
+Per job, four tables named after it (on PostgreSQL ``UNLOGGED``: no WAL for data that the file
+can always rebuild; COPY fills them):
+
+- ``rows``: one row per data row of the file as checked in Python (``StagedRow``);
+- ``targets``: each valid row joined to the conversions it names: by EventId (one, and the
+  message when it belongs to another click than the row's gk_click_id), or by gk_click_id alone
+  (every conversion of that click: the fan-out);
+- ``rejects``: one row per rejected row, with its kind (``invalid``, ``not_found``,
+  ``conflicting``) and the message an admin reads;
+- ``changes``: one row per conversion that an accepted row names, in the shape the status
+  service's ``conversion_status_apply_staged`` takes, with ``expected_status`` the status seen
+  at validation, so that a conversion changed since the preview is left as it is.
+
+Conflicts: a conversion asked for two different statuses by two rows rejects both rows whole
+(with every other conversion a click-only row among them names), so a clash in a fan-out never
+half-applies. Two rows asking for the same status are fine; the first row's reason is kept.
+
+Validation drops all but ``changes``, which the apply uses and drops. The SQL is written once
+for PostgreSQL and SQLite; only loading (COPY or batched INSERT), the report's export and the
+apply's chunking differ.
+"""
+
+# Table names are built from the job's integer id, never from input:
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db import connection
+
+from conversions.imports.rows import FORMULA_PREFIXES, StagedRow
+
+ROW_COLUMNS = (
+    "row_number",
+    "gk_click_id",
+    "event_id_text",
+    "status_text",
+    "reason",
+    "event_id",
+    "status",
+    "error",
+)
+ERRORS_SHOWN = 50
+# The temporary view through which one chunk of an apply reaches the status service.
+APPLY_CHUNK_VIEW = "import_apply_chunk"
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@dataclass(frozen=True)
+class StagingTables:
+    job_id: int
+
+    @property
+    def rows(self) -> str:
+        return f"import_job_{self.job_id}_rows"
+
+    @property
+    def targets(self) -> str:
+        return f"import_job_{self.job_id}_targets"
+
+    @property
+    def rejects(self) -> str:
+        return f"import_job_{self.job_id}_rejects"
+
+    @property
+    def changes(self) -> str:
+        return f"import_job_{self.job_id}_changes"
+
+    def all(self) -> tuple[str, str, str, str]:
+        return (self.rows, self.targets, self.rejects, self.changes)
+
+
+def _execute(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall() if cursor.description else []
+
+
+def _create_prefix() -> str:
+    return "CREATE UNLOGGED TABLE" if _postgresql() else "CREATE TABLE"
+
+
+def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
+    for name in tables.all():
+        if keep_changes and name == tables.changes:
+            continue
+        _execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def staging_rows_create(tables: StagingTables) -> None:
+    staging_drop(tables)
+    _execute(
+        f"""{_create_prefix()} {tables.rows} (
+            row_number integer NOT NULL, gk_click_id text NOT NULL, event_id_text text NOT NULL,
+            status_text text NOT NULL, reason text NOT NULL, event_id bigint,
+            status varchar(16), error text)"""
+    )
+
+
+def staging_rows_load(tables: StagingTables, rows: Iterable[StagedRow]) -> int:
+    """Load the checked rows (COPY on PostgreSQL); returns how many."""
+    count = 0
+    columns = ", ".join(ROW_COLUMNS)
+    with connection.cursor() as cursor:
+        if _postgresql():
+            with cursor.copy(f"COPY {tables.rows} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        sql = f"INSERT INTO {tables.rows} ({columns}) VALUES ({', '.join(['%s'] * 8)})"
+        batch: list[StagedRow] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 10_000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        cursor.executemany(sql, batch)
+        return count + len(batch)
+
+
+def staging_resolve(tables: StagingTables) -> None:
+    """Join the rows to conversions, find the rejected ones and build the change set."""
+    postgresql = _postgresql()
+    if postgresql:
+        _execute(f"ANALYZE {tables.rows}")
+    _execute(
+        f"""{_create_prefix()} {tables.targets} AS
+        SELECT r.row_number, c.id AS conversion_id, c.status AS current_status, c.offer_id,
+               r.status, r.reason, 0 AS by_click,
+               CASE WHEN r.gk_click_id <> '' AND cl.gk_click_id <> r.gk_click_id
+                    THEN 'EventId ' || c.id || ' belongs to click ' || cl.gk_click_id
+                         || ', not to ' || r.gk_click_id || '.'
+               END AS mismatch
+        FROM {tables.rows} r
+        JOIN conversions_conversion c ON c.id = r.event_id
+        JOIN conversions_click cl ON cl.id = c.click_id
+        WHERE r.error IS NULL AND r.event_id IS NOT NULL
+        UNION ALL
+        SELECT r.row_number, c.id, c.status, c.offer_id, r.status, r.reason, 1, NULL
+        FROM {tables.rows} r
+        JOIN conversions_click cl ON cl.gk_click_id = r.gk_click_id
+        JOIN conversions_conversion c ON c.click_id = cl.id
+        WHERE r.error IS NULL AND r.event_id IS NULL"""
+    )
+    if postgresql:
+        _execute(f"ANALYZE {tables.targets}")
+    else:
+        _execute(f"CREATE INDEX {tables.targets}_row ON {tables.targets} (row_number)")
+        _execute(f"CREATE INDEX {tables.targets}_conv ON {tables.targets} (conversion_id)")
+    _execute(
+        f"""{_create_prefix()} {tables.rejects} (
+            row_number integer NOT NULL, kind varchar(16) NOT NULL, message text NOT NULL)"""
+    )
+    _execute(
+        f"""INSERT INTO {tables.rejects} (row_number, kind, message)
+        SELECT row_number, 'invalid', error FROM {tables.rows} WHERE error IS NOT NULL
+        UNION ALL
+        SELECT row_number, 'invalid', mismatch FROM {tables.targets} WHERE mismatch IS NOT NULL
+        UNION ALL
+        SELECT r.row_number, 'not_found',
+               CASE WHEN r.event_id IS NOT NULL
+                    THEN 'No conversion has EventId ' || r.event_id || '.'
+                    ELSE 'No click has gk_click_id ' || r.gk_click_id
+                         || ', or it has no conversions.'
+               END
+        FROM {tables.rows} r
+        WHERE r.error IS NULL
+          AND NOT EXISTS (SELECT 1 FROM {tables.targets} t WHERE t.row_number = r.row_number)"""
+    )
+    _execute(
+        f"""INSERT INTO {tables.rejects} (row_number, kind, message)
+        SELECT t.row_number, 'conflicting', MIN(
+            'Conversion ' || t.conversion_id || ' is asked for different statuses in this file '
+            || CASE WHEN k.rows_count = 2
+                    THEN '(rows ' || k.first_row || ' and ' || k.last_row || ')'
+                    ELSE '(' || k.rows_count || ' rows, ' || k.first_row || ' to '
+                         || k.last_row || ')'
+               END
+            || '; none of those rows is applied.')
+        FROM {tables.targets} t
+        JOIN (
+            SELECT conversion_id, MIN(row_number) AS first_row, MAX(row_number) AS last_row,
+                   COUNT(DISTINCT row_number) AS rows_count
+            FROM {tables.targets}
+            WHERE mismatch IS NULL
+            GROUP BY conversion_id
+            HAVING COUNT(DISTINCT status) > 1
+        ) k ON k.conversion_id = t.conversion_id
+        WHERE t.mismatch IS NULL
+        GROUP BY t.row_number"""
+    )
+    if postgresql:
+        _execute(f"ANALYZE {tables.rejects}")
+    else:
+        _execute(f"CREATE INDEX {tables.rejects}_row ON {tables.rejects} (row_number)")
+    _execute(
+        f"""{_create_prefix()} {tables.changes} AS
+        SELECT t.conversion_id, t.status, t.reason, t.current_status AS expected_status
+        FROM {tables.targets} t
+        JOIN (
+            SELECT a.conversion_id, MIN(a.row_number) AS row_number
+            FROM {tables.targets} a
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {tables.rejects} x WHERE x.row_number = a.row_number)
+            GROUP BY a.conversion_id
+        ) f ON f.conversion_id = t.conversion_id AND f.row_number = t.row_number"""
+    )
+    if postgresql:
+        _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
+        _execute(f"ANALYZE {tables.changes}")
+    else:
+        _execute(f"CREATE UNIQUE INDEX {tables.changes}_pk ON {tables.changes} (conversion_id)")
+
+
+def staging_counts(tables: StagingTables) -> dict[str, Any]:
+    """The preview's counts (see the summary schema in ``conversions.imports.services``)."""
+    will_change: dict[str, int] = {}
+    unchanged = 0
+    for expected, status, count in _execute(
+        f"SELECT expected_status, status, COUNT(*) FROM {tables.changes}"
+        " GROUP BY expected_status, status ORDER BY expected_status, status"
+    ):
+        if expected == status:
+            unchanged += count
+        else:
+            will_change[f"{expected}->{status}"] = count
+    rejected = dict(_execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
+    fan_out = [
+        {"offer": name, "offer_id": offer_id, "click_rows": click_rows, "conversions": count}
+        for offer_id, name, click_rows, count in _execute(
+            f"""SELECT o.id, o.name, COUNT(DISTINCT t.row_number), COUNT(*)
+            FROM {tables.targets} t JOIN conversions_offer o ON o.id = t.offer_id
+            WHERE t.by_click = 1 AND NOT EXISTS (
+                SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)
+            GROUP BY o.id, o.name ORDER BY COUNT(*) DESC, o.name"""
+        )
+    ]
+    errors = [
+        {"row": row, "message": message}
+        for row, message in _execute(
+            f"SELECT row_number, message FROM {tables.rejects}"
+            f" ORDER BY row_number LIMIT {ERRORS_SHOWN}"
+        )
+    ]
+    ((rows,),) = _execute(f"SELECT COUNT(*) FROM {tables.rows}")
+    ((staged,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes}")
+    return {
+        "rows": rows,
+        "will_change": will_change,
+        "will_change_total": sum(will_change.values()),
+        "unchanged": unchanged,
+        "not_found": rejected.get("not_found", 0),
+        "invalid": rejected.get("invalid", 0),
+        "conflicting": rejected.get("conflicting", 0),
+        "rejected_rows": sum(rejected.values()),
+        "fan_out": fan_out,
+        "errors": errors,
+        "staged": staged,
+    }
+
+
+def staging_report_write(tables: StagingTables, out: IO[bytes], headers: list[str]) -> None:
+    """Write the CSV of every rejected row: row number, original values, reason (UTF-8 with a
+    byte order mark so that Excel opens it right; formula-like values escaped)."""
+    out.write("\ufeff".encode())
+    out.write(_csv_line(["Row", *headers, "Problem"]))
+    if _postgresql():
+
+        def escaped(column: str) -> str:
+            prefixes = ", ".join(
+                f"chr({ord(p)})" if p in "\t\r" else f"'{p}'" for p in FORMULA_PREFIXES
+            )
+            return (
+                f"CASE WHEN substr({column}, 1, 1) IN ({prefixes})"
+                f" THEN '''' || {column} ELSE {column} END"
+            )
+
+        sql = f"""COPY (
+            SELECT x.row_number, {escaped("r.gk_click_id")}, {escaped("r.event_id_text")},
+                   {escaped("r.status_text")}, {escaped("r.reason")}, x.message
+            FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
+            ORDER BY x.row_number) TO STDOUT WITH (FORMAT csv)"""
+        with connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for block in copy:
+                out.write(block)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT x.row_number, r.gk_click_id, r.event_id_text, r.status_text, r.reason,
+                   x.message
+            FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
+            ORDER BY x.row_number"""
+        )
+        while batch := cursor.fetchmany(5000):
+            for row_number, *values, message in batch:
+                out.write(_csv_line([row_number, *map(_formula_escape, values), message]))
+
+
+def _formula_escape(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+class _Line:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+
+def _csv_line(values: list[Any]) -> bytes:
+    line = _Line()
+    csv.writer(line, lineterminator="\r\n").writerow(values)
+    return line.text.encode()
+
+
+def staging_changes_count(tables: StagingTables) -> int | None:
+    """How many rows the change set holds, ``None`` when it is gone."""
+    with connection.cursor() as cursor:
+        if tables.changes not in connection.introspection.table_names(cursor):
+            return None
+    ((count,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes}")
+    return count
+
+
+def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tuple[int, int, int]]:
+    """Ranges ``(after id, up to id, rows)`` that split the real changes into chunks."""
+    ((total,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE expected_status <> status")
+    if total == 0:
+        return []
+    if not _postgresql() or total <= chunk_rows:
+        return [(0, 2**62, total)]
+    parts = -(-total // chunk_rows)
+    fractions = ", ".join(str(k / parts) for k in range(1, parts))
+    ((bounds,),) = _execute(
+        f"""SELECT percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY conversion_id)
+        FROM {tables.changes} WHERE expected_status <> status"""
+    )
+    edges = [0, *sorted(set(bounds)), 2**62]
+    return [(lo, hi, total // parts) for lo, hi in zip(edges, edges[1:], strict=False)]
+
+
+def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -> str:
+    """A temporary view of one chunk's changes, for the status service; returns its name."""
+    if not _postgresql():
+        return tables.changes
+    _execute(
+        f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
+        SELECT conversion_id, status, reason, expected_status FROM {tables.changes}
+        WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
+          AND expected_status <> status"""
+    )
+    return APPLY_CHUNK_VIEW
+
+
+def staging_changed_since_preview(tables: StagingTables) -> int:
+    """Conversions of the change set whose status is no longer the one seen in the preview
+    (including those this apply changed: the caller subtracts them)."""
+    ((count,),) = _execute(
+        f"""SELECT COUNT(*) FROM {tables.changes} s
+        JOIN conversions_conversion c ON c.id = s.conversion_id
+        WHERE c.status <> s.expected_status"""
+    )
+    return count

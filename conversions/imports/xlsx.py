@@ -1,0 +1,299 @@
+"""A streaming reader for the first sheet of an XLSX workbook, hardened against hostile files.
+
+Before any XML is parsed, the zip's directory is checked (``xlsx_archive_check``): a damaged
+zip, a zip that holds no workbook, too many members, a total uncompressed size over
+``IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES`` or a member that inflates more than
+``IMPORT_XLSX_MAX_RATIO`` times (a zip bomb) are refused. The sizes in the directory cannot
+lie: ``zipfile`` stops a member at its declared size and checks its CRC.
+
+The XML parts are parsed by lxml with entity resolution, DTD loading and network access off,
+and any part that declares a DTD (which Excel never writes; it is how entity-expansion bombs
+start) is refused. The sheet is parsed row by row and each row freed once read, so memory holds
+one row plus the shared-string table, packed into one buffer rather than a Python string each.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from array import array
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from lxml import etree
+
+from conversions.imports.readers import Progress, Rows, UnusableFile
+
+MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+DOC_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+MAX_MEMBERS = 10_000
+# Members smaller than this are not held to the ratio (tiny XML parts compress very well).
+RATIO_MIN_BYTES = 1024 * 1024
+RESAVE = "Open it in Excel and save it again as an Excel Workbook (.xlsx), then upload it."
+
+
+def _limits() -> tuple[int, int, int]:
+    return (
+        getattr(settings, "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3),
+        getattr(settings, "IMPORT_XLSX_MAX_RATIO", 100),
+        getattr(settings, "IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES", 512 * 1024**2),
+    )
+
+
+class _Parts:
+    """Where the first sheet and the shared strings are inside the zip."""
+
+    def __init__(self, sheet: str, shared_strings: str | None) -> None:
+        self.sheet = sheet
+        self.shared_strings = shared_strings
+
+
+def xlsx_archive_check(path: Path | str) -> None:
+    """Refuse a damaged zip, a zip that is not a workbook, or a bomb-like one; reads only the
+    zip directory and the workbook's two small index parts."""
+    with _open_zip(path) as archive:
+        _parts_find(archive)
+
+
+def _open_zip(path: Path | str) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise UnusableFile(f"This .xlsx file is damaged (its zip cannot be read). {RESAVE}") from (
+            error
+        )
+    try:
+        _directory_check(archive)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def _directory_check(archive: zipfile.ZipFile) -> None:
+    max_total, max_ratio, _ = _limits()
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise UnusableFile(
+            f"This .xlsx file holds {len(members):,} parts, far more than a workbook has; it is "
+            "refused as a possible zip bomb. " + RESAVE
+        )
+    total = 0
+    for member in members:
+        total += member.file_size
+        if member.file_size > RATIO_MIN_BYTES and (
+            member.file_size > max_ratio * max(member.compress_size, 1)
+        ):
+            raise UnusableFile(
+                f"This .xlsx file is refused as a possible zip bomb: its part {member.filename} "
+                f"would inflate {member.file_size // max(member.compress_size, 1):,} times (at "
+                f"most {max_ratio} is accepted). " + RESAVE
+            )
+    if total > max_total:
+        raise UnusableFile(
+            f"This .xlsx file would inflate to {total / 1024**3:.1f} GB (at most "
+            f"{max_total / 1024**3:.1f} GB is accepted) and is refused as a possible zip bomb. "
+            "Keep only the columns gk_click_id, EventId, Status and Reason, or split the rows "
+            "into several files."
+        )
+
+
+def _xml_parse_small(archive: zipfile.ZipFile, name: str) -> etree._Element:
+    try:
+        data = archive.read(name)
+    except KeyError as error:
+        raise UnusableFile(
+            f"This .xlsx file is not an Excel workbook (it has no {name}). {RESAVE}"
+        ) from error
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise UnusableFile(f"This .xlsx file is damaged ({error}). {RESAVE}") from error
+    _dtd_refuse(data[:4096], name)
+    try:
+        return etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as error:
+        raise UnusableFile(f"This .xlsx file is damaged ({name}: {error}). {RESAVE}") from error
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _dtd_refuse(head: bytes, name: str) -> None:
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise UnusableFile(
+            f"This .xlsx file is refused: its part {name} declares XML entities (a DTD), which "
+            "Excel never writes and which can be used to blow up memory. " + RESAVE
+        )
+
+
+def _parts_find(archive: zipfile.ZipFile) -> _Parts:
+    workbook = _xml_parse_small(archive, "xl/workbook.xml")
+    rels = _xml_parse_small(archive, "xl/_rels/workbook.xml.rels")
+    targets = {}
+    shared_strings = None
+    for rel in rels.iter(f"{REL_NS}Relationship"):
+        target = rel.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+        targets[rel.get("Id")] = posixpath.normpath(target)
+        if (rel.get("Type") or "").endswith("/sharedStrings"):
+            shared_strings = posixpath.normpath(target)
+    sheet = workbook.find(f"{MAIN_NS}sheets/{MAIN_NS}sheet")
+    sheet_path = targets.get(sheet.get(f"{DOC_REL_NS}id")) if sheet is not None else None
+    names = set(archive.namelist())
+    if sheet_path is None or sheet_path not in names:
+        raise UnusableFile(f"This .xlsx workbook has no readable first sheet. {RESAVE}")
+    if shared_strings is not None and shared_strings not in names:
+        shared_strings = None
+    return _Parts(sheet_path, shared_strings)
+
+
+class _SharedStrings:
+    """The workbook's shared strings, packed in one UTF-8 buffer with an offset table."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._offsets = array("Q", [0])
+
+    def append(self, text: str) -> None:
+        self._buffer += text.encode("utf-8")
+        self._offsets.append(len(self._buffer))
+
+    def __getitem__(self, index: int) -> str:
+        return self._buffer[self._offsets[index] : self._offsets[index + 1]].decode("utf-8")
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+
+def _shared_strings_read(archive: zipfile.ZipFile, name: str | None) -> _SharedStrings:
+    strings = _SharedStrings()
+    if name is None:
+        return strings
+    _, _, max_bytes = _limits()
+    if archive.getinfo(name).file_size > max_bytes:
+        raise UnusableFile(
+            "This .xlsx file has too much distinct text to read safely "
+            f"({archive.getinfo(name).file_size / 1024**2:,.0f} MB of shared strings). Keep "
+            "only the columns gk_click_id, EventId, Status and Reason, or split the rows into "
+            "several files."
+        )
+    text_tag = f"{MAIN_NS}t"
+    with archive.open(name) as stream:
+        for item in _iterparse(stream, name, f"{MAIN_NS}si"):
+            if len(item) == 1 and item[0].tag == text_tag:
+                strings.append(item[0].text or "")
+            else:  # rich text: runs of <r><t>…</t></r>; phonetic hints (<rPh>) left out
+                strings.append(
+                    "".join(
+                        t.text or ""
+                        for t in item.iter(text_tag)
+                        if t.getparent().tag != f"{MAIN_NS}rPh"
+                    )
+                )
+    return strings
+
+
+def _iterparse(stream: IO[bytes], name: str, tag: str) -> Iterator[etree._Element]:
+    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+    _dtd_refuse(head, name)
+    events = etree.iterparse(
+        stream,
+        events=("end",),
+        tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    try:
+        for _, element in events:
+            yield element
+            # Free what has been read: this element's content and its earlier siblings.
+            element.clear(keep_tail=True)
+            parent = element.getparent()
+            if parent is not None and len(parent) > 256:
+                del parent[:-1]
+    except etree.XMLSyntaxError as error:
+        raise UnusableFile(f"This .xlsx file is damaged ({name}: {error}). {RESAVE}") from error
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise UnusableFile(f"This .xlsx file is damaged ({error}). {RESAVE}") from error
+
+
+def _column_index(reference: str) -> int:
+    index = 0
+    for char in reference:
+        if "A" <= char <= "Z":
+            index = index * 26 + ord(char) - 64
+        else:
+            break
+    return index - 1
+
+
+def xlsx_rows(
+    path: Path | str, *, progress: Progress | None = None, max_columns: int = 1000
+) -> Rows:
+    """Rows of the first sheet. A row wider than ``max_columns`` is cut to ``max_columns + 1``
+    cells (enough for the row check to see that it is too wide)."""
+    with _open_zip(path) as archive:
+        parts = _parts_find(archive)
+        strings = _shared_strings_read(archive, parts.shared_strings)
+        total = archive.getinfo(parts.sheet).file_size
+        cell_tag, value_tag, formula_tag = f"{MAIN_NS}c", f"{MAIN_NS}v", f"{MAIN_NS}f"
+        inline_tag = f"{MAIN_NS}is"
+        with archive.open(parts.sheet) as stream:
+            row_number = 0
+            for count, row in enumerate(_iterparse(stream, parts.sheet, f"{MAIN_NS}row")):
+                reference = row.get("r")
+                row_number = int(reference) if reference and reference.isdigit() else row_number + 1
+                cells: list[str] = []
+                for cell in row:
+                    if cell.tag != cell_tag:
+                        continue
+                    reference = cell.get("r")
+                    column = _column_index(reference) if reference else len(cells)
+                    if column > max_columns:
+                        cells.extend([""] * (max_columns + 1 - len(cells)))
+                        break
+                    if column > len(cells):
+                        cells.extend([""] * (column - len(cells)))
+                    cells.append(_cell_value(cell, strings, value_tag, formula_tag, inline_tag))
+                if progress is not None and count % 8192 == 0:
+                    progress(stream.tell(), total)
+                yield row_number, cells
+        if progress is not None:
+            progress(total, total)
+
+
+def _cell_value(
+    cell: etree._Element,
+    strings: _SharedStrings,
+    value_tag: str,
+    formula_tag: str,
+    inline_tag: str,
+) -> str:
+    kind = cell.get("t")
+    value = None
+    for child in cell:
+        tag = child.tag
+        if tag == formula_tag:
+            return "=" + (child.text or "")
+        if tag == value_tag:
+            value = child.text
+        elif tag == inline_tag:
+            return "".join(child.itertext())
+    if value is None:
+        return ""
+    if kind == "s":
+        try:
+            return strings[int(value)]
+        except (ValueError, IndexError):
+            raise UnusableFile(
+                f"This .xlsx file is damaged (cell {cell.get('r')} points to a missing shared "
+                f"string). {RESAVE}"
+            ) from None
+    if kind == "b":
+        return "TRUE" if value == "1" else "FALSE"
+    return value
