@@ -10,6 +10,8 @@ reason typed on the confirmation page. Changing a status needs the custom permis
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -21,6 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
@@ -39,6 +43,8 @@ ACTION_MAX_CONVERSIONS = 10_000
 
 # Shown on the status page of one conversion: enough to see how it got where it is.
 HISTORY_ROWS = 200
+
+CENTS = Decimal("0.01")
 
 REASON_FIELD = forms.CharField(
     required=False,
@@ -69,6 +75,17 @@ def status_badge(status: str) -> SafeString:
     )
 
 
+def money(amount: Decimal, currency: str) -> str:
+    """An amount with its currency: "1.50 USD", keeping sub-cent digits when there are any."""
+    cents = amount.quantize(CENTS)
+    return f"{cents if amount == cents else amount.normalize()} {currency}"
+
+
+def short_time(value: datetime) -> str:
+    """A timestamp in the admin's time zone, to the minute: "2026-11-24 20:53"."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
 def _plural(count: int, word: str = "conversion") -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
@@ -83,11 +100,10 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         "event",
         "partner",
         "status_badge",
-        "payout",
-        "revenue",
-        "created_at",
+        "payout_amount",
+        "revenue_amount",
+        "created",
         "last_status_change",
-        "status_source",
         "callback_sent",
     ]
     list_display_links = ["id"]
@@ -103,7 +119,7 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         CallbackSentListFilter,
     ]
     # Sorting by any other column would sort the whole table; these read an index.
-    sortable_by = ["id", "status_badge", "created_at"]
+    sortable_by = ["id", "status_badge", "created"]
     # Only shows the search box: the search itself is get_search_results (exact matches).
     search_fields = ["=id"]
     search_help_text = "Exact Conversion Event ID, gk_click_id or advertiser transaction id."
@@ -126,8 +142,8 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         "status_changed_at",
         "status_version",
         "pending_until",
-        "payout",
-        "revenue",
+        "payout_amount",
+        "revenue_amount",
         "transaction_id",
         "created_at",
     ]
@@ -156,7 +172,8 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     def gk_click_id(self, obj: Conversion) -> SafeString:
         # Links to the list of every event of this click.
         return format_html(
-            '<a href="?{}" title="All conversions of this click">{}</a>',
+            '<a href="{}?{}" title="All conversions of this click">{}</a>',
+            reverse("admin:conversions_conversion_changelist"),
             urlencode({"q": obj.click.gk_click_id}),
             obj.click.gk_click_id,
         )
@@ -169,17 +186,36 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     def status_badge(self, obj: Conversion) -> SafeString:
         return status_badge(obj.status)
 
+    @admin.display(description="payout")
+    def payout_amount(self, obj: Conversion) -> str:
+        return money(obj.payout, obj.offer.currency)
+
+    @admin.display(description="revenue")
+    def revenue_amount(self, obj: Conversion) -> str:
+        return money(obj.revenue, obj.offer.currency)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Conversion) -> SafeString:
+        date, time = short_time(obj.created_at).split()
+        return format_html('{}<br><span class="gk-quiet">{}</span>', date, time)
+
     @admin.display(description="last status change")
-    def last_status_change(self, obj: Conversion) -> Any:
-        return obj.status_changed_at
+    def last_status_change(self, obj: Conversion) -> SafeString:
+        date, time = short_time(obj.status_changed_at).split()
+        return format_html(
+            '{}<br><span class="gk-quiet">{} · {}</span>',
+            date,
+            time,
+            obj.get_status_source_display(),
+        )
 
     @admin.display(description="partner's user/sub id")
     def sub_id(self, obj: Conversion) -> str:
         return obj.click.sub_id
 
     @admin.display(description="click time")
-    def click_time(self, obj: Conversion) -> Any:
-        return obj.click.created_at
+    def click_time(self, obj: Conversion) -> str:
+        return date_format(timezone.localtime(obj.click.created_at), "DATETIME_FORMAT")
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         columns = list(super().get_list_display(request))
@@ -204,6 +240,18 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
             )
 
         return set_status
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The list has many columns: it gets the whole width (the app menu is one click away
+        # in the breadcrumbs).
+        extra_context = {
+            "title": "Conversions",
+            "is_nav_sidebar_enabled": False,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
 
     # -- search: exact matches on indexed columns, never a LIKE scan ------------------------
     def get_search_results(
@@ -274,6 +322,7 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
             "status_label": Status(status).label,
             "current_badge": status_badge(conversion.status),
             "new_badge": status_badge(status),
+            "payout": money(conversion.payout, conversion.offer.currency),
             "form": form,
             "next_url": next_url,
         }

@@ -43,9 +43,8 @@ def test_the_list_shows_the_columns_an_admin_works_with(admin_client, conversion
         "Status",
         "Payout",
         "Revenue",
-        "Created at",
+        "Created",
         "Last status change",
-        "Status source",
         "Callback sent",
         "Set status",
     ):
