@@ -94,8 +94,26 @@ def import_job_status_payload(import_job: ImportJob) -> dict[str, Any]:
         "progress_done": done,
         "progress_total": total,
         "percent": percent,
+        "progress_text": _progress_text(import_job, percent),
         "error_message": import_job.error_message,
     }
+
+
+def _progress_text(import_job: ImportJob, percent: int) -> str:
+    state, total = import_job.state, import_job.progress_total
+    if state == ImportJob.State.APPLIED:
+        return "Done: 100%"
+    if state == ImportJob.State.UPLOADED:
+        return "Uploaded: waiting for a worker to check the file…"
+    if state == ImportJob.State.QUEUED:
+        return "Queued: waiting for a worker to apply the changes…"
+    if state == ImportJob.State.VALIDATING and total:
+        # Validation progress counts bytes (or rows) read: only the share means anything.
+        return f"Checking the file: {percent}%"
+    if state == ImportJob.State.APPLYING and total:
+        done = min(import_job.progress_done, total)
+        return f"Applying: {done:,} of {total:,} conversions ({percent}%)"
+    return f"{import_job.get_state_display()}…"
 
 
 def import_job_status(request: HttpRequest, *, import_job: ImportJob) -> JsonResponse:

@@ -20,12 +20,7 @@
       meter.setAttribute("aria-valuenow", String(status.percent));
       badge.textContent = status.state_label;
       badge.className = "gk-job-state gk-job-state-" + status.state;
-      if (status.progress_total > 0) {
-        text.textContent = status.state_label + ": " + status.progress_done.toLocaleString("en-US") +
-          " of " + status.progress_total.toLocaleString("en-US") + " (" + status.percent + "%)";
-      } else {
-        text.textContent = status.state_label + "…";
-      }
+      text.textContent = status.progress_text;
     }
 
     function poll() {

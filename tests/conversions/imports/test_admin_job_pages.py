@@ -101,7 +101,7 @@ def test_a_job_being_validated_shows_a_progress_bar_that_polls(admin_client, adm
     assert 'data-running="1"' in page
     assert job_url(job, "status") in page
     assert "width: 25%" in page
-    assert "Validating: 250 of 1,000 (25%)" in page
+    assert "Checking the file: 25%" in page
     assert "confirm-form" not in page
 
 
@@ -120,6 +120,7 @@ def test_the_status_endpoint_reports_state_and_progress(admin_client, admin_user
         "progress_done": 300,
         "progress_total": 1200,
         "percent": 25,
+        "progress_text": "Applying: 300 of 1,200 conversions (25%)",
         "error_message": "",
     }
 
