@@ -240,6 +240,9 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
         return _failed(delivery, started_at, error=f"Unusable callback URL: {error}", clock=clock)
     except requests.RequestException as error:
         return _retry(delivery, started_at, error=f"Request failed: {error}", clock=clock)
+    except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
+        logger.exception("Unexpected error sending callback %s", delivery.id)
+        return _retry(delivery, started_at, error=f"Unexpected error: {error!r}", clock=clock)
     duration_ms = _elapsed_ms(clock)
     code = response.status_code
     answered = {"response_status": code, "response_body": excerpt, "duration_ms": duration_ms}

@@ -165,7 +165,8 @@ def callback_session() -> requests.Session:
     """A keep-alive session for one partner: guarded connections, no proxies, no redirects."""
     session = requests.Session()
     session.trust_env = False  # an HTTP(S)_PROXY from the environment would bypass the guard
-    session.max_redirects = 0
+    # Redirects: the caller passes allow_redirects=False (max_redirects=0 would make requests
+    # raise on any 3xx, even unfollowed).
     adapter = GuardedAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -22,7 +22,7 @@ from gokart.celery import app as celery_app
 # --- the network: loopback only ---------------------------------------------------------------
 
 
-class OutsideConnectionAttempt(AssertionError):
+class OutsideConnectionAttempt(ConnectionRefusedError):
     """A test tried to open a connection to an address other than loopback."""
 
 
@@ -175,3 +175,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, every: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(every)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
