@@ -1,0 +1,49 @@
+"""Status files for the import tests: CSV, XLSX (openpyxl) and XLS (xlwt) from rows of cells."""
+
+import io
+
+import openpyxl
+import xlwt
+
+HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
+
+
+def csv_bytes(rows, *, delimiter=",", bom=False, encoding="utf-8"):
+    import csv
+
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    data = text.getvalue().encode(encoding)
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+def xlsx_bytes(rows):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def xls_bytes(rows):
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Statuses")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value not in ("", None):
+                sheet.write(r, c, value)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+WRITERS = {"csv": csv_bytes, "xlsx": xlsx_bytes, "xls": xls_bytes}
+
+
+def status_file(tmp_path, rows, file_format="csv", name=None, **options):
+    """Write ``rows`` (the header included) as a file of that format; returns its path."""
+    path = tmp_path / (name or f"statuses.{file_format}")
+    path.write_bytes(WRITERS[file_format](rows, **options))
+    return path
