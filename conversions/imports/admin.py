@@ -36,7 +36,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
-from conversions.imports import views
+from conversions.imports import services, uploads, views
 from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
 from conversions.imports.resources import (
     ConversionReportResource,
@@ -87,8 +87,6 @@ class ConversionImportExportMixin(ImportExportMixin):
         if not self.has_import_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            from conversions.imports import uploads
-
             refusal = uploads.upload_size_refusal(request)
             if refusal:
                 return self._import_refused(request, refusal)
@@ -98,15 +96,11 @@ class ConversionImportExportMixin(ImportExportMixin):
     def _import_upload(self, request: HttpRequest) -> HttpResponse:
         form = self.create_import_form(request)
         if request.method == "POST":
-            from conversions.imports import uploads
-
             # Reading the form ran the upload handlers: one of them may have stopped it.
             refusal = uploads.upload_size_refusal(request)
             if refusal:
                 return self._import_refused(request, refusal)
         if request.method == "POST" and form.is_valid():
-            from conversions.imports import services
-
             upload = form.cleaned_data["import_file"]
             try:
                 job = services.import_job_create(

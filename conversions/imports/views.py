@@ -32,6 +32,7 @@ from django.urls import reverse
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from conversions.imports import services
 from conversions.imports.forms import ImportJobConfirmForm
 from conversions.imports.resources import ConversionReportResource
 from conversions.models import ImportJob, Source, Status
@@ -180,8 +181,6 @@ def import_job_confirm(request: HttpRequest, *, import_job: ImportJob) -> HttpRe
     form = ImportJobConfirmForm(request.POST)
     form.is_valid()
     send_callbacks = not form.cleaned_data.get("send_no_callbacks", False)
-    from conversions.imports import services
-
     try:
         services.import_job_confirm(
             import_job=import_job, user=request.user, send_callbacks=send_callbacks
@@ -199,8 +198,6 @@ def import_job_confirm(request: HttpRequest, *, import_job: ImportJob) -> HttpRe
 
 def import_job_retry(request: HttpRequest, *, import_job: ImportJob) -> HttpResponseRedirect:
     """POST: run a failed job again (nothing of a failed apply was kept)."""
-    from conversions.imports import services
-
     try:
         services.import_job_retry(import_job=import_job)
     except ValidationError as error:
