@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -63,8 +65,6 @@ class ConversionImportForm(ImportForm):
 class ImportJobConfirmForm(forms.Form):
     """Confirming a validated import job starts the apply in the background."""
 
-    label_suffix = ""
-
     send_no_callbacks = forms.BooleanField(
         label="Send no partner callbacks for this import",
         required=False,
@@ -73,3 +73,7 @@ class ImportJobConfirmForm(forms.Form):
             "row). Use it to correct statuses partners should not act on."
         ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
