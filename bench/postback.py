@@ -146,6 +146,20 @@ def client_run(spec: dict) -> dict:
 # --- set-up, server and verification -------------------------------------------------------
 
 
+def cpu_busy_percent(seconds: float = 1.0) -> float:
+    """How busy this machine's CPUs are (others' work included), from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    return 100 * (1 - (idle_after - idle_before) / max(1, total_after - total_before))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -234,6 +248,8 @@ def server_start(*, env: dict[str, str], port: int, workers: int, threads: int, 
         f"--threads={threads}",
         "--keep-alive=60",
         "--backlog=2048",
+        # The workers' heartbeat file, touched on every loop: keep it in memory.
+        *(["--worker-tmp-dir=/dev/shm"] if Path("/dev/shm").is_dir() else []),
         f"--error-logfile={log}",
         "--log-level=warning",
     ]
@@ -324,6 +340,8 @@ def main() -> None:
         token, click_ids = seed(clicks=clicks, callbacks=not args.no_callbacks)
         connections.close_all()
         print(f"seeded {len(click_ids)} clicks in {args.database}", file=sys.stderr)
+        # Others' work on the machine lowers the figures: say how much there was.
+        busy_before = cpu_busy_percent()
 
         with tempfile.TemporaryDirectory(prefix="gokart-bench-") as tmp:
             port = free_port()
@@ -377,6 +395,10 @@ def main() -> None:
         f"client: {result['ok_timed']} postbacks in {result['elapsed_s']:.1f} s over "
         f"{args.connections} connections; server: {args.workers} gunicorn workers x "
         f"{args.threads} threads; clicks left: {result['clicks_left']}",
+        file=sys.stderr,
+    )
+    print(
+        f"CPU busy before the run (other processes): {busy_before:.0f}% of {os.cpu_count()} cores",
         file=sys.stderr,
     )
     print(f"recorded: {counts} (200 answers, warm-up included: {result['ok']})", file=sys.stderr)
