@@ -4,6 +4,7 @@ import base64
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
@@ -42,6 +43,15 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Refuse a URL whose host is a non-public IP address now; host names are checked
+        when each callback connects (``callbacks.network``), where DNS cannot fool the check."""
+        from callbacks.network import callback_url_literal_refusal
+
+        refusal = callback_url_literal_refusal(self.callback_url)
+        if refusal:
+            raise ValidationError({"callback_url": refusal})
 
 
 class CallbackDelivery(models.Model):

@@ -90,6 +90,18 @@ def _kind(ip: IPAddress) -> str | None:
     return None
 
 
+def callback_url_literal_refusal(url: str) -> str | None:
+    """The refusal for a URL whose host is an IP address callbacks may not reach, else None."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+        kind = address_refusal(host, allow_loopback=settings.CALLBACK_ALLOW_LOOPBACK)
+    except ValueError:  # a host name, not an address
+        return None
+    return f"Callback URL points to {kind} {host}: refused" if kind else None
+
+
 def callback_addresses_resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     """Resolve ``host`` and check every address; raise ``CallbackAddressRefused`` if any is
     refused (a host with one private address among public ones is refused as a whole)."""
