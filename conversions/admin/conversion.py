@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,7 +28,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
 from conversions.admin.pagination import LargeTablePaginator
@@ -124,13 +125,14 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     search_fields = ["=id"]
     search_help_text = "Exact Conversion Event ID, gk_click_id or advertiser transaction id."
     list_per_page = 100
+    empty_value_display = "—"  # (the site's default is a lazy translation, resolved per cell)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts aggregate the whole table
     paginator = LargeTablePaginator
     actions = ["set_status_action"]
     fields = [
         "id",
-        "gk_click_id",
+        "click_gk_click_id",
         "offer",
         "offer_event",
         "partner",
@@ -170,12 +172,37 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     # Django capitalises headers ("Gk_click_id"): name the column so that reads well.
     @admin.display(description="Click ID (gk_click_id)")
     def gk_click_id(self, obj: Conversion) -> SafeString:
-        # Links to the list of every event of this click.
+        # On the list: a link to the list of every event of this click.
         return format_html(
-            '<a href="{}?{}" title="All conversions of this click">{}</a>',
-            reverse("admin:conversions_conversion_changelist"),
-            urlencode({"q": obj.click.gk_click_id}),
+            '<a href="?q={}" title="All conversions of this click">{}</a>',
+            quote(obj.click.gk_click_id, safe=""),
             obj.click.gk_click_id,
+        )
+
+    @admin.display(description="Click ID (gk_click_id)")
+    def click_gk_click_id(self, obj: Conversion) -> SafeString:
+        # On the change page: the same link, from there.
+        return format_html(
+            '<a href="{}?q={}" title="All conversions of this click">{}</a>',
+            reverse("admin:conversions_conversion_changelist"),
+            quote(obj.click.gk_click_id, safe=""),
+            obj.click.gk_click_id,
+        )
+
+    @admin.display(
+        description=mark_safe(  # noqa: S308 -- a constant
+            '<input type="checkbox" id="action-toggle" '
+            'aria-label="Select all objects on this page for an action">'
+        )
+    )
+    def action_checkbox(self, obj: Conversion) -> SafeString:
+        # Django's renders a form widget template per row; the same markup, directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            obj,
         )
 
     @admin.display(description="event")
@@ -226,32 +253,23 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     @staticmethod
     def _set_status_column(*, next_url: str) -> Callable[[Conversion], SafeString]:
         """The row buttons: a link per other status, each to a confirmation page."""
+        # Built once per page rather than reversed per button (200 per page).
+        changelist = reverse("admin:conversions_conversion_changelist")
+        back = urlencode({"next": next_url})
 
         @admin.display(description="set status")
         def set_status(obj: Conversion) -> SafeString:
             return format_html_join(
                 " ",
-                '<a class="button gk-set gk-set-{}" href="{}">{}</a>',
+                '<a class="button gk-set gk-set-{}" href="{}{}/status/{}/?{}">{}</a>',
                 (
-                    (value, status_url(obj.pk, value, next_url=next_url), label)
+                    (value, changelist, obj.pk, value, back, label)
                     for value, label in Status.choices
                     if value != obj.status
                 ),
             )
 
         return set_status
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # The list has many columns: it gets the whole width (the app menu is one click away
-        # in the breadcrumbs).
-        extra_context = {
-            "title": "Conversions",
-            "is_nav_sidebar_enabled": False,
-            **(extra_context or {}),
-        }
-        return super().changelist_view(request, extra_context)
 
     # -- search: exact matches on indexed columns, never a LIKE scan ------------------------
     def get_search_results(
