@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -31,6 +32,7 @@ from django.template.defaultfilters import truncatechars
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 
 from callbacks import services as callback_services
 from callbacks.models import CallbackAttempt, CallbackDelivery
@@ -44,6 +46,26 @@ RESEND_MAX_DELIVERIES = 10_000
 
 State = CallbackDelivery.State
 RESENDABLE = {State.FAILED, State.DELIVERED}
+
+# The payload's keys in the order of the public interface (PostgreSQL's jsonb reorders them).
+_PAYLOAD_ORDER = ["id", "sentAt", "conversion"]
+_CONVERSION_ORDER = [
+    "status",
+    "rejectionReason",
+    "conversionId",
+    "clickId",
+    "offerId",
+    "offerName",
+    "eventId",
+    "eventName",
+    "payout",
+    "revenue",
+    "currency",
+    "pubSub",
+    "sequenceNumber",
+    "createdAt",
+    "clickTime",
+]
 
 _SENT_WORDING = {State.DELIVERED: "Sent", State.PENDING: "Pending", State.FAILED: "Failed"}
 
@@ -59,6 +81,24 @@ def delivery_state_badge(state: str | None, *, sent_wording: bool = False) -> Sa
     return format_html('<span class="gk-callback gk-callback-{}">{}</span>', state, label)
 
 
+def _ordered(value: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    rank = {key: position for position, key in enumerate(order)}
+    return dict(sorted(value.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
+
+
+def payload_in_public_order(payload: dict[str, Any]) -> dict[str, Any]:
+    """The stored payload with its keys in the order the public interface lists them."""
+    ordered = _ordered(payload, _PAYLOAD_ORDER)
+    if isinstance(ordered.get("conversion"), dict):
+        ordered["conversion"] = _ordered(ordered["conversion"], _CONVERSION_ORDER)
+    return ordered
+
+
+def _moment(moment: datetime | None) -> str:
+    """A time to the second, in the site's time zone: attempts minutes apart must differ."""
+    return localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "—"
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
@@ -67,7 +107,7 @@ class CallbackAttemptInline(admin.TabularInline):
     """Every attempt of a delivery, oldest first, read-only."""
 
     model = CallbackAttempt
-    fields = ["number", "started_at", "latency", "response_status", "response_excerpt", "error"]
+    fields = ["number", "started", "latency", "response_status", "response_excerpt", "error"]
     readonly_fields = fields
     ordering = ["number"]
     extra = 0
@@ -82,6 +122,10 @@ class CallbackAttemptInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="started")
+    def started(self, attempt: CallbackAttempt) -> str:
+        return _moment(attempt.started_at)
 
     @admin.display(description="latency")
     def latency(self, attempt: CallbackAttempt) -> str:
@@ -109,13 +153,13 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         "short_id",
         "conversion_link",
         "partner",
-        "sequence_number",
+        "sequence",
         "state_badge",
         "attempts",
         "next_attempt",
         "last_response",
-        "created_at",
-        "delivered_at",
+        "created",
+        "delivered",
     ]
     list_display_links = ["short_id"]
     list_select_related = ["partner"]
@@ -126,7 +170,7 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
     ]
     ordering = ["-created_at"]
-    sortable_by = ["created_at"]
+    sortable_by = ["created"]
     search_fields = ["=id"]  # shows the box; the search itself is get_search_results
     search_help_text = "Exact Conversion Event ID, gk_click_id or callback id."
     list_per_page = 100
@@ -145,8 +189,8 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         "next_attempt",
         "last_response_status",
         "last_error",
-        "created_at",
-        "delivered_at",
+        "created",
+        "delivered",
         "payload_pretty",
     ]
     readonly_fields = fields
@@ -181,13 +225,25 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
             obj.conversion_id,
         )
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description="seq.")
+    def sequence(self, obj: CallbackDelivery) -> int:
+        return obj.sequence_number
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: CallbackDelivery) -> str:
+        return _moment(obj.created_at)
+
+    @admin.display(description="delivered")
+    def delivered(self, obj: CallbackDelivery) -> str:
+        return _moment(obj.delivered_at)
+
+    @admin.display(description="state")
     def state_badge(self, obj: CallbackDelivery) -> SafeString:
         return delivery_state_badge(obj.state)
 
     @admin.display(description="next attempt")
-    def next_attempt(self, obj: CallbackDelivery) -> Any:
-        return obj.next_attempt_at if obj.state == State.PENDING else "—"
+    def next_attempt(self, obj: CallbackDelivery) -> str:
+        return _moment(obj.next_attempt_at) if obj.state == State.PENDING else "—"
 
     @admin.display(description="last response")
     def last_response(self, obj: CallbackDelivery) -> str:
@@ -200,7 +256,9 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         if obj.payload is None:
             return "— (rendered when first sent)"
         return format_html(
-            '<pre class="gk-payload">{}</pre>', json.dumps(obj.payload, indent=2, default=str)
+            '<pre class="gk-payload">{}</pre><div class="help">Each attempt adds its own '
+            "<code>sentAt</code> (the signed <code>webhook-timestamp</code>).</div>",
+            json.dumps(payload_in_public_order(obj.payload), indent=2, default=str),
         )
 
     # -- search: exact matches on indexed columns, never a LIKE scan ------------------------

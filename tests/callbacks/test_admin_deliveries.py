@@ -112,13 +112,13 @@ def test_the_list_shows_what_an_admin_needs_about_each_callback(admin_client, ow
         "Id",
         "Conversion",
         "Partner",
-        "Sequence number",
+        "Seq.",
         "State",
         "Attempts",
         "Next attempt",
         "Last response",
-        "Created at",
-        "Delivered at",
+        "Created",
+        "Delivered",
     ):
         assert f">{header}<" in page, header
     conversion_url = reverse("admin:conversions_conversion_change", args=[failed.conversion_id])
