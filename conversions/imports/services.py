@@ -503,6 +503,7 @@ def _apply(import_job: ImportJob) -> None:
                 progress(min(done, total), total)
             applied_total = sum(transitions.values())
             moved = staging.staging_changed_since_preview(tables) - applied_total
+            staging.staging_apply_view_drop()
             staging.staging_drop(tables)
             summary = {
                 **import_job.summary,

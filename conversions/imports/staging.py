@@ -364,6 +364,11 @@ def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -
     return APPLY_CHUNK_VIEW
 
 
+def staging_apply_view_drop() -> None:
+    if _postgresql():
+        _execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
+
+
 def staging_changed_since_preview(tables: StagingTables) -> int:
     """Conversions of the change set whose status is no longer the one seen in the preview
     (including those this apply changed: the caller subtracts them)."""

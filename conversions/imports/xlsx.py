@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,7 +109,7 @@ def _xml_parse_small(archive: zipfile.ZipFile, name: str) -> etree._Element:
         raise UnusableFile(
             f"This .xlsx file is not an Excel workbook (it has no {name}). {RESAVE}"
         ) from error
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
         raise UnusableFile(f"This .xlsx file is damaged ({error}). {RESAVE}") from error
     _dtd_refuse(data[:4096], name)
     try:
@@ -197,18 +198,18 @@ def _shared_strings_read(archive: zipfile.ZipFile, name: str | None) -> _SharedS
 
 
 def _iterparse(stream: IO[bytes], name: str, tag: str) -> Iterator[etree._Element]:
-    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-    _dtd_refuse(head, name)
-    events = etree.iterparse(
-        stream,
-        events=("end",),
-        tag=tag,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-    )
     try:
+        head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+        _dtd_refuse(head, name)
+        events = etree.iterparse(
+            stream,
+            events=("end",),
+            tag=tag,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
         for _, element in events:
             yield element
             # Free what has been read: this element's content and its earlier siblings.
@@ -218,7 +219,7 @@ def _iterparse(stream: IO[bytes], name: str, tag: str) -> Iterator[etree._Elemen
                 del parent[:-1]
     except etree.XMLSyntaxError as error:
         raise UnusableFile(f"This .xlsx file is damaged ({name}: {error}). {RESAVE}") from error
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
         raise UnusableFile(f"This .xlsx file is damaged ({error}). {RESAVE}") from error
 
 
