@@ -113,6 +113,14 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # Uploads over this size are refused before they are stored (bulk imports: 100 MB).
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", 100 * 1024 * 1024))
+# XLSX uploads: refused before parsing above this total uncompressed size, or when one part
+# inflates more than this many times (zip bombs).
+IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = int(
+    os.environ.get("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
+)
+IMPORT_XLSX_MAX_RATIO = int(os.environ.get("IMPORT_XLSX_MAX_RATIO", 100))
+# Conversions per statement when an import is applied (all in one transaction).
+IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000))
 # Streamed to a temporary file rather than memory above this size.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -153,6 +161,11 @@ CELERY_BEAT_SCHEDULE = {
     "promote-pending-conversions": {
         "task": "conversions.tasks.conversions_pending_promote",
         "schedule": timedelta(seconds=60),
+    },
+    # Fail the bulk imports whose worker died mid-apply (retry button), restart validations.
+    "import-jobs-fail-stale": {
+        "task": "conversions.imports.tasks.import_jobs_fail_stale_task",
+        "schedule": timedelta(minutes=2),
     },
 }
 CELERY_BEAT_SCHEDULE["sweep-callback-deliveries"] = {
