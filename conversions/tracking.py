@@ -100,11 +100,11 @@ def conversion_record_from_postback(
     found = (_attribution_find_postgresql if postgresql else _attribution_find_orm)(
         gk_click_id=gk_click_id, event_code=event_code
     )
-    attribution = _attribution_check(found, event_code=event_code, token=token)
+    attribution, offer_event = _attribution_check(found, event_code=event_code, token=token)
     status, reason, pending_until = _initial_status(attribution, now=now)
     conversion = Conversion(
         click_id=attribution.click_id,
-        offer_event_id=attribution.offer_event_id,
+        offer_event_id=offer_event.id,
         offer_id=attribution.offer_id,
         partner_id=attribution.partner_id,
         status=status,
@@ -113,8 +113,8 @@ def conversion_record_from_postback(
         status_changed_at=now,
         status_version=1,
         pending_until=pending_until,
-        payout=attribution.payout,
-        revenue=attribution.revenue,
+        payout=offer_event.payout,
+        revenue=offer_event.revenue,
         transaction_id=transaction_id,
         created_at=now,
     )
@@ -142,6 +142,13 @@ def _postgresql() -> bool:
 
 
 @dataclass(frozen=True)
+class _OfferEvent:
+    id: int
+    payout: Decimal
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
 class _Attribution:
     """A click, its offer and the offer event a postback names (``None`` when none matched)."""
 
@@ -154,9 +161,7 @@ class _Attribution:
     pending_time: timedelta | None
     attribution_window: timedelta
     postback_secret: str
-    offer_event_id: int | None
-    payout: Decimal | None
-    revenue: Decimal | None
+    offer_event: _OfferEvent | None
 
 
 # One query for the click, its offer and the event: the event named by the postback, or (when
@@ -181,7 +186,10 @@ def _attribution_find_postgresql(*, gk_click_id: str, event_code: str | None) ->
         sql, params = _ATTRIBUTION_SQL.format(event_condition="true"), []
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, gk_click_id])
-        return [_Attribution(*row) for row in cursor.fetchall()]
+        return [
+            _Attribution(*row[:9], offer_event=_OfferEvent(*row[9:]) if row[9] else None)
+            for row in cursor.fetchall()
+        ]
 
 
 def _attribution_find_orm(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
@@ -208,9 +216,11 @@ def _attribution_find_orm(*, gk_click_id: str, event_code: str | None) -> list[_
             pending_time=click.offer.pending_time,
             attribution_window=click.offer.attribution_window,
             postback_secret=click.offer.postback_secret,
-            offer_event_id=click.event_pk,
-            payout=click.event_payout,
-            revenue=click.event_revenue,
+            offer_event=(
+                _OfferEvent(click.event_pk, click.event_payout, click.event_revenue)
+                if click.event_pk
+                else None
+            ),
         )
         for click in clicks
     ]
@@ -218,20 +228,20 @@ def _attribution_find_orm(*, gk_click_id: str, event_code: str | None) -> list[_
 
 def _attribution_check(
     found: list[_Attribution], *, event_code: str | None, token: str
-) -> _Attribution:
-    """The one attribution a postback names, or the ``TrackingError`` that refuses it."""
+) -> tuple[_Attribution, _OfferEvent]:
+    """The one click and offer event a postback names, or the ``TrackingError`` that refuses it."""
     if not found:
         raise TrackingError("Unknown gk_click_id.", status=404)
     attribution = found[0]
     if not hmac.compare_digest(attribution.postback_secret.encode(), token.encode()):
         raise TrackingError("Invalid token.", status=403)
-    if attribution.offer_event_id is None:
+    if attribution.offer_event is None:
         if event_code:
             raise TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
         raise TrackingError("This offer has no events to record.", status=400)
     if len(found) > 1:
         raise TrackingError("Missing parameter 'event': this offer has several events.", status=400)
-    return attribution
+    return attribution, attribution.offer_event
 
 
 def _initial_status(
@@ -256,7 +266,7 @@ def _insert_values(instance: Model, *, skip: str | None = None) -> tuple[list[st
     for field in instance._meta.concrete_fields:
         if field.primary_key or field.name == skip:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(connection.ops.quote_name(str(field.column)))
         values.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
     return columns, values
 
