@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import CharField, DateTimeField, QuerySet, TextField
 from django.http import (
     FileResponse,
     Http404,
@@ -247,7 +247,7 @@ def conversion_report_response(
 def conversion_report_rows(queryset: QuerySet) -> Iterator[list[Any]]:
     """The report's rows, formatted, over a server-side cursor (no model instances)."""
     lookups = [lookup for _, lookup in ConversionReportResource.report_columns()]
-    formatters = [_FORMATTERS.get(lookup, _cell) for lookup in lookups]
+    formatters = [_column_formatter(queryset.model, lookup) for lookup in lookups]
     values = queryset.values_list(*lookups).iterator(chunk_size=EXPORT_CHUNK_ROWS)
     for row in values:
         yield [format_(value) for format_, value in zip(formatters, row, strict=True)]
@@ -258,28 +258,45 @@ def formula_escape(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _cell(value: Any) -> Any:
+def _column_formatter(model: Any, lookup: str) -> Callable[[Any], Any]:
+    """How one column's values are written, chosen once per column (not per cell)."""
+    if lookup == "status":
+        return _label(Status)
+    if lookup == "status_source":
+        return _label(Source)
+    *relations, name = lookup.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    field = model._meta.get_field(name)
+    if isinstance(field, DateTimeField):
+        return _utc_naive
+    if isinstance(field, CharField | TextField):
+        return _text
+    return _plain
+
+
+def _text(value: str | None) -> str:
+    return formula_escape(value) if value else ""
+
+
+def _utc_naive(value: datetime | None) -> datetime | str:
+    # Spreadsheets take naive datetimes: UTC, as the column header says.
     if value is None:
         return ""
-    if isinstance(value, str):
-        return formula_escape(value)
-    if isinstance(value, datetime):
-        # UTC, without offset: spreadsheets take naive datetimes (the header says UTC).
-        return value.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    return value
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _label(choices: type[Status] | type[Source]) -> Any:
+def _plain(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _label(choices: type[Status] | type[Source]) -> Callable[[str], str]:
+    labels = {value: str(label) for value, label in choices.choices}
+
     def format_(value: str) -> str:
-        try:
-            return str(choices(value).label)
-        except ValueError:
-            return formula_escape(value)
+        return labels.get(value) or _text(value)
 
     return format_
-
-
-_FORMATTERS = {"status": _label(Status), "status_source": _label(Source)}
 
 
 def _csv_chunks(headers: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
