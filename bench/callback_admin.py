@@ -1,0 +1,193 @@
+"""The callback pages of the admin on a large table: deliveries, and the "Callback sent" filter.
+
+    .venv/bin/python bench/callback_admin.py --rows 2000000
+
+Fills its own PostgreSQL database (``gokart_bench_cbadmin``) with ``bench/changelist.py``'s
+set-based fill (conversions over 90 days, their audit rows, and a callback delivery for the
+latest change of every conversion whose partner has a callback URL: mostly delivered, some
+pending, 2% failed), then, as a logged-in superuser through Django's test ``Client`` (the real
+admin code path), times each page after one warm-up, median of ``--runs``:
+
+- ``/admin/callbacks/callbackdelivery/``: unfiltered, state Failed, one partner, past 7 days,
+  search by Conversion Event ID, search by gk_click_id, page 500 (or the last of a smaller table);
+- ``/admin/conversions/conversion/`` with the "Callback sent" column, unfiltered and filtered
+  by each choice (Sent, Pending, Failed, None owed).
+
+For each page it prints the median, the query count and the slowest query's time. ``--keep-db``
+keeps the database, a later ``--reuse`` skips the fill. ``BENCH_POSTGRES_URL`` as in
+``bench/changelist.py``. Last line:
+``rows=… deliveries=… worst_median_ms=… worst_page=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.changelist import (  # noqa: E402 -- after the path is set
+    database_drop,
+    database_exists,
+    database_recreate,
+    fill,
+)
+
+DATABASE = "gokart_bench_cbadmin"
+DELIVERIES = "/admin/callbacks/callbackdelivery/"
+CONVERSIONS = "/admin/conversions/conversion/"
+
+
+def pages() -> dict[str, tuple[str, dict[str, str]]]:
+    from django.utils import timezone
+
+    from callbacks.models import CallbackDelivery, Partner
+    from conversions.models import Conversion
+
+    middle = CallbackDelivery.objects.order_by().values_list("conversion_id", flat=True)
+    conversion_id = middle.filter(conversion_id__gte=Conversion.objects.count() // 2).first()
+    conversion = Conversion.objects.select_related("click").get(pk=conversion_id)
+    partner = Partner.objects.exclude(callback_url="").order_by("id").first()
+    assert partner is not None
+    # Page 500, or the last page of a smaller table.
+    deep_page = max(1, min(500, CallbackDelivery.objects.count() // 100))
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "deliveries unfiltered": (DELIVERIES, {}),
+        "deliveries failed": (DELIVERIES, {"state__exact": "failed"}),
+        "deliveries partner": (DELIVERIES, {"partner__id__exact": str(partner.pk)}),
+        "deliveries past 7 days": (
+            DELIVERIES,
+            {
+                "created_at__gte": str(today - timedelta(days=7)),
+                "created_at__lt": str(today + timedelta(days=1)),
+            },
+        ),
+        "deliveries search id": (DELIVERIES, {"q": str(conversion.pk)}),
+        "deliveries search click": (DELIVERIES, {"q": conversion.click.gk_click_id}),
+        "deliveries deep page": (DELIVERIES, {"p": str(deep_page)}),
+        "conversions callback column": (CONVERSIONS, {}),
+        "conversions sent": (CONVERSIONS, {"callback_sent": "sent"}),
+        "conversions pending": (CONVERSIONS, {"callback_sent": "pending"}),
+        "conversions failed": (CONVERSIONS, {"callback_sent": "failed"}),
+        "conversions none owed": (CONVERSIONS, {"callback_sent": "none"}),
+    }
+
+
+def time_pages(client, runs: int) -> dict[str, float]:  # noqa: ANN001
+    from django.db import connection
+
+    medians = {}
+    for name, (url, params) in pages().items():
+        queries: list[tuple[float, str]] = []
+
+        def timed(execute, sql, params, many, context, queries=queries):  # noqa: ANN001, ANN202
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                queries.append(((time.perf_counter() - started) * 1000, sql))
+
+        with connection.execute_wrapper(timed):
+            response = client.get(url, params)  # warm-up, the query count and the slowest
+        assert response.status_code == 200, (name, response.status_code)
+        rows = response.content.count(b'class="action-checkbox"')
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(url, params)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        medians[name] = statistics.median(timings)
+        slowest_ms, slowest_sql = max(queries)
+        print(
+            f"  {name:<28} median_ms={medians[name]:7.1f} min_ms={min(timings):7.1f} "
+            f"rows_shown={rows:3d} queries={len(queries):2d} slowest_query_ms={slowest_ms:6.1f}",
+            flush=True,
+        )
+        if os.environ.get("BENCH_SHOW_SQL"):
+            print(f"    {slowest_sql[:400]}", flush=True)
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per page (median)")
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="skip the fill when the database holds --rows"
+    )
+    args = parser.parse_args()
+
+    postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+    os.environ.update(
+        {
+            "DATABASE_URL": f"{postgres_url}/{args.database}",
+            "DATABASE_CONN_MAX_AGE": "600",
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-callback-admin-not-secret",
+            "ALLOWED_HOSTS": "testserver",
+            "CELERY_BROKER_URL": "memory://",
+            "DJANGO_SETTINGS_MODULE": "gokart.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    reuse = args.reuse and database_exists(postgres_url, args.database)
+    if not reuse:
+        database_recreate(postgres_url, args.database)
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import Client
+
+    from callbacks.models import CallbackDelivery
+    from conversions.models import Conversion
+
+    call_command("migrate", verbosity=0)
+    if reuse and Conversion.objects.count() != args.rows:
+        print(f"{args.database} holds another row count: refilling", flush=True)
+        connections.close_all()
+        database_recreate(postgres_url, args.database)
+        call_command("migrate", verbosity=0)
+        reuse = False
+    if not reuse:
+        print(f"Filling {args.database} with {args.rows:,} conversions", flush=True)
+        started = time.perf_counter()
+        fill(args.rows)
+        print(f"  fill total: {time.perf_counter() - started:.1f} s", flush=True)
+
+    try:
+        deliveries = CallbackDelivery.objects.count()
+        user, _ = get_user_model().objects.get_or_create(
+            username="bench", defaults={"is_staff": True, "is_superuser": True}
+        )
+        client = Client()
+        client.force_login(user)
+        print(f"Timing ({args.runs} runs per page, median)", flush=True)
+        medians = time_pages(client, args.runs)
+    finally:
+        if not args.keep_db:
+            connections.close_all()
+            database_drop(postgres_url, args.database)
+
+    worst_page = max(medians, key=medians.__getitem__)
+    print(
+        f"rows={args.rows} deliveries={deliveries} worst_median_ms={medians[worst_page]:.1f} "
+        f"worst_page={worst_page.replace(' ', '_')}"
+    )
+
+
+if __name__ == "__main__":
+    main()
