@@ -132,13 +132,14 @@ def _dispatch_queue() -> None:
         logger.warning("Could not queue another callback dispatch", exc_info=True)
 
 
-def _lease_seconds() -> float:
-    return float(settings.CALLBACK_LEASE_SECONDS)
-
-
 def _send_budget_seconds() -> float:
     """The longest one send may take (connect, then read), plus a margin."""
-    return settings.CALLBACK_CONNECT_TIMEOUT + settings.CALLBACK_READ_TIMEOUT + 1.0
+    return settings.CALLBACK_CONNECT_TIMEOUT + settings.CALLBACK_READ_TIMEOUT + 0.5
+
+
+def _lease_seconds() -> float:
+    """``CALLBACK_LEASE_SECONDS``, but always room for at least two sends."""
+    return max(float(settings.CALLBACK_LEASE_SECONDS), 2 * _send_budget_seconds())
 
 
 def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
@@ -183,7 +184,7 @@ def callback_deliveries_send(claimed: list[ClaimedDelivery]) -> list[Outcome]:
     partners = Partner.objects.in_bulk({delivery.partner_id for delivery in claimed})
     outcomes = []
     for delivery in sorted(claimed, key=lambda d: d.partner_id):
-        if time.monotonic() > send_until:
+        if outcomes and time.monotonic() > send_until:
             outcomes.append(Outcome(delivery=delivery, state=PENDING))  # handed back
             continue
         outcomes.append(_send_one(delivery, partners[delivery.partner_id]))
