@@ -271,6 +271,18 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
 
         return set_status
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The list has many columns: it gets the whole width (the app menu is one click away
+        # in the breadcrumbs).
+        extra_context = {
+            "title": "Conversions",
+            "is_nav_sidebar_enabled": False,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
     # -- search: exact matches on indexed columns, never a LIKE scan ------------------------
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Conversion], search_term: str

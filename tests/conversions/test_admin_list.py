@@ -34,6 +34,8 @@ def test_the_list_shows_the_columns_an_admin_works_with(admin_client, conversion
 
     page = admin_client.get(CHANGELIST).text
 
+    assert "<h1>Conversions</h1>" in page
+    assert 'id="nav-sidebar"' not in page  # the list gets the whole width
     for header in (
         "ID",
         "Click ID (gk_click_id)",
