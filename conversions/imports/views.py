@@ -211,8 +211,12 @@ def import_job_report_download(request: HttpRequest, *, import_job: ImportJob) -
     """The CSV of every rejected row (row number, original values, reason)."""
     if not import_job.error_report:
         raise Http404("This import has no rejected rows.")
+    try:
+        report = import_job.error_report.open("rb")
+    except FileNotFoundError as error:
+        raise Http404("The rejected-row report of this import is no longer stored.") from error
     return FileResponse(
-        import_job.error_report.open("rb"),
+        report,
         as_attachment=True,
         filename=f"import-{import_job.pk}-rejected-rows.csv",
         content_type="text/csv",

@@ -158,6 +158,40 @@ def test_a_failed_job_shows_its_error_and_a_retry_button(admin_client, admin_use
     assert "Traceback" not in page
 
 
+def test_retrying_a_failed_job_queues_it_again(
+    admin_client, admin_user, django_capture_on_commit_callbacks
+):
+    # Given a job whose check failed
+    job = import_job(
+        admin_user, state=ImportJob.State.FAILED, summary={}, error_message="Worker lost."
+    )
+
+    # When the admin presses Retry
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(job_url(job, "retry"), follow=True)
+
+    # Then it is queued for a worker again, and the page says so
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.UPLOADED
+    assert job.error_message == ""
+    assert queued
+    page = response.content.decode()
+    assert "Import queued again." in page
+    assert 'data-running="1"' in page
+
+
+def test_retrying_a_job_that_did_not_fail_explains_why_not(admin_client, admin_user):
+    job = import_job(admin_user, state=ImportJob.State.APPLIED)
+
+    response = admin_client.post(job_url(job, "retry"), follow=True)
+
+    assert "Only a failed import can be retried; this one is applied." in (
+        response.content.decode()
+    )
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.APPLIED
+
+
 def test_an_unusable_file_says_why_and_offers_a_new_upload(admin_client, admin_user):
     job = import_job(
         admin_user,
@@ -187,6 +221,14 @@ def test_the_rejected_row_report_downloads_as_csv(admin_client, admin_user):
 
 def test_a_job_without_rejected_rows_has_no_report(admin_client, admin_user):
     job = import_job(admin_user)
+
+    assert admin_client.get(job_url(job, "report")).status_code == 404
+
+
+def test_a_report_no_longer_stored_is_a_404_not_an_error(admin_client, admin_user):
+    job = import_job(admin_user)
+    job.error_report.save("rejected.csv", ContentFile(b"row,reason\n"))
+    job.error_report.storage.delete(job.error_report.name)
 
     assert admin_client.get(job_url(job, "report")).status_code == 404
 
