@@ -1,0 +1,369 @@
+"""Callback delivery: throughput of two Celery workers, and latency at a steady rate.
+
+    .venv/bin/python bench/callbacks.py --count 100000
+
+What it does, all on this machine:
+
+1. creates its own PostgreSQL database (``gokart_bench_callbacks``, dropped at the end unless
+   ``--keep-db``) and migrates it; seeds one offer, one partner whose callback URL is the
+   receiver, and ``--count`` Pending conversions (set-based SQL);
+2. starts a receiver process on 127.0.0.1 (keep-alive HTTP/1.1) that verifies every request's
+   Standard Webhooks signature with the partner's secret and records each delivery id, its
+   conversion and sequence number, and when it arrived;
+3. starts two ``celery worker`` processes (``--concurrency`` pool processes each, the first
+   with beat for the sweep) on a private queue of the Redis given by ``--broker`` (db 5 by
+   default; the queue is deleted afterwards);
+4. throughput: sets every conversion to Success in one call of the status-change service (so
+   the outbox rows are written set-based, in the same transaction) and times from its commit
+   until the receiver holds every delivery;
+5. latency: changes one conversion at a time to Rejected at a steady ``--rate`` per second for
+   ``--latency-seconds`` and measures, per change, from its commit to its receipt;
+6. checks that every delivery in the database reached the receiver (``lost``), counts ids
+   received more than once (``duplicate_ids``) and signatures that did not verify.
+
+Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
+Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+DATABASE = "gokart_bench_callbacks"
+QUEUE = "gokart-bench-callbacks"
+
+
+# --- the receiver (runs in its own process) ---------------------------------------------------
+
+
+def receiver_run(port: int, secret: str) -> None:
+    """A partner's endpoint: verify, record, answer 204. GET /stats and GET /dump report."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    webhook = Webhook(secret)
+    lock = threading.Lock()
+    records: list[tuple[str, int, int, float]] = []
+    stats = {"received": 0, "bad_signatures": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            arrived = time.time()
+            try:
+                payload = webhook.verify(body, dict(self.headers))
+            except WebhookVerificationError:
+                with lock:
+                    stats["bad_signatures"] += 1
+                self._answer(401, b"bad signature")
+                return
+            conversion = payload["conversion"]
+            with lock:
+                records.append(
+                    (
+                        payload["id"],
+                        conversion["conversionId"],
+                        conversion["sequenceNumber"],
+                        arrived,
+                    )
+                )
+                stats["received"] += 1
+            self._answer(204, b"")
+
+        def do_GET(self) -> None:  # noqa: N802
+            with lock:
+                data = stats if self.path == "/stats" else {"records": records, **stats}
+                body = json.dumps(data).encode()
+            self._answer(200, body)
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever()
+
+
+def receiver_get(port: int, path: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:
+        return json.loads(response.read())
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_recreate(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+
+
+def database_drop(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
+    """One offer, one partner (callbacks to ``callback_url``), ``count`` Pending conversions."""
+    from django.db import connection
+
+    from callbacks.models import Partner
+    from conversions.models import Offer, OfferEvent
+
+    offer = Offer.objects.create(
+        name="Bench offer", advertiser="Bench", landing_url="https://example.com/{gk_click_id}"
+    )
+    event = OfferEvent.objects.create(offer=offer, code="install", name="Install")
+    partner = Partner.objects.create(
+        name="Bench partner",
+        callback_url=callback_url,
+        pending_callbacks_enabled=False,
+        rejected_callbacks_enabled=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO conversions_click (gk_click_id, offer_id, partner_id, sub_id, created_at)
+            SELECT md5(g::text || clock_timestamp()::text), %s, %s, 'user-' || g, now()
+            FROM generate_series(1, %s) g
+            """,
+            [offer.pk, partner.pk, count],
+        )
+        cursor.execute(
+            """
+            INSERT INTO conversions_conversion (
+                click_id, offer_event_id, offer_id, partner_id, status, status_reason,
+                status_source, status_changed_at, status_version, payout, revenue,
+                transaction_id, created_at)
+            SELECT id, %s, %s, %s, 'pending', '', 'postback', now(), 1, 1.5, 2.0, '', now()
+            FROM conversions_click WHERE offer_id = %s
+            RETURNING id
+            """,
+            [event.pk, offer.pk, partner.pk, offer.pk],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute("ANALYZE")
+    return partner.signing_secret, ids
+
+
+def workers_start(*, env: dict, concurrency: int, var_dir: Path) -> list[subprocess.Popen]:
+    celery = str(Path(sys.executable).with_name("celery"))
+    processes = []
+    for index in range(2):
+        command = [celery, "-A", "gokart", "worker", "-c", str(concurrency), "-l", "WARNING"]
+        command += ["-n", f"bench-callbacks-{index}@%h", "-Q", QUEUE]
+        if index == 0:
+            command.append("-B")  # the periodic sweep, as in production
+        processes.append(
+            subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env={**env, "GOKART_VAR_DIR": str(var_dir / f"worker{index}")},
+                start_new_session=True,
+            )
+        )
+    return processes
+
+
+def wait_received(port: int, total: int, *, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = receiver_get(port, "/stats")
+        if stats["received"] >= total or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.02)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=100.0, help="changes/s, latency phase")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+
+    server_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+    latency_changes = int(args.rate * args.latency_seconds)
+    if latency_changes > args.count:
+        parser.error("--count must be at least --rate × --latency-seconds")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{server_url}/{DATABASE}",
+        "DATABASE_CONN_MAX_AGE": "600",
+        "CELERY_BROKER_URL": args.broker,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "CALLBACK_ALLOW_LOOPBACK": "1",
+        "DEBUG": "0",
+        "GOKART_ALLOW_INSECURE_KEY": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    database_recreate(server_url)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gokart.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from callbacks.models import CallbackDelivery
+    from conversions.models import Source, Status
+    from conversions.services import conversion_status_set
+    from gokart.celery import app as celery_app
+
+    port = free_port()
+    print(f"seeding {args.count} conversions…", flush=True)
+    secret, conversion_ids = seed(
+        count=args.count, callback_url=f"http://127.0.0.1:{port}/gokart/callbacks"
+    )
+    receiver = subprocess.Popen(
+        [sys.executable, __file__, "--receiver", str(port), secret], cwd=BASE_DIR
+    )
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-callbacks-"))
+    workers: list[subprocess.Popen] = []
+    try:
+        wait_port(port)
+        workers = workers_start(env=env, concurrency=args.concurrency, var_dir=var_dir)
+        time.sleep(3)  # let both workers connect (not measured)
+
+        # Throughput: every conversion to Success in one service call, drained by two workers.
+        started = time.time()
+        result = conversion_status_set(
+            conversion_ids=conversion_ids, status=Status.SUCCESS, source=Source.ADMIN
+        )
+        committed = time.time()
+        print(
+            f"status change of {result.changed} conversions with {result.callbacks} outbox rows:"
+            f" {committed - started:.1f} s",
+            flush=True,
+        )
+        stats = wait_received(port, result.callbacks, timeout=max(120, args.count / 100))
+        drained = time.time()
+        deliveries_per_s = stats["received"] / (drained - committed)
+        print(
+            f"drain: {stats['received']} received in {drained - committed:.1f} s"
+            f" = {deliveries_per_s:.0f}/s",
+            flush=True,
+        )
+
+        # Latency: single changes at a steady rate.
+        commit_times: dict[int, float] = {}
+        interval = 1.0 / args.rate
+        next_at = time.monotonic()
+        for conversion_id in conversion_ids[:latency_changes]:
+            next_at += interval
+            pause = next_at - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            conversion_status_set(
+                conversion_ids=[conversion_id], status=Status.REJECTED, source=Source.ADMIN
+            )
+            commit_times[conversion_id] = time.time()
+        expected = result.callbacks + latency_changes
+        stats = wait_received(port, expected, timeout=60)
+        dump = receiver_get(port, "/dump")
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.terminate()  # warm shutdown: the worker stops its own pool
+        for process in workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        receiver.terminate()
+        receiver.wait(timeout=10)
+        with celery_app.connection_for_write() as broker:
+            broker.default_channel.queue_delete(QUEUE)
+
+    received_ids = [record[0] for record in dump["records"]]
+    distinct = set(received_ids)
+    expected_ids = {str(pk) for pk in CallbackDelivery.objects.values_list("pk", flat=True)}
+    lost = len(expected_ids - distinct)
+    latencies = [
+        (arrived - commit_times[conversion_id]) * 1000
+        for _, conversion_id, sequence, arrived in dump["records"]
+        if sequence == 3 and conversion_id in commit_times
+    ]
+    print(
+        f"latency: {len(latencies)} changes at {args.rate:g}/s, mean"
+        f" {statistics.fmean(latencies):.1f} ms; bad signatures {dump['bad_signatures']}",
+        flush=True,
+    )
+    connection.close()
+    if not args.keep_db:
+        database_drop(server_url)
+    print(
+        f"delivered={len(distinct & expected_ids)} lost={lost}"
+        f" duplicate_ids={len(received_ids) - len(distinct)}"
+        f" deliveries_per_s={deliveries_per_s:.0f} p50_ms={percentile(latencies, 0.5):.1f}"
+        f" p99_ms={percentile(latencies, 0.99):.1f}"
+    )
+
+
+def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"the receiver did not start on port {port}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--receiver":
+        receiver_run(int(sys.argv[2]), sys.argv[3])
+    else:
+        main()
