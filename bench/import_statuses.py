@@ -196,7 +196,7 @@ def write_csv(path: Path, rows: Iterator[list], *, max_rows: int, max_bytes: int
         writer = csv.writer(out)
         writer.writerow(HEADER)
         for row in rows:
-            if count >= max_rows or (count % 1000 == 0 and out.tell() >= max_bytes):
+            if count >= max_rows or (count % 1000 == 0 and out.tell() >= max_bytes - 131_072):
                 break
             writer.writerow(row)
             count += 1

@@ -422,7 +422,12 @@ def import_job_confirm(
         job.state = State.QUEUED
         job.send_callbacks = send_callbacks
         job.summary = {**job.summary, "confirmed_by": getattr(user, "username", None)}
-        job.save(update_fields=["state", "send_callbacks", "summary"])
+        # The bar restarts for the apply, counted in conversions.
+        job.progress_done = 0
+        job.progress_total = int(job.summary.get("will_change_total") or 0)
+        job.save(
+            update_fields=["state", "send_callbacks", "summary", "progress_done", "progress_total"]
+        )
         if queue_apply:
             _queue_on_commit("import_job_apply_task", job.pk)
     import_job.refresh_from_db()
