@@ -281,3 +281,5 @@ def test_clicks_are_found_by_exact_gk_click_id_and_are_read_only(admin_client, c
     assert exact.count('class="field-gk_click_id"') == 1 and click.gk_click_id in exact
     assert 'class="field-gk_click_id"' not in partial
     assert admin_client.get(reverse("admin:conversions_click_add")).status_code == 403
+    page = admin_client.get(reverse("admin:conversions_click_change", args=[click.pk])).text
+    assert click.gk_click_id in page and 'name="_save"' not in page
