@@ -13,10 +13,12 @@ admin code path), times each page after one warm-up, median of ``--runs``:
 - ``/admin/conversions/conversion/`` with the "Callback sent" column, unfiltered and filtered
   by each choice (Sent, Pending, Failed, None owed).
 
-For each page it prints the median, the query count and the slowest query's time. ``--keep-db``
+For each page it prints the median, the query count and the slowest query's time.
+``--proposed-indexes`` times with three indexes the callbacks migrations do not create yet
+(see ``PROPOSED_INDEXES``), to show what they are worth. ``--keep-db``
 keeps the database, a later ``--reuse`` skips the fill. ``BENCH_POSTGRES_URL`` as in
 ``bench/changelist.py``. Last line:
-``rows=… deliveries=… worst_median_ms=… worst_page=…``.
+``rows=… deliveries=… worst_median_ms=… worst_page=… proposed_indexes=yes|no``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,32 @@ from bench.changelist import (  # noqa: E402 -- after the path is set
 DATABASE = "gokart_bench_cbadmin"
 DELIVERIES = "/admin/callbacks/callbackdelivery/"
 CONVERSIONS = "/admin/conversions/conversion/"
+
+
+# Indexes these pages would use that the callbacks migrations do not (yet) create; with
+# ``--proposed-indexes`` they are created before timing, otherwise dropped.
+PROPOSED_INDEXES = {
+    # The list's ordering (newest first), its date filter and deep pages.
+    "bench_delivery_created": "(created_at DESC)",
+    # The partner filter with the list's ordering.
+    "bench_delivery_partner_created": "(partner_id, created_at DESC)",
+    # "Callback sent" = Pending/Failed: that state's conversions, newest first, index-only.
+    "bench_delivery_state_conversion": "(state, conversion_id DESC, sequence_number)",
+}
+
+
+def proposed_indexes(*, create: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for name, columns in PROPOSED_INDEXES.items():
+            if create:
+                cursor.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON callbacks_callbackdelivery {columns}"
+                )
+            else:
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        cursor.execute("VACUUM ANALYZE callbacks_callbackdelivery")
 
 
 def pages() -> dict[str, tuple[str, dict[str, str]]]:
@@ -125,6 +153,11 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="skip the fill when the database holds --rows"
     )
+    parser.add_argument(
+        "--proposed-indexes",
+        action="store_true",
+        help="time with the indexes of PROPOSED_INDEXES (not in the migrations yet)",
+    )
     args = parser.parse_args()
 
     postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -169,6 +202,7 @@ def main() -> None:
         print(f"  fill total: {time.perf_counter() - started:.1f} s", flush=True)
 
     try:
+        proposed_indexes(create=args.proposed_indexes)
         deliveries = CallbackDelivery.objects.count()
         user, _ = get_user_model().objects.get_or_create(
             username="bench", defaults={"is_staff": True, "is_superuser": True}
@@ -185,7 +219,8 @@ def main() -> None:
     worst_page = max(medians, key=medians.__getitem__)
     print(
         f"rows={args.rows} deliveries={deliveries} worst_median_ms={medians[worst_page]:.1f} "
-        f"worst_page={worst_page.replace(' ', '_')}"
+        f"worst_page={worst_page.replace(' ', '_')} "
+        f"proposed_indexes={'yes' if args.proposed_indexes else 'no'}"
     )
 
 

@@ -108,6 +108,7 @@ class PartnerAdmin(admin.ModelAdmin):
         "pending_callbacks_enabled",
         "rejected_callbacks_enabled",
         "signing_secret_masked",
+        "deliveries_link",
         "created_at",
     ]
     list_filter = ["is_active"]
@@ -154,6 +155,18 @@ class PartnerAdmin(admin.ModelAdmin):
                 expires.strftime("%Y-%m-%d %H:%M %Z"),
             )
         return masked
+
+    @admin.display(description="callbacks")
+    def deliveries_link(self, obj: Partner) -> str:
+        url = reverse("admin:callbacks_callbackdelivery_changelist")
+        return format_html(
+            '<a href="{}?partner__id__exact={}">Deliveries</a> · '
+            '<a href="{}?partner__id__exact={}&amp;state__exact=failed">Failed</a>',
+            url,
+            obj.pk,
+            url,
+            obj.pk,
+        )
 
     # -- creation: the secret is shown once, in the response to the add form ----------------
     def response_add(

@@ -235,3 +235,12 @@ def test_the_partner_list_never_shows_a_full_secret(admin_client, partner_factor
     for partner in partners:
         assert partner.signing_secret[6:] not in page
         assert signing_secret_mask(partner.signing_secret) in page
+
+
+def test_the_partner_list_links_to_its_callbacks(admin_client, partner_factory):
+    partner = partner_factory()
+    deliveries = reverse("admin:callbacks_callbackdelivery_changelist")
+
+    page = admin_client.get(CHANGELIST).text
+
+    assert f"{deliveries}?partner__id__exact={partner.pk}&amp;state__exact=failed" in page
