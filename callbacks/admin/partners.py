@@ -40,6 +40,7 @@ def signing_secret_mask(secret: str) -> str:
     if not secret:
         return "—"
     prefix, _, body = secret.rpartition("_")
+    body = body.rstrip("=")  # base64 padding would make the last two characters alike
     if len(body) < 8:
         return f"{prefix}_…" if prefix else "…"
     return f"{prefix}_{body[:2]}…{body[-2:]}" if prefix else f"{body[:2]}…{body[-2:]}"

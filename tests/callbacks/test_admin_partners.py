@@ -97,6 +97,7 @@ def test_the_secret_is_not_in_the_session_or_cookies_after_creation(admin_client
 
 def test_the_mask_shows_only_the_first_and_last_two_characters():
     assert signing_secret_mask("whsec_abcdefghijklmnopqrstuvwxyz") == "whsec_ab…yz"
+    assert signing_secret_mask("whsec_abcdefghijklmnopqrstuvwxyz=") == "whsec_ab…yz"
     assert signing_secret_mask("") == "—"
 
 
