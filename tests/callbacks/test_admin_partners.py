@@ -133,6 +133,16 @@ def test_a_callback_url_that_is_not_http_or_https_is_refused(admin_client, url):
     assert not Partner.objects.exists()
 
 
+@pytest.mark.parametrize("host", ["10.0.0.5", "192.168.1.20", "169.254.169.254", "[fd00::1]"])
+def test_a_callback_url_to_a_private_address_is_refused_with_the_reason(admin_client, host):
+    response = admin_client.post(ADD, partner_form(callback_url=f"http://{host}/callbacks"))
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["callback_url"]
+    assert "refused" in error and host.strip("[]") in error
+    assert not Partner.objects.exists()
+
+
 def test_a_callback_url_typed_without_a_scheme_is_taken_as_https(admin_client):
     admin_client.post(ADD, partner_form(callback_url="rewards.example/cb"))
 
