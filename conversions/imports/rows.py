@@ -15,6 +15,7 @@ columns is skipped (spreadsheets often end with blank rows) and not counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from conversions.imports.readers import UnusableFile
@@ -169,6 +170,50 @@ def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow 
             error,
         )
     return StagedRow(row_number, click, event, status_text, reason, event_id, status, None)
+
+
+def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None]:
+    """``row_check`` for these columns, with a fast path for the common, valid row (this runs
+    once per row of files of millions of rows: plain tuples, no helper calls)."""
+    click_at, event_at, status_at, reason_at = (
+        columns.gk_click_id,
+        columns.event_id,
+        columns.status,
+        columns.reason,
+    )
+    needed = max(i for i in (click_at, event_at, status_at, reason_at) if i is not None) + 1
+    statuses = STATUSES
+    new = tuple.__new__
+
+    def check(row_number: int, cells: list[str]) -> StagedRow | None:
+        width = len(cells)
+        if needed <= width <= MAX_COLUMNS:
+            click = cells[click_at].strip() if click_at is not None else ""
+            event = cells[event_at].strip() if event_at is not None else ""
+            status_text = cells[status_at].strip()
+            reason = cells[reason_at].strip() if reason_at is not None else ""
+            status = statuses.get(status_text.lower())
+            if (
+                status is not None
+                and (click or event)
+                and len(click) <= MAX_CLICK_ID_CHARS
+                and len(reason) <= MAX_REASON_CHARS
+                and click[:1] != "="
+                and reason[:1] not in ("=", "'")
+            ):
+                if not event:
+                    return new(
+                        StagedRow,
+                        (row_number, click, event, status_text, reason, None, status, None),
+                    )
+                if len(event) <= 18 and event.isdigit() and event.isascii():
+                    return new(
+                        StagedRow,
+                        (row_number, click, event, status_text, reason, int(event), status, None),
+                    )
+        return row_check(row_number, cells, columns)
+
+    return check
 
 
 def _formula_column(

@@ -79,7 +79,7 @@ from conversions.imports.readers import (
     file_format_from_name,
     file_rows,
 )
-from conversions.imports.rows import StagedRow, columns_find, row_check
+from conversions.imports.rows import StagedRow, columns_find, row_checker
 from conversions.imports.uploads import upload_limit_bytes, upload_too_large_message
 from conversions.models import ImportJob, Source
 from conversions.services import conversion_status_apply_staged
@@ -368,8 +368,9 @@ def _rows_staged(
         )
 
     def staged() -> Iterator[StagedRow]:
+        check = row_checker(columns)
         for row_number, cells in rows:
-            row = row_check(row_number, cells, columns)
+            row = check(row_number, cells)
             if row is not None:
                 yield row
 
