@@ -249,11 +249,13 @@ def _jit_off() -> None:
 def _local_path(field: FieldFile) -> Iterator[str]:
     """A local path to a stored file (a temporary copy when the storage is remote)."""
     try:
-        yield field.path
-        return
+        local = field.path
     except NotImplementedError:
-        pass
-    with tempfile.NamedTemporaryFile(suffix=Path(field.name).suffix) as copy:
+        local = None
+    if local is not None:
+        yield local
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(field.name or "").suffix) as copy:
         with field.open("rb") as stream:
             shutil.copyfileobj(stream, copy, 1024 * 1024)
         copy.flush()

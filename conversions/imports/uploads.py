@@ -66,7 +66,7 @@ class ImportSizeLimitHandler(FileUploadHandler):
         input_data: Any,
         META: dict[str, Any],  # noqa: N803 -- Django's signature
         content_length: int,
-        boundary: bytes,
+        boundary: str,
         encoding: str | None = None,
     ) -> None:
         self.received = 0
