@@ -185,6 +185,7 @@ def workers_start(*, env: dict, concurrency: int, var_dir: Path) -> list[subproc
     celery = str(Path(sys.executable).with_name("celery"))
     processes = []
     for index in range(2):
+        (var_dir / f"worker{index}").mkdir(parents=True, exist_ok=True)
         command = [celery, "-A", "gokart", "worker", "-c", str(concurrency), "-l", "WARNING"]
         command += ["-n", f"bench-callbacks-{index}@%h", "-Q", QUEUE]
         if index == 0:

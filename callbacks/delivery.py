@@ -142,6 +142,27 @@ def _lease_seconds() -> float:
     return max(float(settings.CALLBACK_LEASE_SECONDS), 2 * _send_budget_seconds())
 
 
+# A claim is an index range scan of well under a millisecond, as long as PostgreSQL knows the
+# outbox's size. Right after a bulk change has written 100,000 rows its statistics still
+# describe a nearly empty table, the planner sorts the whole backlog for every claim (tens of
+# milliseconds, then seconds), and autovacuum's ANALYZE can be a minute away; so a slow full
+# claim refreshes them (at most once a minute per worker process).
+_SLOW_CLAIM_SECONDS = 0.02
+_STATISTICS_REFRESH_EVERY = 60.0
+_statistics_refreshed_at = -_STATISTICS_REFRESH_EVERY
+
+
+def _statistics_refresh() -> None:
+    global _statistics_refreshed_at
+    if connection.vendor != "postgresql":
+        return
+    if time.monotonic() - _statistics_refreshed_at < _STATISTICS_REFRESH_EVERY:
+        return
+    _statistics_refreshed_at = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE callbacks_callbackdelivery")
+
+
 def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries, each the earliest pending one of its conversion."""
     now = timezone.now()
@@ -151,6 +172,7 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
         sequence_number__lt=OuterRef("sequence_number"),
         state=PENDING,
     )
+    clock = time.monotonic()
     with transaction.atomic():
         ids = list(
             CallbackDelivery.objects.select_for_update(skip_locked=True)
@@ -168,6 +190,8 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
             "pk", "partner_id", "attempts", "payload", "retrying_since", "lease_expires_at"
         )
         claimed = [ClaimedDelivery(*row) for row in rows]
+    if len(claimed) >= limit and time.monotonic() - clock > _SLOW_CLAIM_SECONDS:
+        _statistics_refresh()
     missing = [delivery.id for delivery in claimed if delivery.payload is None]
     if missing:
         payloads = callback_payloads_render(delivery_ids=missing)
@@ -180,11 +204,11 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
 
 def callback_deliveries_send(claimed: list[ClaimedDelivery]) -> list[Outcome]:
     """Send each claimed delivery (no transaction is open); returns one outcome per delivery."""
-    send_until = time.monotonic() + _lease_seconds() - _send_budget_seconds()
+    budget = timedelta(seconds=_send_budget_seconds())
     partners = Partner.objects.in_bulk({delivery.partner_id for delivery in claimed})
     outcomes = []
     for delivery in sorted(claimed, key=lambda d: d.partner_id):
-        if outcomes and time.monotonic() > send_until:
+        if outcomes and timezone.now() + budget > delivery.lease_expires_at:
             outcomes.append(Outcome(delivery=delivery, state=PENDING))  # handed back
             continue
         outcomes.append(_send_one(delivery, partners[delivery.partner_id]))
