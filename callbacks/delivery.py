@@ -189,7 +189,17 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
         rows = CallbackDelivery.objects.filter(pk__in=ids).values_list(
             "pk", "partner_id", "attempts", "payload", "retrying_since", "lease_expires_at"
         )
-        claimed = [ClaimedDelivery(*row) for row in rows]
+        claimed = [
+            ClaimedDelivery(
+                id=pk,
+                partner_id=partner_id,
+                attempts=attempts,
+                payload=payload,
+                retrying_since=retrying_since,
+                lease_expires_at=lease_end if lease is None else lease,
+            )
+            for pk, partner_id, attempts, payload, retrying_since, lease in rows
+        ]
     if len(claimed) >= limit and time.monotonic() - clock > _SLOW_CLAIM_SECONDS:
         _statistics_refresh()
     missing = [delivery.id for delivery in claimed if delivery.payload is None]
@@ -206,7 +216,7 @@ def callback_deliveries_send(claimed: list[ClaimedDelivery]) -> list[Outcome]:
     """Send each claimed delivery (no transaction is open); returns one outcome per delivery."""
     budget = timedelta(seconds=_send_budget_seconds())
     partners = Partner.objects.in_bulk({delivery.partner_id for delivery in claimed})
-    outcomes = []
+    outcomes: list[Outcome] = []
     for delivery in sorted(claimed, key=lambda d: d.partner_id):
         if outcomes and timezone.now() + budget > delivery.lease_expires_at:
             outcomes.append(Outcome(delivery=delivery, state=PENDING))  # handed back
@@ -270,7 +280,11 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
         return _retry(delivery, started_at, error=f"Unexpected error: {error!r}", clock=clock)
     duration_ms = _elapsed_ms(clock)
     code = response.status_code
-    answered = {"response_status": code, "response_body": excerpt, "duration_ms": duration_ms}
+    answered: dict[str, Any] = {
+        "response_status": code,
+        "response_body": excerpt,
+        "duration_ms": duration_ms,
+    }
     if 200 <= code < 300:
         return Outcome(
             delivery=delivery,
@@ -290,12 +304,12 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
         )
     if 300 <= code < 400:
         location = response.headers.get("Location", "")
-        error = (
+        message = (
             f"HTTP {code} redirect to {location or '(no location)'}: redirects are not followed."
         )
     else:
-        error = f"HTTP {code} from the partner: not retried."
-    return _failed(delivery, started_at, error=error, **answered)
+        message = f"HTTP {code} from the partner: not retried."
+    return _failed(delivery, started_at, error=message, **answered)
 
 
 def _reason(error: Exception) -> str:

@@ -108,7 +108,7 @@ def callback_addresses_resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     allow_loopback = settings.CALLBACK_ALLOW_LOOPBACK
     infos = socket.getaddrinfo(host.strip("[]"), port, 0, socket.SOCK_STREAM)
     for info in infos:
-        address = info[4][0]
+        address = str(info[4][0])
         kind = address_refusal(address, allow_loopback=allow_loopback)
         if kind:
             raise CallbackAddressRefused(f"Callback URL resolves to {kind} {address}: refused")
