@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,11 +39,24 @@ def free_port() -> int:
 
 @pytest.fixture
 def worker_processes(tmp_path):
-    """Start ``celery worker`` processes on this test's database; kill them all at the end."""
+    """Start ``celery worker`` processes on this test's database; kill them all at the end.
+
+    ``supervised=True`` restarts a worker that exits, as production's process manager does
+    (a Celery worker can exit with "Unrecoverable error" when its broker vanishes mid-call).
+    """
     started: list[subprocess.Popen] = []
     database = settings.DATABASES["default"]
+    stopping = threading.Event()
 
-    def start(*, broker_url: str | None = None, sweep: bool = False) -> subprocess.Popen:
+    def supervise(process: subprocess.Popen, restart) -> None:
+        while not stopping.is_set():
+            if process.poll() is not None:
+                process = restart()
+            stopping.wait(0.5)
+
+    def start(
+        *, broker_url: str | None = None, sweep: bool = False, supervised: bool = False
+    ) -> subprocess.Popen:
         var_dir = tmp_path / f"var{len(started)}"
         var_dir.mkdir()
         env = {
@@ -76,9 +90,16 @@ def worker_processes(tmp_path):
             command.append("-B")
         process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         started.append(process)
+        if supervised:
+            threading.Thread(
+                target=supervise,
+                args=(process, lambda: start(broker_url=broker_url, sweep=sweep)),
+                daemon=True,
+            ).start()
         return process
 
     yield start
+    stopping.set()
     for process in started:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -170,7 +191,7 @@ def test_callbacks_owed_while_the_broker_is_down_arrive_through_the_sweep(
     first, *during_outage = conversion_factory.create_batch(11, click__partner=partner)
     with publishing_to(broker_url):
         with redis_server(port, tmp_path) as redis:
-            worker_processes(broker_url=broker_url, sweep=True)
+            worker_processes(broker_url=broker_url, sweep=True, supervised=True)
             conversion_status_set(
                 conversion_ids=[first.pk], status=Status.SUCCESS, source=Source.ADMIN
             )
