@@ -72,7 +72,9 @@ class CallbackDelivery(models.Model):
     conversion = models.ForeignKey(
         "conversions.Conversion", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="deliveries")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     sequence_number = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -100,6 +102,9 @@ class CallbackDelivery(models.Model):
                 name="delivery_due",
             ),
             models.Index(fields=["state", "-created_at"], name="delivery_state_created"),
+            # The deliveries page: newest first, unfiltered or by partner.
+            models.Index(fields=["-created_at"], name="delivery_created"),
+            models.Index(fields=["partner", "-created_at"], name="delivery_partner_created"),
         ]
 
     def __str__(self) -> str:

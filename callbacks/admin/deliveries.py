@@ -8,10 +8,8 @@ for the partner to dedupe on, becomes due again and gets a new attempt. It needs
 
 The list is built for millions of rows: no full COUNT (``LargeTablePaginator``), no facets,
 exact searches on indexed columns (deliveries by conversion, clicks by gk_click_id, deliveries
-by id), the state filter on the (state, created_at) index. The newest-first ordering, the date
-and the partner filters need the ``created_at`` and ``(partner, created_at)`` indexes that
-``bench/callback_admin.py --proposed-indexes`` measures; without them each of those pages sorts
-the table's (or the partner's) deliveries.
+by id), the state filter on the (state, created_at) index, the newest-first ordering and the
+date filter on ``created_at``, the partner filter on ``(partner, created_at)``.
 """
 
 from __future__ import annotations
