@@ -69,11 +69,21 @@ class CallbackDelivery(models.Model):
     status_change = models.OneToOneField(
         "conversions.StatusChange", on_delete=models.CASCADE, related_name="callback_delivery"
     )
+    # Both derived from the status change (itself constrained) in the statement that writes the
+    # row; Django enforces CASCADE/PROTECT itself. No per-row check at commit for bulk imports.
     conversion = models.ForeignKey(
-        "conversions.Conversion", on_delete=models.CASCADE, related_name="+", db_index=False
+        "conversions.Conversion",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
     )
     sequence_number = models.PositiveIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)

@@ -128,10 +128,11 @@ class Conversion(models.Model):
             models.UniqueConstraint(
                 fields=["click", "offer_event"], name="conversion_unique_click_event"
             ),
+            # Transaction id first: it also serves the admin's search by transaction id.
             models.UniqueConstraint(
-                fields=["offer", "transaction_id"],
+                fields=["transaction_id", "offer"],
                 condition=~Q(transaction_id=""),
-                name="conversion_unique_offer_txn",
+                name="conversion_unique_txn_offer",
             ),
         ]
         indexes = [
@@ -145,11 +146,6 @@ class Conversion(models.Model):
                 fields=["pending_until"],
                 condition=Q(pending_until__isnull=False),
                 name="conversion_pending_until",
-            ),
-            models.Index(
-                fields=["transaction_id"],
-                condition=~Q(transaction_id=""),
-                name="conversion_txn",
             ),
         ]
 
@@ -205,15 +201,23 @@ class StatusChange(models.Model):
     old_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
     new_status = models.CharField(max_length=16, choices=Status.choices)
     source = models.CharField(max_length=16, choices=Source.choices)
+    # The acting user and import job are the same for every row a call writes, and Django
+    # enforces PROTECT itself; a per-row foreign-key check at commit only slowed bulk imports.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     import_job = models.ForeignKey(
-        ImportJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ImportJob,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     reason = models.TextField(blank=True)
     sequence_number = models.PositiveIntegerField()
