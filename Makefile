@@ -33,6 +33,7 @@ chromium:
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy
 
 # The whole suite against PostgreSQL and Redis on this machine (override the URLs to point
 # elsewhere). pytest-django creates the test database test_<name>.

@@ -187,7 +187,18 @@ def _attribution_find_postgresql(*, gk_click_id: str, event_code: str | None) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, gk_click_id])
         return [
-            _Attribution(*row[:9], offer_event=_OfferEvent(*row[9:]) if row[9] else None)
+            _Attribution(
+                click_id=row[0],
+                partner_id=row[1],
+                clicked_at=row[2],
+                offer_id=row[3],
+                offer_is_active=row[4],
+                rewarding_mode=row[5],
+                pending_time=row[6],
+                attribution_window=row[7],
+                postback_secret=row[8],
+                offer_event=_OfferEvent(*row[9:]) if row[9] else None,
+            )
             for row in cursor.fetchall()
         ]
 
