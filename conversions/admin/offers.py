@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from conversions.admin.pagination import LargeTablePaginator
 from conversions.models import Click, Offer, OfferEvent
@@ -30,7 +33,37 @@ class OfferAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "rewarding_mode"]
     search_fields = ["name", "advertiser"]  # offers are few: a LIKE scan is fine here
     inlines = [OfferEventInline]
-    readonly_fields = ["created_at"]
+    # The postback token is a secret: generated on creation, shown in full once (the page that
+    # answers the creation), masked everywhere after.
+    exclude = ["postback_secret"]
+    readonly_fields = ["postback_token", "created_at"]
+
+    @admin.display(description="postback token")
+    def postback_token(self, obj: Offer) -> str:
+        if obj.pk is None:
+            return "Generated when the offer is saved, and shown once then."
+        token = obj.postback_secret
+        return f"{token[:2]}…{token[-2:]}" if len(token) >= 8 else "…"
+
+    def response_add(
+        self, request: HttpRequest, obj: Offer, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        if "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Offer “{obj}” added",
+            "opts": self.opts,
+            "offer": obj,
+            "postback_url": request.build_absolute_uri(reverse("postback"))
+            + "?gk_click_id={gk_click_id}&event={event}&txn_id={txn_id}&token="
+            + obj.postback_secret,
+            "change_url": reverse("admin:conversions_offer_change", args=[obj.pk]),
+        }
+        response = TemplateResponse(request, "admin/conversions/offer/postback_token.html", context)
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True)
+        return response
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offer]:
         return super().get_queryset(request).annotate(_event_count=Count("events"))

@@ -245,7 +245,6 @@ def test_an_offer_is_created_with_its_events_inline(admin_client):
             "is_active": "on",
             "rewarding_mode": "automatic",
             "pending_time": "",
-            "postback_secret": "s3cret-token",
             "attribution_window": "30 00:00:00",
             "currency": "EUR",
             "landing_url": "https://advertiser.example/?c={gk_click_id}",
@@ -264,11 +263,17 @@ def test_an_offer_is_created_with_its_events_inline(admin_client):
         },
     )
 
-    assert response.status_code == 302, response.context["errors"] if response.context else ""
     offer = Offer.objects.get(name="Dragon Quest")
     assert sorted(offer.events.values_list("code", flat=True)) == ["install", "level_10"]
     listed = admin_client.get(reverse("admin:conversions_offer_changelist")).text
     assert "Dragon Quest" in listed
+    # The generated postback token is shown once, in the postback URL, then only masked.
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert f"&amp;token={offer.postback_secret}" in response.text
+    page = admin_client.get(reverse("admin:conversions_offer_change", args=[offer.pk])).text
+    assert offer.postback_secret not in page
+    assert f"{offer.postback_secret[:2]}…{offer.postback_secret[-2:]}" in page
 
 
 def test_clicks_are_found_by_exact_gk_click_id_and_are_read_only(admin_client, click_factory):
