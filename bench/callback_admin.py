@@ -34,11 +34,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.changelist import (  # noqa: E402 -- after the path is set
+from bench.changelist import fill  # noqa: E402 -- after the path is set
+from bench.database import (  # noqa: E402
     database_drop,
     database_exists,
     database_recreate,
-    fill,
 )
 
 DATABASE = "gokart_bench_cbadmin"

@@ -45,6 +45,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.database import database_drop, database_recreate  # noqa: E402
+
 DATABASE = "gokart_bench_callbacks"
 QUEUE = "gokart-bench-callbacks"
 
@@ -121,21 +123,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def database_recreate(server_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def database_drop(server_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
@@ -244,7 +231,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    database_recreate(server_url)
+    database_recreate(server_url, DATABASE)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=BASE_DIR,
@@ -343,7 +330,7 @@ def main() -> None:
     )
     connection.close()
     if not args.keep_db:
-        database_drop(server_url)
+        database_drop(server_url, DATABASE)
     print(
         f"delivered={len(distinct & expected_ids)} lost={lost}"
         f" duplicate_ids={len(received_ids) - len(distinct)}"

@@ -38,31 +38,14 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.database import (  # noqa: E402 -- after the path is set
+    database_drop,
+    database_exists,
+    database_recreate,
+)
+
 DATABASE = "gokart_bench_changelist"
 URLCONF = "bench_changelist_urls"
-
-
-def database_exists(postgres_url: str, name: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        return found.fetchone() is not None
-
-
-def database_recreate(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the data ----------------------------------------------------------------------------------

@@ -47,26 +47,16 @@ from xml.sax.saxutils import escape
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.database import (  # noqa: E402 -- after the path is set
+    database_drop,
+    database_recreate,
+)
+
 HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
 LABEL = {"pending": "Pending", "success": "Success", "rejected": "Rejected"}
 
 
 # --- the database --------------------------------------------------------------------------
-
-
-def database_recreate(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 FILL_SQL = [

@@ -43,6 +43,8 @@ from urllib.parse import urlencode
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.database import database_drop, database_recreate  # noqa: E402
+
 EVENT_CODE = "install"
 
 
@@ -164,23 +166,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def database_recreate(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    if not name.startswith("gokart_bench_"):
-        raise SystemExit(f"Refusing to recreate {name!r}: bench databases start gokart_bench_")
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(postgres_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(*, clicks: int, callbacks: bool) -> tuple[str, list[str]]:
