@@ -34,11 +34,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.changelist import fill  # noqa: E402 -- after the path is set
+from bench.changelist import database_filled  # noqa: E402 -- after the path is set
 from bench.database import (  # noqa: E402
     database_drop,
-    database_exists,
-    database_recreate,
 )
 
 DATABASE = "gokart_bench_cbadmin"
@@ -158,46 +156,17 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-    os.environ.update(
-        {
-            "DATABASE_URL": f"{postgres_url}/{args.database}",
-            "DATABASE_CONN_MAX_AGE": "600",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-callback-admin-not-secret",
-            "ALLOWED_HOSTS": "testserver",
-            "CELERY_BROKER_URL": "memory://",
-            "DJANGO_SETTINGS_MODULE": "gokart.settings",
-            "LOG_LEVEL": "WARNING",
-        }
+    postgres_url = database_filled(
+        database=args.database,
+        rows=args.rows,
+        reuse=args.reuse,
+        secret_key="bench-callback-admin-not-secret",
     )
-    reuse = args.reuse and database_exists(postgres_url, args.database)
-    if not reuse:
-        database_recreate(postgres_url, args.database)
-
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connections
     from django.test import Client
 
     from callbacks.models import CallbackDelivery
-    from conversions.models import Conversion
-
-    call_command("migrate", verbosity=0)
-    if reuse and Conversion.objects.count() != args.rows:
-        print(f"{args.database} holds another row count: refilling", flush=True)
-        connections.close_all()
-        database_recreate(postgres_url, args.database)
-        call_command("migrate", verbosity=0)
-        reuse = False
-    if not reuse:
-        print(f"Filling {args.database} with {args.rows:,} conversions", flush=True)
-        started = time.perf_counter()
-        fill(args.rows)
-        print(f"  fill total: {time.perf_counter() - started:.1f} s", flush=True)
 
     try:
         proposed_indexes(create=args.proposed_indexes)

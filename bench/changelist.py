@@ -39,6 +39,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.database import (  # noqa: E402 -- after the path is set
+    CATALOGUE_SQL,
     database_drop,
     database_exists,
     database_recreate,
@@ -51,32 +52,7 @@ URLCONF = "bench_changelist_urls"
 # --- the data ----------------------------------------------------------------------------------
 
 FILL_SQL = [
-    # Partners: the first three have a callback URL (so they are owed deliveries).
-    """
-    INSERT INTO callbacks_partner (name, is_active, callback_url, signing_secret,
-        previous_signing_secret, pending_callbacks_enabled, rejected_callbacks_enabled,
-        created_at)
-    SELECT 'Partner ' || p, true,
-           CASE WHEN p <= 3 THEN 'https://partner' || p || '.example/callbacks' ELSE '' END,
-           'whsec_' || md5(p::text), '', true, true, now()
-    FROM generate_series(1, 5) p
-    """,
-    """
-    INSERT INTO conversions_offer (name, advertiser, is_active, rewarding_mode, pending_time,
-        postback_secret, attribution_window, currency, landing_url, created_at)
-    SELECT 'Offer ' || o, 'Advertiser ' || o, true, 'automatic', NULL, md5(o::text),
-           interval '30 days', 'USD', 'https://advertiser.example/?c={gk_click_id}', now()
-    FROM generate_series(1, 4) o
-    """,
-    """
-    INSERT INTO conversions_offerevent (offer_id, code, name, payout, revenue)
-    SELECT o.id, e.code, e.name, e.payout, e.revenue
-    FROM conversions_offer o CROSS JOIN (VALUES
-        ('install', 'Install', 1.2000, 2.0000),
-        ('level_10', 'Level 10', 3.5000, 5.0000),
-        ('purchase', 'Purchase', 10.0000, 14.5000)) AS e(code, name, payout, revenue)
-    ORDER BY o.id, e.code
-    """,
+    *CATALOGUE_SQL,
     # Clicks, oldest first over 90 days, spread over offers and partners.
     """
     WITH o AS (SELECT array_agg(id ORDER BY id) AS ids FROM conversions_offer),
@@ -244,6 +220,52 @@ def time_pages(client, prefix: str, runs: int) -> dict[str, float]:  # noqa: ANN
     return medians
 
 
+def database_filled(*, database: str, rows: int, reuse: bool, secret_key: str) -> str:
+    """Set Django up on the bench's own database, holding ``rows`` filled conversions.
+
+    With ``reuse``, an existing database with that many conversions is kept (no fill).
+    Returns the server URL (``BENCH_POSTGRES_URL``) for dropping the database afterwards.
+    """
+    postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+    os.environ.update(
+        {
+            "DATABASE_URL": f"{postgres_url}/{database}",
+            "DATABASE_CONN_MAX_AGE": "600",
+            "DEBUG": "0",
+            "SECRET_KEY": secret_key,
+            "ALLOWED_HOSTS": "testserver",
+            "CELERY_BROKER_URL": "memory://",
+            "DJANGO_SETTINGS_MODULE": "gokart.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    reuse = reuse and database_exists(postgres_url, database)
+    if not reuse:
+        database_recreate(postgres_url, database)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from conversions.models import Conversion
+
+    call_command("migrate", verbosity=0)
+    if reuse and Conversion.objects.count() != rows:
+        print(f"{database} holds another row count: refilling", flush=True)
+        connections.close_all()
+        database_recreate(postgres_url, database)
+        call_command("migrate", verbosity=0)
+        reuse = False
+    if not reuse:
+        print(f"Filling {database} with {rows:,} conversions", flush=True)
+        started = time.perf_counter()
+        fill(rows)
+        print(f"  fill total: {time.perf_counter() - started:.1f} s", flush=True)
+    return postgres_url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=50_000)
@@ -256,46 +278,14 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-    os.environ.update(
-        {
-            "DATABASE_URL": f"{postgres_url}/{args.database}",
-            "DATABASE_CONN_MAX_AGE": "600",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-changelist-not-secret",
-            "ALLOWED_HOSTS": "testserver",
-            "CELERY_BROKER_URL": "memory://",
-            "DJANGO_SETTINGS_MODULE": "gokart.settings",
-            "LOG_LEVEL": "WARNING",
-        }
+    postgres_url = database_filled(
+        database=args.database,
+        rows=args.rows,
+        reuse=args.reuse,
+        secret_key="bench-changelist-not-secret",
     )
-    reuse = args.reuse and database_exists(postgres_url, args.database)
-    if not reuse:
-        database_recreate(postgres_url, args.database)
-
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
-
-    from conversions.models import Conversion
-
-    call_command("migrate", verbosity=0)
-    if reuse and Conversion.objects.count() != args.rows:
-        print(f"{args.database} holds another row count: refilling", flush=True)
-        from django.db import connections
-
-        connections.close_all()
-        database_recreate(postgres_url, args.database)
-        call_command("migrate", verbosity=0)
-        reuse = False
-    if not reuse:
-        print(f"Filling {args.database} with {args.rows:,} conversions", flush=True)
-        started = time.perf_counter()
-        fill(args.rows)
-        print(f"  fill total: {time.perf_counter() - started:.1f} s", flush=True)
 
     try:
         urlconf_install()

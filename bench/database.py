@@ -26,3 +26,35 @@ def database_drop(postgres_url: str, name: str) -> None:
 
     with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The catalogue the large-table benchmarks fill first: five partners (the first three with a
+# callback URL), four automatic offers, three events each.
+CATALOGUE_SQL = [
+    # Partners: the first three have a callback URL (so they are owed deliveries).
+    """
+    INSERT INTO callbacks_partner (name, is_active, callback_url, signing_secret,
+        previous_signing_secret, pending_callbacks_enabled, rejected_callbacks_enabled,
+        created_at)
+    SELECT 'Partner ' || p, true,
+           CASE WHEN p <= 3 THEN 'https://partner' || p || '.example/callbacks' ELSE '' END,
+           'whsec_' || md5(p::text), '', true, true, now()
+    FROM generate_series(1, 5) p
+    """,
+    """
+    INSERT INTO conversions_offer (name, advertiser, is_active, rewarding_mode, pending_time,
+        postback_secret, attribution_window, currency, landing_url, created_at)
+    SELECT 'Offer ' || o, 'Advertiser ' || o, true, 'automatic', NULL, md5(o::text),
+           interval '30 days', 'USD', 'https://advertiser.example/?c={gk_click_id}', now()
+    FROM generate_series(1, 4) o
+    """,
+    """
+    INSERT INTO conversions_offerevent (offer_id, code, name, payout, revenue)
+    SELECT o.id, e.code, e.name, e.payout, e.revenue
+    FROM conversions_offer o CROSS JOIN (VALUES
+        ('install', 'Install', 1.2000, 2.0000),
+        ('level_10', 'Level 10', 3.5000, 5.0000),
+        ('purchase', 'Purchase', 10.0000, 14.5000)) AS e(code, name, payout, revenue)
+    ORDER BY o.id, e.code
+    """,
+]

@@ -48,6 +48,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.database import (  # noqa: E402 -- after the path is set
+    CATALOGUE_SQL,
     database_drop,
     database_recreate,
 )
@@ -60,31 +61,7 @@ LABEL = {"pending": "Pending", "success": "Success", "rejected": "Rejected"}
 
 
 FILL_SQL = [
-    """
-    INSERT INTO callbacks_partner (name, is_active, callback_url, signing_secret,
-        previous_signing_secret, pending_callbacks_enabled, rejected_callbacks_enabled,
-        created_at)
-    SELECT 'Partner ' || p, true,
-           CASE WHEN p <= 3 THEN 'https://partner' || p || '.example/callbacks' ELSE '' END,
-           'whsec_' || md5(p::text), '', true, true, now()
-    FROM generate_series(1, 5) p
-    """,
-    """
-    INSERT INTO conversions_offer (name, advertiser, is_active, rewarding_mode, pending_time,
-        postback_secret, attribution_window, currency, landing_url, created_at)
-    SELECT 'Offer ' || o, 'Advertiser ' || o, true, 'automatic', NULL, md5(o::text),
-           interval '30 days', 'USD', 'https://advertiser.example/?c={gk_click_id}', now()
-    FROM generate_series(1, 4) o
-    """,
-    """
-    INSERT INTO conversions_offerevent (offer_id, code, name, payout, revenue)
-    SELECT o.id, e.code, e.name, e.payout, e.revenue
-    FROM conversions_offer o CROSS JOIN (VALUES
-        ('install', 'Install', 1.2000, 2.0000),
-        ('level_10', 'Level 10', 3.5000, 5.0000),
-        ('purchase', 'Purchase', 10.0000, 14.5000)) AS e(code, name, payout, revenue)
-    ORDER BY o.id, e.code
-    """,
+    *CATALOGUE_SQL,
     """
     WITH o AS (SELECT array_agg(id ORDER BY id) AS ids FROM conversions_offer),
          p AS (SELECT array_agg(id ORDER BY id) AS ids FROM callbacks_partner)
