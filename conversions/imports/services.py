@@ -451,15 +451,20 @@ def import_job_apply(*, import_job: ImportJob) -> ImportJob:
         if not acquired:
             return import_job
         if import_job.state == State.APPLYING:
-            _job_update(
-                import_job,
-                state=State.FAILED,
-                error_message=STALE_APPLY_MESSAGE,
-                finished_at=timezone.now(),
-            )
+            _job_fail_stale(import_job)
         elif import_job.state == State.QUEUED:
             _apply(import_job)
     return import_job
+
+
+def _job_fail_stale(import_job: ImportJob) -> None:
+    """An ``applying`` job whose worker is gone: its transaction rolled back, so it failed."""
+    _job_update(
+        import_job,
+        state=State.FAILED,
+        error_message=STALE_APPLY_MESSAGE,
+        finished_at=timezone.now(),
+    )
 
 
 def _apply(import_job: ImportJob) -> None:
@@ -586,12 +591,7 @@ def import_jobs_fail_stale() -> int:
                 continue
             job = ImportJob.objects.get(pk=job_id)
             if job.state == State.APPLYING:
-                _job_update(
-                    job,
-                    state=State.FAILED,
-                    error_message=STALE_APPLY_MESSAGE,
-                    finished_at=timezone.now(),
-                )
+                _job_fail_stale(job)
             elif job.state == State.VALIDATING:
                 _job_update(job, state=State.UPLOADED)
                 _queue_on_commit("import_job_validate_task", job.pk)
