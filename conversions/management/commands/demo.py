@@ -71,40 +71,15 @@ class Command(BaseCommand):
         )
         events = [
             OfferEvent.objects.create(
-                offer=game,
-                code="install",
-                name="Install",
-                payout=Decimal("0.50"),
-                revenue=Decimal("0.80"),
-            ),
-            OfferEvent.objects.create(
-                offer=game,
-                code="level_10",
-                name="Reach level 10",
-                payout=Decimal("2.00"),
-                revenue=Decimal("3.00"),
-            ),
-            OfferEvent.objects.create(
-                offer=game,
-                code="purchase",
-                name="First purchase",
-                payout=Decimal("5.00"),
-                revenue=Decimal("8.00"),
-            ),
-            OfferEvent.objects.create(
-                offer=survey,
-                code="complete",
-                name="Survey completed",
-                payout=Decimal("1.20"),
-                revenue=Decimal("1.80"),
-            ),
-            OfferEvent.objects.create(
-                offer=bank,
-                code="signup",
-                name="Account opened",
-                payout=Decimal("25.00"),
-                revenue=Decimal("40.00"),
-            ),
+                offer=offer, code=code, name=name, payout=Decimal(payout), revenue=Decimal(revenue)
+            )
+            for offer, code, name, payout, revenue in [
+                (game, "install", "Install", "0.50", "0.80"),
+                (game, "level_10", "Reach level 10", "2.00", "3.00"),
+                (game, "purchase", "First purchase", "5.00", "8.00"),
+                (survey, "complete", "Survey completed", "1.20", "1.80"),
+                (bank, "signup", "Account opened", "25.00", "40.00"),
+            ]
         ]
         partners = [
             Partner.objects.create(
