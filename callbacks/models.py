@@ -66,11 +66,15 @@ class CallbackDelivery(models.Model):
         FAILED = "failed", "Failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The status change and the keys below are written with the change, in the statement (bulk)
+    # or transaction that makes it; Django enforces CASCADE/PROTECT itself. No per-row check at
+    # commit for bulk imports. The unique index stays: at most one callback per change.
     status_change = models.OneToOneField(
-        "conversions.StatusChange", on_delete=models.CASCADE, related_name="callback_delivery"
+        "conversions.StatusChange",
+        on_delete=models.CASCADE,
+        related_name="callback_delivery",
+        db_constraint=False,
     )
-    # Both derived from the status change (itself constrained) in the statement that writes the
-    # row; Django enforces CASCADE/PROTECT itself. No per-row check at commit for bulk imports.
     conversion = models.ForeignKey(
         "conversions.Conversion",
         on_delete=models.CASCADE,
