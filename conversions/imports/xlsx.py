@@ -155,18 +155,20 @@ class _SharedStrings:
     """The workbook's shared strings, packed in one UTF-8 buffer with an offset table."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._offsets = array("Q", [0])
+        self.buffer = bytearray()
+        self.offsets = array("Q", [0])
 
     def append(self, text: str) -> None:
-        self._buffer += text.encode("utf-8")
-        self._offsets.append(len(self._buffer))
+        self.buffer += text.encode("utf-8")
+        self.offsets.append(len(self.buffer))
 
     def __getitem__(self, index: int) -> str:
-        return self._buffer[self._offsets[index] : self._offsets[index + 1]].decode("utf-8")
+        if index < 0:
+            raise IndexError(index)
+        return self.buffer[self.offsets[index] : self.offsets[index + 1]].decode("utf-8")
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return len(self.offsets) - 1
 
 
 def _shared_strings_read(archive: zipfile.ZipFile, name: str | None) -> _SharedStrings:
@@ -210,13 +212,14 @@ def _iterparse(stream: IO[bytes], name: str, tag: str) -> Iterator[etree._Elemen
             load_dtd=False,
             huge_tree=False,
         )
-        for _, element in events:
+        for count, (_, element) in enumerate(events, 1):
             yield element
-            # Free what has been read: this element's content and its earlier siblings.
-            element.clear(keep_tail=True)
-            parent = element.getparent()
-            if parent is not None and len(parent) > 256:
-                del parent[:-1]
+            # Free what has been read: every 256 elements, the earlier siblings whole (cheaper
+            # than clearing each one; memory holds at most 256 rows).
+            if count % 256 == 0:
+                parent = element.getparent()
+                if parent is not None:
+                    del parent[:-1]
     except etree.XMLSyntaxError as error:
         raise UnusableFile(f"This .xlsx file is damaged ({name}: {error}). {RESAVE}") from error
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
@@ -233,6 +236,16 @@ def _column_index(reference: str) -> int:
     return index - 1
 
 
+class _Columns(dict[str, int]):
+    """Column index of a cell reference ("AB12" -> 27), remembered by its letters."""
+
+    def __missing__(self, letters: str) -> int:
+        index = _column_index(letters)
+        if len(self) < 4096:
+            self[letters] = index
+        return index
+
+
 def xlsx_rows(
     path: Path | str, *, progress: Progress | None = None, max_columns: int = 1000
 ) -> Rows:
@@ -244,6 +257,10 @@ def xlsx_rows(
         total = archive.getinfo(parts.sheet).file_size
         cell_tag, value_tag, formula_tag = f"{MAIN_NS}c", f"{MAIN_NS}v", f"{MAIN_NS}f"
         inline_tag = f"{MAIN_NS}is"
+        columns = _Columns()
+        # Shared strings looked up inline: the lookup runs for most cells of the sheet.
+        text_buffer, text_offsets, last = strings.buffer, strings.offsets, len(strings)
+        digits = "0123456789"
         with archive.open(parts.sheet) as stream:
             row_number = 0
             for count, row in enumerate(_iterparse(stream, parts.sheet, f"{MAIN_NS}row")):
@@ -254,13 +271,27 @@ def xlsx_rows(
                     if cell.tag != cell_tag:
                         continue
                     reference = cell.get("r")
-                    column = _column_index(reference) if reference else len(cells)
+                    column = columns[reference.rstrip(digits)] if reference else len(cells)
                     if column > max_columns:
                         cells.extend([""] * (max_columns + 1 - len(cells)))
                         break
                     if column > len(cells):
                         cells.extend([""] * (column - len(cells)))
-                    cells.append(_cell_value(cell, strings, value_tag, formula_tag, inline_tag))
+                    # The usual cell, <c t="s"><v>12</v></c> or <c><v>12</v></c>, inline.
+                    kind = cell.get("t")
+                    if len(cell) == 1 and cell[0].tag == value_tag and kind in ("s", None):
+                        value = cell[0].text
+                        if value is None:
+                            cells.append("")
+                        elif kind is None:
+                            cells.append(value)
+                        elif value.isdigit() and value.isascii() and (index := int(value)) < last:
+                            start, end = text_offsets[index], text_offsets[index + 1]
+                            cells.append(text_buffer[start:end].decode())
+                        else:
+                            cells.append(_shared(strings, value, cell))
+                    else:
+                        cells.append(_cell_value(cell, strings, value_tag, formula_tag, inline_tag))
                 if progress is not None and count % 8192 == 0:
                     progress(stream.tell(), total)
                 yield row_number, cells
@@ -288,13 +319,17 @@ def _cell_value(
     if value is None:
         return ""
     if kind == "s":
-        try:
-            return strings[int(value)]
-        except (ValueError, IndexError):
-            raise UnusableFile(
-                f"This .xlsx file is damaged (cell {cell.get('r')} points to a missing shared "
-                f"string). {RESAVE}"
-            ) from None
+        return _shared(strings, value, cell)
     if kind == "b":
         return "TRUE" if value == "1" else "FALSE"
     return value
+
+
+def _shared(strings: _SharedStrings, value: str, cell: etree._Element) -> str:
+    try:
+        return strings[int(value)]
+    except (ValueError, IndexError):
+        raise UnusableFile(
+            f"This .xlsx file is damaged (cell {cell.get('r')} points to a missing shared "
+            f"string). {RESAVE}"
+        ) from None
