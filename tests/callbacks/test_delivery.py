@@ -184,6 +184,15 @@ def test_a_bulk_change_writes_its_deliveries_in_the_same_statement(
 
     assert result.callbacks == 40
     assert CallbackDelivery.objects.filter(state="pending", sequence_number=2).count() == 40
+    # Each delivery carries its own change's audit row (no database constraint checks this).
+    pairs = CallbackDelivery.objects.values_list(
+        "conversion_id",
+        "sequence_number",
+        "status_change__conversion_id",
+        "status_change__sequence_number",
+        "status_change__new_status",
+    )
+    assert sorted(pairs) == sorted((c.pk, 2, c.pk, 2, Status.SUCCESS) for c in conversions)
 
 
 def test_answers_are_kept_per_attempt(celery_worker, receiver, partner, conversion_factory):
