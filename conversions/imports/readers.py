@@ -22,6 +22,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # A cell longer than this ends the reading of a CSV (it is almost always an unbalanced quote
 # swallowing the rest of the file). Shorter, over-long cells are refused row by row.
@@ -215,8 +216,13 @@ def xls_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
         if book.nsheets == 0:
             raise UnusableFile("This .xls file has no sheet.")
         sheet = book.sheet_by_index(0)
+        text = xlrd.XL_CELL_TEXT
         for index in range(sheet.nrows):
-            cells = [_xls_cell(cell) for cell in sheet.row(index)]
+            # Types and values as two plain lists (no Cell object per cell); text as it is.
+            cells = [
+                value if kind == text else _xls_cell(kind, value)
+                for kind, value in zip(sheet.row_types(index), sheet.row_values(index), strict=True)
+            ]
             if progress is not None and index % 4096 == 0:
                 progress(index, sheet.nrows)
             yield index + 1, cells
@@ -226,10 +232,9 @@ def xls_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
         book.release_resources()
 
 
-def _xls_cell(cell: object) -> str:
+def _xls_cell(ctype: int, value: Any) -> str:
     import xlrd
 
-    ctype, value = cell.ctype, cell.value  # type: ignore[attr-defined]
     if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
         return ""
     if ctype == xlrd.XL_CELL_NUMBER:
