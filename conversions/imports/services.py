@@ -299,12 +299,13 @@ def _validate(import_job: ImportJob) -> None:
             with _local_path(import_job.file) as path:
                 columns, staged_rows = _rows_staged(path, import_job.file_format, progress)
                 staging.staging_rows_create(tables)
-                if staging.staging_rows_load(tables, staged_rows) == 0:
+                rows = staging.staging_rows_load(tables, staged_rows)
+                if rows == 0:
                     raise UnusableFile(
                         "The file has a header row but no data rows. Add one row per "
                         "conversion (gk_click_id and/or EventId, Status) and upload it again."
                     )
-            staging.staging_resolve(tables)
+            staging.staging_resolve(tables, rows=rows)
             summary = staging.staging_counts(tables)
             summary["columns"] = columns.headers
             summary["reader"] = import_job.file_format

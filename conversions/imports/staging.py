@@ -28,7 +28,8 @@ apply's chunking differ.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -47,6 +48,8 @@ ROW_COLUMNS = (
     "error",
 )
 ERRORS_SHOWN = 50
+# Files of up to this many rows are joined to the conversions by index look-ups.
+SMALL_FILE_ROWS = 100_000
 # The temporary view through which one chunk of an apply reaches the status service.
 APPLY_CHUNK_VIEW = "import_apply_chunk"
 
@@ -129,13 +132,40 @@ def staging_rows_load(tables: StagingTables, rows: Iterable[StagedRow]) -> int:
         return count + len(batch)
 
 
-def staging_resolve(tables: StagingTables) -> None:
-    """Join the rows to conversions, find the rejected ones and build the change set."""
+@contextmanager
+def _planner_settings(**settings: str) -> Iterator[None]:
+    """PostgreSQL planner settings for the statements inside, as they were afterwards."""
+    if not settings:
+        yield
+        return
+    names = list(settings)
+    before = _execute(f"SELECT {', '.join('current_setting(%s)' for _ in names)}", names)[0]
+    for name, value in settings.items():
+        _execute("SELECT set_config(%s, %s, true)", [name, value])
+    try:
+        yield
+    finally:
+        for name, value in zip(names, before, strict=True):
+            _execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+def staging_resolve(tables: StagingTables, *, rows: int) -> None:
+    """Join the rows to conversions, find the rejected ones and build the change set.
+
+    ``rows``: how many rows were loaded. Up to ``SMALL_FILE_ROWS`` they are joined to the
+    conversions and clicks by index look-ups, which PostgreSQL would not choose itself: it
+    hashes the whole conversions table instead (measured for 65,535 rows against 2M
+    conversions: 0.55 s against 0.23 s). For larger files a hash join is right (1M rows in
+    random order: 2.5 s against 7.0 s by look-ups).
+    """
     postgresql = _postgresql()
-    if postgresql:
+    small = postgresql and rows <= SMALL_FILE_ROWS
+    if postgresql and not small:
         _execute(f"ANALYZE {tables.rows}")
-    _execute(
-        f"""{_create_prefix()} {tables.targets} AS
+    look_ups = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if small else {}
+    with _planner_settings(**look_ups):
+        _execute(
+            f"""{_create_prefix()} {tables.targets} AS
         SELECT r.row_number, c.id AS conversion_id, c.status AS current_status, c.offer_id,
                r.status, r.reason, 0 AS by_click,
                CASE WHEN r.gk_click_id <> '' AND cl.gk_click_id <> r.gk_click_id
@@ -152,7 +182,7 @@ def staging_resolve(tables: StagingTables) -> None:
         JOIN conversions_click cl ON cl.gk_click_id = r.gk_click_id
         JOIN conversions_conversion c ON c.click_id = cl.id
         WHERE r.error IS NULL AND r.event_id IS NULL"""
-    )
+        )
     if postgresql:
         _execute(f"ANALYZE {tables.targets}")
     else:

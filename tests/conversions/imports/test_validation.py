@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from conversions.imports import staging
 from conversions.models import Conversion, Status, StatusChange
 from tests.conversions.imports.status_files import HEADER, status_file
 
@@ -29,6 +30,15 @@ def catalogue(offer_event_factory, click_factory, conversion_factory):
     }
 
 
+@pytest.fixture(params=["look-ups", "planner"])
+def join_choice(request, monkeypatch):
+    """Both ways the rows are joined to conversions: by index look-ups (files of up to
+    ``SMALL_FILE_ROWS`` rows) and as PostgreSQL plans it (larger files)."""
+    if request.param == "planner":
+        monkeypatch.setattr(staging, "SMALL_FILE_ROWS", 0)
+    return request.param
+
+
 def statuses():
     return dict(Conversion.objects.values_list("pk", "status"))
 
@@ -39,7 +49,7 @@ def report_rows(job):
 
 
 def test_preview_counts_every_kind_of_row_and_changes_nothing(
-    tmp_path, import_validated, catalogue
+    tmp_path, import_validated, catalogue, join_choice
 ):
     c = catalogue
     before = statuses()
@@ -193,7 +203,9 @@ def test_a_conflict_inside_a_fan_out_rejects_the_whole_click_row(
     assert job.summary["fan_out"] == []
 
 
-def test_an_event_id_of_another_click_is_refused(tmp_path, import_validated, catalogue):
+def test_an_event_id_of_another_click_is_refused(
+    tmp_path, import_validated, catalogue, join_choice
+):
     c = catalogue
     path = status_file(
         tmp_path,
