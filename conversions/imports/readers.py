@@ -114,9 +114,9 @@ def file_rows(path: Path | str, file_format: str, *, progress: Progress | None =
     if file_format == "csv":
         return csv_rows(path, progress=progress)
     if file_format == "xlsx":
-        from conversions.imports.xlsx import xlsx_rows
+        from conversions.imports.xlsx_process import xlsx_rows_in_process
 
-        return xlsx_rows(path, progress=progress)
+        return xlsx_rows_in_process(path, progress=progress)
     if file_format == "xls":
         return xls_rows(path, progress=progress)
     raise UnusableFile(f"Unknown file format {file_format!r}.")

@@ -134,7 +134,8 @@ def staging_rows_load(tables: StagingTables, rows: Iterable[StagedRow]) -> int:
 
 @contextmanager
 def _planner_settings(**settings: str) -> Iterator[None]:
-    """PostgreSQL planner settings for the statements inside, as they were afterwards."""
+    """PostgreSQL planner settings for the statements inside (``SET LOCAL``: inside a
+    transaction), as they were afterwards."""
     if not settings:
         yield
         return
@@ -142,11 +143,10 @@ def _planner_settings(**settings: str) -> Iterator[None]:
     before = _execute(f"SELECT {', '.join('current_setting(%s)' for _ in names)}", names)[0]
     for name, value in settings.items():
         _execute("SELECT set_config(%s, %s, true)", [name, value])
-    try:
-        yield
-    finally:
-        for name, value in zip(names, before, strict=True):
-            _execute("SELECT set_config(%s, %s, true)", [name, value])
+    yield
+    # Not on an error: the transaction is then rolled back, and these settings with it.
+    for name, value in zip(names, before, strict=True):
+        _execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def staging_resolve(tables: StagingTables, *, rows: int) -> None:
