@@ -12,7 +12,8 @@ Readers, chosen by measurement on a 1,048,576-row, four-column sheet (2 cores):
 - XLSX: our own streaming reader over lxml (``conversions.imports.xlsx``): 10 s with shared
   strings (Excel's way), 14 s with inline strings (openpyxl's), 20-125 MB. openpyxl read-only
   took 64 s; python-calamine 3.6 s but 340 MB for four columns, and it builds the sheet's whole
-  bounding box in memory, so one cell far right or far down makes it a memory bomb.
+  bounding box in memory, so one cell far right or far down makes it a memory bomb. It runs in
+  a child process (``conversions.imports.xlsx_process``) beside the row checks and the COPY.
 - XLS: xlrd (at most 65,536 rows; ``ragged_rows`` so that one wide row does not pad them all).
 """
 

@@ -52,10 +52,11 @@ def xlsx_rows_in_process(path: Path | str, *, progress: Progress | None = None) 
             size = int.from_bytes(header, "little") if len(header) == 4 else -1
             data = child.stdout.read(size) if size >= 0 else b""
             if len(data) != size:
-                child.wait()
+                # communicate(), not wait(): a child blocked on a full stderr pipe never exits.
+                _, errors = child.communicate()
                 raise RuntimeError(
                     f"the XLSX reader process stopped (exit status {child.returncode}): "
-                    + child.stderr.read()[-2000:].decode(errors="replace").strip()
+                    + errors[-2000:].decode(errors="replace").strip()
                 )
             record = marshal.loads(data)  # noqa: S302 -- written by our own child process
             kind = record[0]
