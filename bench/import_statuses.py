@@ -286,7 +286,7 @@ def write_xls(path: Path, rows: Iterator[list], *, max_rows: int) -> int:
 
 
 def peak_rss_mb() -> float:
-    """The larger peak RSS of this process and of its children (the XLSX reader's process)."""
+    """The larger peak RSS of this process and of its children (the XLSX or XLS reader)."""
     return (
         max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -1,0 +1,125 @@
+"""XLS files: read by python-calamine in a child process under a memory limit, and by xlrd
+whenever that reader cannot (a sheet too large for the limit, a damaged file)."""
+
+import datetime
+import logging
+
+import pytest
+import xlwt
+
+from conversions.imports.readers import file_rows, xls_rows, xls_rows_calamine
+from conversions.models import Status
+from tests.conversions.imports.status_files import HEADER, xls_bytes
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
+
+
+def without_trailing_blanks(rows):
+    out = []
+    for number, cells in rows:
+        while cells and cells[-1] == "":
+            cells = cells[:-1]
+        out.append((number, cells))
+    return out
+
+
+def test_both_readers_give_the_same_cells(tmp_path):
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Statuses")
+    rows = [
+        HEADER,
+        ["abc", 12345, "Success", "  padded  "],
+        ["", 12345.0, "rejected", "café 漢字"],
+        ["", 10**17, "Pending", 1.5],
+        ["x", "", True, False],
+    ]
+    for r, row in enumerate(rows, start=1):  # row 1 of the sheet is left empty
+        for c, value in enumerate(row):
+            if value != "":
+                sheet.write(r, c, value)
+    sheet.write(6, 5, "far right")
+    path = tmp_path / "cells.xls"
+    workbook.save(str(path))
+
+    fast = without_trailing_blanks(xls_rows_calamine(path))
+    reference = without_trailing_blanks(xls_rows(path))
+
+    assert fast == reference
+    assert fast[2] == (3, ["abc", "12345", "Success", "  padded  "])
+    assert fast[3] == (4, ["", "12345", "rejected", "café 漢字"])
+    assert fast[4] == (5, ["", "100000000000000000", "Pending", "1.5"])
+    assert fast[5] == (6, ["x", "", "TRUE", "FALSE"])
+    assert fast[6] == (7, ["", "", "", "", "", "far right"])
+
+
+def test_a_date_cell_reads_as_its_date(tmp_path):
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Statuses")
+    sheet.write(0, 0, datetime.date(2026, 11, 25), xlwt.easyxf(num_format_str="yyyy-mm-dd"))
+    path = tmp_path / "date.xls"
+    workbook.save(str(path))
+
+    assert list(file_rows(path, "xls")) == [(1, ["2026-11-25"])]
+
+
+def test_a_sheet_whose_data_starts_further_down_and_right_keeps_its_row_numbers(
+    tmp_path, import_validated, conversion_factory, caplog
+):
+    conversion = conversion_factory(status=Status.PENDING)
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Statuses")
+    for r, row in enumerate(
+        [HEADER, ["", conversion.pk, "Success", ""], ["", "abc", "Success", ""]], start=2
+    ):
+        for c, value in enumerate(row, start=2):
+            if value != "":
+                sheet.write(r, c, value)
+    path = tmp_path / "offset.xls"
+    workbook.save(str(path))
+
+    with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
+        job = import_validated(path)
+
+    assert job.state == "validated", job.error_message
+    assert job.summary["will_change"] == {"pending->success": 1}
+    assert job.summary["errors"] == [
+        {"row": 5, "message": "EventId “abc” is not a conversion number."}
+    ]
+    assert "python-calamine could not" not in caplog.text  # read by the fast reader
+
+
+def test_a_sheet_too_large_for_the_fast_reader_is_read_by_xlrd(
+    tmp_path, import_validated, conversion_factory, caplog
+):
+    """One stray cell at IV65536 makes calamine's bounding box 65,536 × 256 cells (about 1 GB):
+    its process stops at the memory limit, and xlrd, which keeps rows ragged, reads the file."""
+    conversion = conversion_factory(status=Status.PENDING)
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Statuses")
+    for c, value in enumerate(HEADER):
+        sheet.write(0, c, value)
+    sheet.write(1, 1, conversion.pk)
+    sheet.write(1, 2, "Rejected")
+    sheet.write(65535, 255, "stray")
+    path = tmp_path / "stray.xls"
+    workbook.save(str(path))
+
+    with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
+        job = import_validated(path)
+
+    assert job.state == "validated", job.error_message
+    assert job.summary["rows"] == 1
+    assert job.summary["will_change"] == {"pending->rejected": 1}
+    assert "python-calamine could not (exit status" in caplog.text
+
+
+def test_a_damaged_xls_gets_the_reference_readers_message(tmp_path, import_validated):
+    data = xls_bytes([HEADER, ["abc", 1, "Success", ""]])
+    path = tmp_path / "damaged.xls"
+    path.write_bytes(data[: len(data) // 2])
+
+    job = import_validated(path)
+
+    assert job.state == "invalid"
+    assert job.error_message.startswith("This .xls file cannot be read (")
+    assert "save it as an Excel Workbook (.xlsx) or as CSV UTF-8" in job.error_message
