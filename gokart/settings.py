@@ -120,9 +120,9 @@ IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = int(
     os.environ.get("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
 )
 IMPORT_XLSX_MAX_RATIO = int(os.environ.get("IMPORT_XLSX_MAX_RATIO", 100))
-# XLS uploads: the address space of the fast reader's process (python-calamine holds the sheet's
-# bounding box); a sheet that needs more is read by xlrd instead.
-IMPORT_XLS_READER_MAX_BYTES = int(os.environ.get("IMPORT_XLS_READER_MAX_BYTES", 448 * 1024 * 1024))
+# XLS and XLSX uploads: the address space of the fast reader's process (python-calamine holds
+# the sheet's bounding box); a sheet that needs more is read by the format's reference reader.
+IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 1024 * 1024))
 # Conversions per statement when an import is applied (all in one transaction).
 IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000))
 # Streamed to a temporary file rather than memory above this size.

@@ -11,15 +11,14 @@ Readers, chosen by measurement on a 1,048,576-row, four-column sheet (2 cores):
 - CSV: the standard ``csv`` module over lines decoded one by one (so a bad byte names its row).
 - XLSX: our own streaming reader over lxml (``conversions.imports.xlsx``): 10 s with shared
   strings (Excel's way), 14 s with inline strings (openpyxl's), 20-125 MB. openpyxl read-only
-  took 64 s; python-calamine 3.6 s but 340 MB for four columns, and it builds the sheet's whole
+  took 64 s; python-calamine 1.7 s but 295 MB for four columns, and it builds the sheet's whole
   bounding box in memory, so one cell far right or far down makes it a memory bomb.
-- XLS (at most 65,536 rows): python-calamine, 0.05 s for 65,535 rows against xlrd's 0.4 s.
-  Its bounding box is at most 65,536 × 256 cells (1 GB), so it runs under a memory limit, and
-  a sheet it cannot read that way is read by xlrd (``ragged_rows``, so that one wide row does
-  not pad them all; its messages are the ones an admin reads).
+- XLS (at most 65,536 rows): xlrd (``ragged_rows`` so that one wide row does not pad them
+  all), 0.4 s for 65,535 rows; python-calamine 0.05 s.
 
-XLSX and XLS are read in a child process (``conversions.imports.reader_process``) beside the
-row checks and the COPY.
+Both spreadsheet formats are read in a child process (``conversions.imports.reader_process``)
+beside the row checks and the COPY: by python-calamine (``calamine_rows``) under a memory limit
+when it can read the file as the reference readers above would, otherwise by those.
 """
 
 from __future__ import annotations
@@ -236,10 +235,11 @@ def xls_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
         book.release_resources()
 
 
-def xls_rows_calamine(path: Path | str, *, progress: Progress | None = None) -> Rows:
-    """The rows of an XLS file's first sheet by python-calamine, cells as ``xls_rows`` gives
-    them. Raises whatever calamine raises for a file it cannot read (``xls_rows`` then
-    decides), and holds the sheet's bounding box in memory: run it under a memory limit."""
+def calamine_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
+    """The rows of an XLS or XLSX file's first sheet by python-calamine, cells as ``xls_rows``
+    gives them (trailing blank cells left out). Raises whatever calamine raises for a file it
+    cannot read, and holds the sheet's whole bounding box in memory: run it under a memory
+    limit. It sees no formula (it gives their cached results): check for them first."""
     from python_calamine import CalamineWorkbook
 
     with CalamineWorkbook.from_path(str(path)) as book:
@@ -250,9 +250,12 @@ def xls_rows_calamine(path: Path | str, *, progress: Progress | None = None) -> 
         # Rows from the sheet's first row (calamine gives the empty ones above its data), so
         # the index is the row number; columns from its first used one, the same for every row.
         for index, row in enumerate(sheet.iter_rows()):
-            if progress is not None and index % 4096 == 0:
+            if progress is not None and index % 8192 == 0:
                 progress(index, total)
-            yield index + 1, [value if type(value) is str else _value_text(value) for value in row]
+            cells = [value if type(value) is str else _value_text(value) for value in row]
+            while cells and cells[-1] == "":
+                cells.pop()
+            yield index + 1, cells
         if progress is not None:
             progress(total, total)
 

@@ -1,5 +1,6 @@
-"""XLS files: read by python-calamine in a child process under a memory limit, and by xlrd
-whenever that reader cannot (a sheet too large for the limit, a damaged file)."""
+"""XLS and XLSX files: read by python-calamine in a child process under a memory limit, and by
+the format's reference reader (xlrd, our streaming XLSX reader) whenever calamine cannot: a
+sheet too large for the limit, a damaged file, an XLSX with formulas."""
 
 import datetime
 import logging
@@ -7,11 +8,15 @@ import logging
 import pytest
 import xlwt
 
-from conversions.imports.readers import file_rows, xls_rows, xls_rows_calamine
+from conversions.imports.readers import calamine_rows, file_rows, xls_rows
+from conversions.imports.xlsx import xlsx_rows, xlsx_values_only
 from conversions.models import Status
-from tests.conversions.imports.status_files import HEADER, xls_bytes
+from tests.conversions.imports.status_files import HEADER, status_file, xls_bytes, xlsx_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
+
+
+FALLBACK = "python-calamine did not"
 
 
 def without_trailing_blanks(rows):
@@ -23,7 +28,7 @@ def without_trailing_blanks(rows):
     return out
 
 
-def test_both_readers_give_the_same_cells(tmp_path):
+def test_both_xls_readers_give_the_same_cells(tmp_path):
     workbook = xlwt.Workbook()
     sheet = workbook.add_sheet("Statuses")
     rows = [
@@ -41,7 +46,7 @@ def test_both_readers_give_the_same_cells(tmp_path):
     path = tmp_path / "cells.xls"
     workbook.save(str(path))
 
-    fast = without_trailing_blanks(xls_rows_calamine(path))
+    fast = list(calamine_rows(path))
     reference = without_trailing_blanks(xls_rows(path))
 
     assert fast == reference
@@ -85,24 +90,26 @@ def test_a_sheet_whose_data_starts_further_down_and_right_keeps_its_row_numbers(
     assert job.summary["errors"] == [
         {"row": 5, "message": "EventId “abc” is not a conversion number."}
     ]
-    assert "python-calamine could not" not in caplog.text  # read by the fast reader
+    assert FALLBACK not in caplog.text  # read by the fast reader
 
 
-def test_a_sheet_too_large_for_the_fast_reader_is_read_by_xlrd(
-    tmp_path, import_validated, conversion_factory, caplog
+@pytest.mark.parametrize(
+    ("file_format", "last_row", "last_column"),
+    # An XLS's last cell (65,536 × 256 cells: about 1 GB) or an XLSX's XFD1000 (1,000 × 16,384).
+    [("xls", 65_536, 256), ("xlsx", 1_000, 16_384)],
+)
+def test_a_sheet_too_large_for_the_fast_reader_is_read_by_the_reference_reader(
+    tmp_path, import_validated, conversion_factory, caplog, file_format, last_row, last_column
 ):
-    """One stray cell at IV65536 makes calamine's bounding box 65,536 × 256 cells (about 1 GB):
-    its process stops at the memory limit, and xlrd, which keeps rows ragged, reads the file."""
+    """One stray cell far down and right makes calamine's bounding box huge: its process stops
+    at the memory limit before it sends a row, and the reference reader (xlrd, or the streaming
+    XLSX reader), which keeps rows sparse, reads the file."""
     conversion = conversion_factory(status=Status.PENDING)
-    workbook = xlwt.Workbook()
-    sheet = workbook.add_sheet("Statuses")
-    for c, value in enumerate(HEADER):
-        sheet.write(0, c, value)
-    sheet.write(1, 1, conversion.pk)
-    sheet.write(1, 2, "Rejected")
-    sheet.write(65535, 255, "stray")
-    path = tmp_path / "stray.xls"
-    workbook.save(str(path))
+    blank = [[None]] * (last_row - 3)
+    stray = [None] * (last_column - 1) + ["stray"]
+    path = status_file(
+        tmp_path, [HEADER, ["", conversion.pk, "Rejected", "late"], *blank, stray], file_format
+    )
 
     with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
         job = import_validated(path)
@@ -110,7 +117,7 @@ def test_a_sheet_too_large_for_the_fast_reader_is_read_by_xlrd(
     assert job.state == "validated", job.error_message
     assert job.summary["rows"] == 1
     assert job.summary["will_change"] == {"pending->rejected": 1}
-    assert "python-calamine could not (exit status" in caplog.text
+    assert f"{FALLBACK} (exit status" in caplog.text
 
 
 def test_a_damaged_xls_gets_the_reference_readers_message(tmp_path, import_validated):
@@ -123,3 +130,33 @@ def test_a_damaged_xls_gets_the_reference_readers_message(tmp_path, import_valid
     assert job.state == "invalid"
     assert job.error_message.startswith("This .xls file cannot be read (")
     assert "save it as an Excel Workbook (.xlsx) or as CSV UTF-8" in job.error_message
+
+
+def test_both_xlsx_readers_give_the_same_cells(tmp_path):
+    rows = [
+        HEADER,
+        ["abc", 12345, "Success", "  padded  "],
+        ["", 67890, "rejected", "café 漢字"],
+        [None, None, None, None],
+        ["", 11, "Pending", 1.5, None, "far right"],
+        ["x", None, True, False],
+    ]
+    path = tmp_path / "cells.xlsx"
+    path.write_bytes(xlsx_bytes(rows))
+
+    fast = list(calamine_rows(path))
+
+    assert fast == without_trailing_blanks(xlsx_rows(path))
+    assert fast[1] == (2, ["abc", "12345", "Success", "  padded  "])
+    assert fast[3] == (4, [])
+    assert fast[4] == (5, ["", "11", "Pending", "1.5", "", "far right"])
+    assert fast[5] == (6, ["x", "", "TRUE", "FALSE"])
+    assert xlsx_values_only(path)
+
+
+def test_an_xlsx_with_a_formula_is_left_to_the_reference_reader(tmp_path):
+    path = tmp_path / "formula.xlsx"
+    path.write_bytes(xlsx_bytes([HEADER, ["", "=1+2", "Success", ""]]))
+
+    assert not xlsx_values_only(path)
+    assert list(file_rows(path, "xlsx"))[1] == (2, ["", "=1+2", "Success", ""])
