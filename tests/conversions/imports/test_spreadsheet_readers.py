@@ -67,20 +67,16 @@ def test_a_date_cell_reads_as_its_date(tmp_path):
     assert list(file_rows(path, "xls")) == [(1, ["2026-11-25"])]
 
 
+@pytest.mark.parametrize("file_format", ["xls", "xlsx"])
 def test_a_sheet_whose_data_starts_further_down_and_right_keeps_its_row_numbers(
-    tmp_path, import_validated, conversion_factory, caplog
+    tmp_path, import_validated, conversion_factory, caplog, file_format
 ):
     conversion = conversion_factory(status=Status.PENDING)
-    workbook = xlwt.Workbook()
-    sheet = workbook.add_sheet("Statuses")
-    for r, row in enumerate(
-        [HEADER, ["", conversion.pk, "Success", ""], ["", "abc", "Success", ""]], start=2
-    ):
-        for c, value in enumerate(row, start=2):
-            if value != "":
-                sheet.write(r, c, value)
-    path = tmp_path / "offset.xls"
-    workbook.save(str(path))
+    rows = [HEADER, ["", conversion.pk, "Success", ""], ["", "abc", "Success", ""]]
+    # From C3: two blank rows, two blank columns.
+    path = status_file(
+        tmp_path, [[None], [None], *[[None, None, *row] for row in rows]], file_format
+    )
 
     with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
         job = import_validated(path)
