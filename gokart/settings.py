@@ -123,6 +123,9 @@ IMPORT_XLSX_MAX_RATIO = int(os.environ.get("IMPORT_XLSX_MAX_RATIO", 100))
 # XLS and XLSX uploads: the address space of the fast reader's process (python-calamine holds
 # the sheet's bounding box); a sheet that needs more is read by the format's reference reader.
 IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 1024 * 1024))
+# A validated import not confirmed within this many hours has its checked rows dropped (they
+# take disk: a row per conversion of the file) and fails; Retry checks the file again.
+IMPORT_CONFIRM_WITHIN_HOURS = int(os.environ.get("IMPORT_CONFIRM_WITHIN_HOURS", 168))
 # Conversions per statement when an import is applied (all in one transaction).
 IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000))
 # Streamed to a temporary file rather than memory above this size.
@@ -180,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
     "import-jobs-fail-stale": {
         "task": "conversions.imports.tasks.import_jobs_fail_stale_task",
         "schedule": timedelta(minutes=2),
+    },
+    "import-jobs-expire-unconfirmed": {
+        "task": "conversions.imports.tasks.import_jobs_expire_unconfirmed_task",
+        "schedule": timedelta(hours=1),
     },
 }
 CELERY_BEAT_SCHEDULE["sweep-callback-deliveries"] = {

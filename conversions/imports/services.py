@@ -61,7 +61,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -602,11 +602,41 @@ def import_jobs_fail_stale() -> int:
     return found
 
 
+def import_jobs_expire_unconfirmed(*, now: datetime | None = None) -> int:
+    """Drop the checked rows of the jobs validated but not confirmed within
+    ``IMPORT_CONFIRM_WITHIN_HOURS`` (their staging table holds a row per conversion of the
+    file), and mark them failed: Retry checks the file again. Returns how many. Run
+    periodically."""
+    hours = _setting("IMPORT_CONFIRM_WITHIN_HOURS", 168)
+    cutoff = (now or timezone.now()) - timedelta(hours=hours)
+    expired = 0
+    stale = ImportJob.objects.filter(state=State.VALIDATED, finished_at__lt=cutoff)
+    for job_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            # The job's row lock orders this against a confirmation (which takes it too).
+            job = ImportJob.objects.select_for_update().get(pk=job_id)
+            if job.state != State.VALIDATED:
+                continue
+            staging.staging_drop(staging.StagingTables(job.pk))
+            _job_update(
+                job,
+                state=State.FAILED,
+                error_message=(
+                    f"This import was not confirmed within {hours:,} hours of its check, so its "
+                    "checked rows were dropped. Nothing was changed. Use Retry to check the file "
+                    "again, then confirm it."
+                ),
+            )
+            expired += 1
+    return expired
+
+
 __all__ = [
     "import_job_apply",
     "import_job_confirm",
     "import_job_create",
     "import_job_retry",
     "import_job_validate",
+    "import_jobs_expire_unconfirmed",
     "import_jobs_fail_stale",
 ]

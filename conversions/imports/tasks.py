@@ -31,3 +31,11 @@ def import_jobs_fail_stale_task() -> int:
     from conversions.imports import services
 
     return services.import_jobs_fail_stale()
+
+
+@shared_task(acks_late=True)
+def import_jobs_expire_unconfirmed_task() -> int:
+    """Periodic: drop the checked rows of validated jobs nobody confirmed in time."""
+    from conversions.imports import services
+
+    return services.import_jobs_expire_unconfirmed()

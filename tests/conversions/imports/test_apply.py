@@ -1,11 +1,14 @@
 """Applying an import: atomic, audited, re-reading statuses, idempotent, recoverable."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
-from conversions.imports import services, tasks
+from conversions.imports import services, staging, tasks
 from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
 from conversions.services import conversion_status_set
 from tests.conversions.imports.status_files import HEADER, status_file
@@ -177,6 +180,40 @@ def test_the_periodic_check_fails_stale_applies_and_restarts_stale_validations(
     tasks.import_job_validate_task(validating.pk)
     validating.refresh_from_db()
     assert validating.state == ImportJob.State.VALIDATED
+
+
+def test_a_job_left_unconfirmed_for_a_week_drops_its_checked_rows_and_can_be_checked_again(
+    tmp_path, import_validated, three_pending, admin_user
+):
+    forgotten = import_validated(status_file(tmp_path, rows_for(three_pending)))
+    recent = import_validated(status_file(tmp_path, rows_for(three_pending), name="recent.csv"))
+    ImportJob.objects.filter(pk=forgotten.pk).update(
+        finished_at=timezone.now() - timedelta(hours=169)
+    )
+    tables = staging.StagingTables(forgotten.pk)
+    assert staging.staging_changes_count(tables) == 3
+
+    assert tasks.import_jobs_expire_unconfirmed_task() == 1
+
+    forgotten.refresh_from_db()
+    recent.refresh_from_db()
+    assert forgotten.state == ImportJob.State.FAILED
+    assert forgotten.error_message.startswith(
+        "This import was not confirmed within 168 hours of its check, so its checked rows were "
+        "dropped. Nothing was changed."
+    )
+    assert staging.staging_changes_count(tables) is None
+    assert recent.state == ImportJob.State.VALIDATED
+    with pytest.raises(ValidationError, match="this one is failed"):
+        services.import_job_confirm(import_job=forgotten, user=admin_user, send_callbacks=True)
+
+    forgotten = services.import_job_retry(import_job=forgotten)
+    assert forgotten.state == ImportJob.State.UPLOADED
+    tasks.import_job_validate_task(forgotten.pk)
+    forgotten.refresh_from_db()
+    assert forgotten.state == ImportJob.State.VALIDATED
+    assert forgotten.summary["will_change"] == {"pending->success": 3}
+    assert [status_of(c) for c in three_pending] == [Status.PENDING] * 3
 
 
 def test_only_a_validated_job_can_be_confirmed_and_only_a_failed_one_retried(
