@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -33,6 +34,8 @@ class OfferAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "rewarding_mode"]
     search_fields = ["name", "advertiser"]  # offers are few: a LIKE scan is fine here
     inlines = [OfferEventInline]
+    # A landing URL typed without a scheme is https (Django 6's default, set now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # The postback token is a secret: generated on creation, shown in full once (the page that
     # answers the creation), masked everywhere after.
     exclude = ["postback_secret"]

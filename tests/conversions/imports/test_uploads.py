@@ -57,6 +57,7 @@ def test_a_file_within_the_limit_goes_to_a_temporary_file_on_disk(settings):
     assert upload_size_refusal(request) is None
     with open(stored.temporary_file_path(), "rb") as on_disk:
         assert on_disk.read() == content
+    request.close()
 
 
 @pytest.mark.django_db
@@ -86,3 +87,4 @@ def test_an_upload_is_stored_and_validation_is_queued_after_commit(
     with job.file.open("rb") as stored:
         assert stored.read() == content
     assert len(callbacks) == 1  # the validation task, sent once the upload is committed
+    request.close()  # as Django's handler does after the response: closes the moved upload
