@@ -2,17 +2,17 @@
 
 The import job views take a job the admin has already loaded and checked permission for
 (``ImportJobAdmin`` wires them under ``/admin/conversions/importjob/<id>/``); they call the
-import services and turn a ``ValidationError`` into a message. The export streams: CSV row by
-row over a server-side cursor, XLSX through openpyxl's write-only mode into a temporary file.
+import services and turn a ``ValidationError`` into a message. The export streams, CSV and XLSX
+(``conversions.imports.xlsx_export``) alike, row by row over a server-side cursor.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from django.contrib import messages
@@ -22,19 +22,17 @@ from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
-    HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
     StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from conversions.imports import services
 from conversions.imports.forms import ImportJobConfirmForm
 from conversions.imports.resources import ConversionReportResource
+from conversions.imports.xlsx_export import xlsx_stream
 from conversions.models import ImportJob, Source, Status
 
 # States in which a worker is (or is about to be) busy with the job: the page polls.
@@ -228,7 +226,7 @@ def import_job_report_download(request: HttpRequest, *, import_job: ImportJob) -
 
 def conversion_report_response(
     *, queryset: QuerySet, file_format: str, filename: str
-) -> HttpResponse | StreamingHttpResponse | FileResponse:
+) -> StreamingHttpResponse:
     """The report of ``queryset`` (the list as filtered) as a download, CSV or XLSX."""
     headers = [header for header, _ in ConversionReportResource.report_columns()]
     rows = conversion_report_rows(queryset)
@@ -239,12 +237,12 @@ def conversion_report_response(
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     if file_format == "xlsx":
-        return FileResponse(
-            _xlsx_file(headers, rows),
-            as_attachment=True,
-            filename=filename,
+        response = StreamingHttpResponse(
+            xlsx_stream(headers, islice(rows, XLSX_MAX_ROWS), sheet_name="Conversions"),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
     raise ValueError(f"Unknown export format {file_format!r}")
 
 
@@ -318,27 +316,6 @@ def _csv_chunks(headers: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _xlsx_file(headers: list[str], rows: Iterable[list[Any]]) -> Any:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Conversions")
-    sheet.append(headers)
-    for count, row in enumerate(rows, start=1):
-        if count > XLSX_MAX_ROWS:
-            break
-        sheet.append(
-            [
-                ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-                for value in row
-            ]
-        )
-    # Write-only mode keeps rows in its own temporary files, not in memory; the finished file
-    # is an anonymous temporary file too, removed when the response closes it.
-    output = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 -- closed by the response
-    workbook.save(output)
-    output.seek(0)
-    return output
 
 
 def xlsx_too_many_rows(queryset: QuerySet) -> bool:

@@ -3,6 +3,7 @@
 import csv
 import io
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 IMPORT_URL = reverse("admin:conversions_conversion_import")
 EXPORT_URL = reverse("admin:conversions_conversion_export")
-CSV_FORMAT = "0"
+CSV_FORMAT, XLSX_FORMAT = "0", "1"
 
 
 @pytest.fixture(autouse=True)
@@ -204,22 +205,40 @@ def test_a_job_cannot_be_confirmed_twice(admin_client, conversion_factory):
     assert "Only a validated import can be confirmed" in last.message
 
 
-def test_export_edit_and_reimport_changes_exactly_the_edited_rows(admin_client, conversion_factory):
-    # Given conversions, exported as the list shows them
-    conversions = conversion_factory.create_batch(3, status=Status.PENDING)
-    exported = admin_client.post(EXPORT_URL, {"format": CSV_FORMAT, "resource": "0"})
-    text = b"".join(exported.streaming_content).decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
-
-    # When the admin edits the Status of two rows in the file and imports it back
-    header, body = rows[0], rows[1:]
+def edited_csv(content, edited):
+    header, *body = csv.reader(io.StringIO(content.decode("utf-8-sig")))
     status_column = header.index("Status")
-    edited = {conversions[0].pk: "Success", conversions[1].pk: "Rejected"}
     for row in body:
         row[status_column] = edited.get(int(row[0]), row[status_column])
     buffer = io.StringIO()
     csv.writer(buffer).writerows([header, *body])
-    file = SimpleUploadedFile("report-edited.csv", ("\ufeff" + buffer.getvalue()).encode())
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def edited_xlsx(content, edited):
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    sheet = workbook.active
+    status_column = [cell.value for cell in sheet[1]].index("Status")
+    for row in sheet.iter_rows(min_row=2):
+        row[status_column].value = edited.get(row[0].value, row[status_column].value)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("file_format", "edit"), [("csv", edited_csv), ("xlsx", edited_xlsx)])
+def test_export_edit_and_reimport_changes_exactly_the_edited_rows(
+    admin_client, conversion_factory, file_format, edit
+):
+    # Given conversions, exported as the list shows them
+    conversions = conversion_factory.create_batch(3, status=Status.PENDING)
+    export_format = {"csv": CSV_FORMAT, "xlsx": XLSX_FORMAT}[file_format]
+    exported = admin_client.post(EXPORT_URL, {"format": export_format, "resource": "0"})
+    content = b"".join(exported.streaming_content)
+
+    # When the admin edits the Status of two rows in the file and imports it back
+    edited = {conversions[0].pk: "Success", conversions[1].pk: "Rejected"}
+    file = SimpleUploadedFile(f"report-edited.{file_format}", edit(content, edited))
     upload(admin_client, file)
     job = run_validation(ImportJob.objects.get())
     assert job.summary["will_change"] == {"pending->success": 1, "pending->rejected": 1}
