@@ -32,7 +32,9 @@ def xls_bytes(rows):
     sheet = workbook.add_sheet("Statuses")
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            if value not in ("", None):
+            if isinstance(value, str) and value.startswith("="):
+                sheet.write(r, c, xlwt.Formula(value[1:]))  # as openpyxl takes "=…"
+            elif value not in ("", None):
                 sheet.write(r, c, value)
     out = io.BytesIO()
     workbook.save(out)

@@ -202,7 +202,10 @@ BAD_ROWS = {
     "unknown-id": (["", "999999999", "Success", ""], "No conversion has EventId 999999999."),
     "unknown-click": (["nosuchclick", "", "Success", ""], "No click has gk_click_id nosuchclick"),
     "no-id": (["", "", "Success", "why"], "Neither gk_click_id nor EventId is filled in."),
-    "formula": (["", "{pk}", '=IF(1,"Success")', ""], "Status holds a formula, not a value."),
+    "formula": (
+        ["", "{pk}", '=IF(1,"Success","Rejected")', ""],
+        "Status holds a formula, not a value.",
+    ),
     "1mb-cell": (["", "{pk}", "Success", "r" * 1_048_576], "Reason is 1,048,576 characters long"),
     "10000-columns": (
         ["", "{pk}", "Success", ""] + ["x"] * 10_000,
@@ -211,14 +214,16 @@ BAD_ROWS = {
 }
 
 
-# Excel cells hold at most 32,767 characters: the 1 MB cell is a CSV case only.
+# Excel cells hold at most 32,767 characters: the 1 MB cell is a CSV case only. An XLS row has
+# at most 256 columns.
 @pytest.mark.parametrize(
     ("file_format", "case"),
     [
         (file_format, case)
-        for file_format in ("csv", "xlsx")
+        for file_format in ("csv", "xlsx", "xls")
         for case in BAD_ROWS
-        if not (file_format == "xlsx" and case == "1mb-cell")
+        if not (file_format != "csv" and case == "1mb-cell")
+        and not (file_format == "xls" and case == "10000-columns")
     ],
 )
 def test_a_bad_row_is_rejected_with_its_reason_and_the_rest_applies(
@@ -240,14 +245,15 @@ def test_a_bad_row_is_rejected_with_its_reason_and_the_rest_applies(
     assert (bad_target.status, good.status) == (Status.PENDING, Status.SUCCESS)
 
 
-def test_an_xlsx_formula_cell_is_refused_even_with_a_cached_value(
-    tmp_path, import_applied, conversion_factory
+@pytest.mark.parametrize("file_format", ["xlsx", "xls"])
+def test_a_formula_cell_is_refused_even_with_a_cached_value(
+    tmp_path, import_applied, conversion_factory, file_format
 ):
     target, good = conversion_factory(), conversion_factory()
     path = status_file(
         tmp_path,
         [HEADER, ["", good.pk, "Success", ""], ["", f"={target.pk}", "Rejected", ""]],
-        "xlsx",
+        file_format,
     )
 
     job = import_applied(path)

@@ -43,6 +43,7 @@ def test_both_xls_readers_give_the_same_cells(tmp_path):
             if value != "":
                 sheet.write(r, c, value)
     sheet.write(6, 5, "far right")
+    sheet.write(6, 2, xlwt.Formula("1+2"))  # (xlwt stores no cached result)
     path = tmp_path / "cells.xls"
     workbook.save(str(path))
 
@@ -54,7 +55,7 @@ def test_both_xls_readers_give_the_same_cells(tmp_path):
     assert fast[3] == (4, ["", "12345", "rejected", "café 漢字"])
     assert fast[4] == (5, ["", "100000000000000000", "Pending", "1.5"])
     assert fast[5] == (6, ["x", "", "TRUE", "FALSE"])
-    assert fast[6] == (7, ["", "", "", "", "", "far right"])
+    assert fast[6] == (7, ["", "", "=", "", "", "far right"])
 
 
 def test_a_date_cell_reads_as_its_date(tmp_path):
@@ -156,3 +157,21 @@ def test_an_xlsx_with_a_formula_is_left_to_the_reference_reader(tmp_path):
 
     assert not xlsx_values_only(path)
     assert list(file_rows(path, "xlsx"))[1] == (2, ["", "=1+2", "Success", ""])
+
+
+def test_an_xls_formula_is_found_in_a_sheet_that_starts_further_right(
+    tmp_path, import_validated, conversion_factory
+):
+    conversion = conversion_factory(status=Status.PENDING)
+    rows = [HEADER, ["", conversion.pk, "Success", ""], ["", conversion.pk, '="Rejected"', ""]]
+    path = status_file(tmp_path, [[None], *[[None, None, *row] for row in rows]], "xls")
+
+    job = import_validated(path)
+
+    assert job.summary["errors"] == [
+        {
+            "row": 4,
+            "message": "Status holds a formula, not a value. Replace formulas with their values "
+            "(Copy, then Paste Special › Values) and upload again.",
+        }
+    ]
