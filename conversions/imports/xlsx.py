@@ -154,14 +154,17 @@ def _parts_find(archive: zipfile.ZipFile) -> _Parts:
 # A formula element, <f> or <x:f> with attributes or none: its name's end and the next byte.
 _FORMULA_STARTS = (b"<f", b":f")
 _FORMULA_NEXT = frozenset(b" \t\r\n/>")
+# The start of a cell element, <c …> or <x:c …>.
+_CELL_STARTS = (b"<c ", b"<c>", b":c ")
 
 
-def xlsx_values_only(path: Path | str) -> bool:
-    """Whether the first sheet holds values only: no formula and no DTD in its XML or in the
-    shared strings, so that a reader that sees only values (python-calamine gives a formula's
-    cached result, and skips a DTD) reads it as ``xlsx_rows`` would. Decompresses the sheet
-    once (0.4 s for 131 MB of XML, measured); a false alarm (":f " in an inline string) only
-    means the slower reader is used. Raises ``UnusableFile`` as ``xlsx_rows`` would."""
+def xlsx_for_values_reader(path: Path | str, *, max_cells: int) -> bool:
+    """Whether a reader that sees only values and holds every cell in memory (python-calamine:
+    a formula's cached result, no DTD) reads the first sheet as ``xlsx_rows`` would, within
+    ``max_cells``: no formula, no DTD in the sheet or the shared strings, at most that many
+    cells. Decompresses the sheet once (0.4 s for 131 MB of XML, measured); a false alarm
+    (":f " in an inline string) only means that the slower reader is used. Raises
+    ``UnusableFile`` as ``xlsx_rows`` would."""
     with _open_zip(path) as archive:
         parts = _parts_find(archive)
         try:
@@ -170,20 +173,28 @@ def xlsx_values_only(path: Path | str) -> bool:
                     head = stream.read(4096)
                     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                         return False
-                    if name != parts.sheet:
-                        continue
-                    chunk = head
-                    while chunk:
-                        for start in _FORMULA_STARTS:
-                            at = chunk.find(start)
-                            while at != -1:
-                                if at + 2 >= len(chunk) or chunk[at + 2] in _FORMULA_NEXT:
-                                    return False  # (at the chunk's end: assume the worst)
-                                at = chunk.find(start, at + 2)
-                        more = stream.read(1024 * 1024)
-                        chunk = chunk[-2:] + more if more else b""
+                    if name == parts.sheet and not _values_only(stream, head, max_cells):
+                        return False
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
             raise UnusableFile(f"This .xlsx file is damaged ({error}). {RESAVE}") from error
+    return True
+
+
+def _values_only(stream: IO[bytes], head: bytes, max_cells: int) -> bool:
+    chunk, cells = head, 0
+    while chunk:
+        for start in _FORMULA_STARTS:
+            at = chunk.find(start)
+            while at != -1:
+                if at + 2 >= len(chunk) or chunk[at + 2] in _FORMULA_NEXT:
+                    return False  # (at the chunk's end: assume the worst)
+                at = chunk.find(start, at + 2)
+        cells += sum(chunk.count(start) for start in _CELL_STARTS)
+        if cells > max_cells:
+            return False
+        more = stream.read(1024 * 1024)
+        # Two bytes again: a name cut at the chunk's end (never a whole cell start, counted).
+        chunk = chunk[-2:] + more if more else b""
     return True
 
 
@@ -292,7 +303,7 @@ def xlsx_rows(
         strings = _shared_strings_read(archive, parts.shared_strings)
         total = archive.getinfo(parts.sheet).file_size
         cell_tag, value_tag, formula_tag = f"{MAIN_NS}c", f"{MAIN_NS}v", f"{MAIN_NS}f"
-        inline_tag = f"{MAIN_NS}is"
+        inline_tag, text_tag = f"{MAIN_NS}is", f"{MAIN_NS}t"
         columns = _Columns()
         # Shared strings looked up inline: the lookup runs for most cells of the sheet.
         text_buffer, text_offsets, last = strings.buffer, strings.offsets, len(strings)
@@ -326,6 +337,16 @@ def xlsx_rows(
                             cells.append(text_buffer[start:end].decode())
                         else:
                             cells.append(_shared(strings, value, cell))
+                    # The usual inline string (openpyxl's, our export's): <c t="inlineStr"><is>
+                    # <t>text</t></is></c>.
+                    elif (
+                        kind == "inlineStr"
+                        and len(cell) == 1
+                        and len(inline := cell[0]) == 1
+                        and inline.tag == inline_tag
+                        and inline[0].tag == text_tag
+                    ):
+                        cells.append(inline[0].text or "")
                     else:
                         cells.append(_cell_value(cell, strings, value_tag, formula_tag, inline_tag))
                 if progress is not None and count % 8192 == 0:

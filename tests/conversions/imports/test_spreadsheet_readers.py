@@ -9,7 +9,7 @@ import pytest
 import xlwt
 
 from conversions.imports.readers import calamine_rows, file_rows, xls_rows
-from conversions.imports.xlsx import xlsx_rows, xlsx_values_only
+from conversions.imports.xlsx import xlsx_for_values_reader, xlsx_rows
 from conversions.models import Status
 from tests.conversions.imports.status_files import HEADER, status_file, xls_bytes, xlsx_bytes
 
@@ -148,14 +148,15 @@ def test_both_xlsx_readers_give_the_same_cells(tmp_path):
     assert fast[3] == (4, [])
     assert fast[4] == (5, ["", "11", "Pending", "1.5", "", "far right"])
     assert fast[5] == (6, ["x", "", "TRUE", "FALSE"])
-    assert xlsx_values_only(path)
+    assert xlsx_for_values_reader(path, max_cells=100)
+    assert not xlsx_for_values_reader(path, max_cells=5)  # (the first two rows: 8 cells)
 
 
 def test_an_xlsx_with_a_formula_is_left_to_the_reference_reader(tmp_path):
     path = tmp_path / "formula.xlsx"
     path.write_bytes(xlsx_bytes([HEADER, ["", "=1+2", "Success", ""]]))
 
-    assert not xlsx_values_only(path)
+    assert not xlsx_for_values_reader(path, max_cells=100)
     assert list(file_rows(path, "xlsx"))[1] == (2, ["", "=1+2", "Success", ""])
 
 
