@@ -158,6 +158,10 @@ else:
     # further ahead than this; an unacknowledged task is redelivered after it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "gokart")
+# Bulk import tasks (validation, apply, their periodic checks) go to this queue when it is set,
+# so that a worker of their own runs them apart from callback delivery (see the README).
+IMPORT_TASK_QUEUE = os.environ.get("IMPORT_TASK_QUEUE", "")
+CELERY_TASK_ROUTES = ("gokart.celery.task_route",)
 CELERY_TASK_ACKS_LATE = True
 # A request that commits a status change publishes one dispatch message after commit. When the
 # broker is down, give up quickly: the outbox row is committed and the sweep sends it later.

@@ -88,3 +88,30 @@ def test_an_upload_is_stored_and_validation_is_queued_after_commit(
         assert stored.read() == content
     assert len(callbacks) == 1  # the validation task, sent once the upload is committed
     request.close()  # as Django's handler does after the response: closes the moved upload
+
+
+def test_import_tasks_go_to_their_own_queue_when_one_is_set(
+    settings, import_media_root, admin_user, conversion_factory, django_capture_on_commit_callbacks
+):
+    import json
+    import uuid
+
+    import redis
+
+    from conversions.imports import services
+
+    settings.IMPORT_TASK_QUEUE = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-imports-{uuid.uuid4().hex}"
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    conversion = conversion_factory()
+    content = f"EventId,Status\n{conversion.pk},Success\n".encode()
+    upload = SimpleUploadedFile("q3.csv", content)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            job = services.import_job_create(user=admin_user, upload=upload, original_name="q3.csv")
+
+        (message,) = broker.lrange(settings.IMPORT_TASK_QUEUE, 0, -1)
+        headers = json.loads(message)["headers"]
+        assert headers["task"] == "conversions.imports.tasks.import_job_validate_task"
+        assert headers["argsrepr"] == f"({job.pk},)"
+    finally:
+        broker.delete(settings.IMPORT_TASK_QUEUE)
