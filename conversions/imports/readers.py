@@ -4,8 +4,8 @@
 extension alone); ``file_rows`` streams its first sheet as ``(row number, cells)``, where the row
 number is the one a spreadsheet shows (the header is row 1) and cells are strings. A formula
 cell is given as ``"=" + formula`` (XLS: ``"=" + its cached result``) so that the row check can
-refuse it. A file that cannot be
-read at all raises ``UnusableFile`` with a message an admin can act on.
+refuse it. A file that cannot be read at all raises ``UnusableFile`` with a message an admin
+can act on.
 
 Readers, chosen by measurement on a 1,048,576-row, four-column sheet (2 cores):
 
@@ -334,7 +334,8 @@ def _formulas_mark(cells: list[str], columns: list[int], first_column: int) -> N
 
 
 def _value_text(value: Any) -> str:
-    # As ``_xls_cell`` writes xlrd's values (calamine gives ints, floats, bools and dates).
+    # A cell value that is not text (calamine's ints, floats, bools and dates; xlrd's numbers
+    # and booleans), as both XLS readers write it.
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -348,9 +349,9 @@ def _xls_cell(ctype: int, value: Any) -> str:
     if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
         return ""
     if ctype == xlrd.XL_CELL_NUMBER:
-        return str(int(value)) if float(value).is_integer() else repr(value)
+        return _value_text(float(value))
     if ctype == xlrd.XL_CELL_ERROR:
         return xlrd.error_text_from_code.get(value, "#ERROR")
     if ctype == xlrd.XL_CELL_BOOLEAN:
-        return "TRUE" if value else "FALSE"
+        return _value_text(bool(value))
     return str(value)

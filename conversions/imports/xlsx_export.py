@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -157,26 +157,26 @@ def xlsx_stream(
                 b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
             )
             written = 0
-            lines: list[str] = []
-            number = 0
-            for number, row in enumerate(chain([headers], rows), start=1):
-                cells = "".join(
-                    _cell(f"{letter}{number}", value)
-                    for letter, value in zip(letters, row, strict=False)
-                )
-                lines.append(f'<row r="{number}">{cells}</row>')
-                if len(lines) == _ROWS_PER_WRITE:
-                    data = "".join(lines).encode()
-                    lines.clear()
-                    if written + len(data) > MAX_SHEET_BYTES:
-                        cut = number - _ROWS_PER_WRITE
-                        lines.append(_cut_row(cut + 1, letters[0], cut - 1))
-                        break
-                    sheet.write(data)
-                    written += len(data)
-                    yield pipe.take()
-            sheet.write("".join(lines).encode() + b"</sheetData></worksheet>")
+            numbered = enumerate(chain([headers], rows), start=1)
+            # Blocks of rows, each held to the size limit before it is written.
+            while block := list(islice(numbered, _ROWS_PER_WRITE)):
+                data = "".join(_row(number, row, letters) for number, row in block).encode()
+                if written + len(data) > MAX_SHEET_BYTES:
+                    first = block[0][0]
+                    sheet.write(_cut_row(first, letters[0], first - 2).encode())
+                    break
+                sheet.write(data)
+                written += len(data)
+                yield pipe.take()
+            sheet.write(b"</sheetData></worksheet>")
     yield pipe.take()
+
+
+def _row(number: int, row: list[Any], letters: list[str]) -> str:
+    cells = "".join(
+        _cell(f"{letter}{number}", value) for letter, value in zip(letters, row, strict=False)
+    )
+    return f'<row r="{number}">{cells}</row>'
 
 
 def _cut_row(number: int, letter: str, rows: int) -> str:
