@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from conversions.models import Conversion, Source, Status, StatusChange
 from conversions.services import conversion_status_set, conversions_pending_promote
@@ -126,7 +126,6 @@ def test_an_admin_decision_clears_the_pending_time(conversion_factory):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs two PostgreSQL sessions")
 def test_two_concurrent_changes_are_both_audited_with_the_right_old_status(conversion_factory):
     """Given a transaction holding a change uncommitted, a second change waits for it, then
     records the first one's status as its old status: no change is lost or mis-audited."""
@@ -180,7 +179,6 @@ def test_two_concurrent_changes_are_both_audited_with_the_right_old_status(conve
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs two PostgreSQL sessions")
 def test_a_concurrent_change_to_the_same_status_is_a_single_audit_row(conversion_factory):
     conversion = conversion_factory(status=Status.PENDING)
     first_has_changed = threading.Event()
