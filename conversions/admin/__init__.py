@@ -2,6 +2,5 @@
 
 from conversions.admin.conversion import ConversionAdmin, status_badge
 from conversions.admin.offers import ClickAdmin, OfferAdmin
-from conversions.admin.pagination import LargeTablePaginator
 
-__all__ = ["ClickAdmin", "ConversionAdmin", "LargeTablePaginator", "OfferAdmin", "status_badge"]
+__all__ = ["ClickAdmin", "ConversionAdmin", "OfferAdmin", "status_badge"]

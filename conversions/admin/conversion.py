@@ -19,7 +19,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -31,10 +31,15 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
-from conversions.admin.pagination import LargeTablePaginator
 from conversions.imports.admin import ConversionImportExportMixin
-from conversions.models import Conversion, Source, Status, StatusChange
+from conversions.models import Conversion, Source, Status
+from conversions.selectors import (
+    conversion_ids_matching,
+    conversion_status_counts,
+    conversion_status_history,
+)
 from conversions.services import StatusChangeResult, conversion_status_set
+from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 STATUS_PERMISSION = "conversions.change_conversion_status"
 
@@ -92,7 +97,9 @@ def _plural(count: int, word: str = "conversion") -> str:
 
 
 @admin.register(Conversion)
-class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admin.ModelAdmin):
+class ConversionAdmin(
+    ConversionImportExportMixin, ConversionCallbackMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     change_form_template = "admin/conversions/conversion/change_form.html"
     list_display = [
         "id",
@@ -154,17 +161,7 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     class Media:
         css = {"all": ["conversions/admin.css"]}
 
-    # -- permissions ------------------------------------------------------------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Conversion | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Conversion | None = None) -> bool:
-        # Tracked fields are never edited; the status changes through the status pages.
-        return False
-
+    # -- permissions: read-only (ReadOnlyAdminMixin); the status has its own permission -----
     def has_change_status_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request) and request.user.has_perm(STATUS_PERMISSION)
 
@@ -292,16 +289,9 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         Each is an exact match on its own index; the matching ids are looked up first so the
         list query stays a primary-key lookup instead of an OR across a join.
         """
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        ids: set[int] = set()
-        if term.isascii() and term.isdigit() and len(term) < 19:
-            ids.add(int(term))
-        matches = Conversion.objects.order_by()
-        ids.update(matches.filter(click__gk_click_id=term).values_list("pk", flat=True)[:1000])
-        ids.update(matches.filter(transaction_id=term).values_list("pk", flat=True)[:1000])
-        return queryset.filter(pk__in=ids), False
+        return queryset.filter(pk__in=conversion_ids_matching(term=search_term)), False
 
     # -- one conversion: the row and change-page buttons ------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -425,10 +415,8 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         extra_context = dict(extra_context or {})
         conversion = self.get_object(request, object_id)
         if conversion is not None:
-            extra_context["status_history"] = (
-                StatusChange.objects.filter(conversion_id=conversion.pk)
-                .select_related("user", "import_job")
-                .order_by("-sequence_number")[:HISTORY_ROWS]
+            extra_context["status_history"] = conversion_status_history(
+                conversion_id=conversion.pk, limit=HISTORY_ROWS
             )
             if self.has_change_status_permission(request):
                 here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
@@ -448,13 +436,8 @@ def status_url(conversion_id: int, status: str, *, next_url: str) -> str:
 
 def _status_counts(ids: list[int]) -> list[tuple[SafeString, int]]:
     """How many of the selected conversions are in each status now (for the confirmation)."""
-    counts = dict(
-        Conversion.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list("status")
-        .annotate(count=Count("pk"))
-    )
-    return [(status_badge(value), counts[value]) for value in Status.values if value in counts]
+    counts = conversion_status_counts(conversion_ids=ids)
+    return [(status_badge(value), count) for value, count in counts.items()]
 
 
 def _action_message(result: StatusChangeResult, *, selected: int, status: str) -> str:
