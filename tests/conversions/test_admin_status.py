@@ -258,7 +258,7 @@ def test_the_action_on_all_matching_conversions_keeps_the_list_filter(
 def test_the_action_refuses_a_selection_larger_than_its_limit(
     agent_client, conversion_factory, monkeypatch
 ):
-    monkeypatch.setattr("conversions.admin.conversion.ACTION_MAX_CONVERSIONS", 2)
+    monkeypatch.setattr("conversions.admin.status_changes.ACTION_MAX_CONVERSIONS", 2)
     conversions = conversion_factory.create_batch(3, status=Status.PENDING)
 
     response = agent_client.post(
