@@ -5,17 +5,18 @@ import threading
 import pytest
 from django.db import connections, transaction
 
-from conversions.models import Conversion, Source, Status, StatusChange
+from conversions.models import Conversion, Source, Status
 from conversions.services import conversion_status_set, conversions_pending_promote
+from tests.conversions.factories import changes_since_recorded
 
 pytestmark = pytest.mark.django_db
 
 
 def history(conversion):
     return list(
-        StatusChange.objects.filter(conversion=conversion).values_list(
-            "old_status", "new_status", "source", "sequence_number"
-        )
+        changes_since_recorded()
+        .filter(conversion=conversion)
+        .values_list("old_status", "new_status", "source", "sequence_number")
     )
 
 
@@ -40,7 +41,7 @@ def test_every_transition_writes_exactly_one_correct_audit_row(
     else:
         assert result.transitions == {(old, new): 1}
         assert history(conversion) == [(old, new, source, 2)]
-        change = StatusChange.objects.get(conversion=conversion)
+        change = changes_since_recorded().get(conversion=conversion)
         assert change.user == admin_user
         assert change.reason == "why"
         assert conversion.status_source == source
@@ -58,7 +59,7 @@ def test_many_conversions_change_in_one_call_and_no_ops_are_skipped(conversion_f
     )
 
     assert result.transitions == {(Status.PENDING, Status.REJECTED): 3}
-    assert StatusChange.objects.filter(new_status=Status.REJECTED).count() == 3
+    assert changes_since_recorded().filter(new_status=Status.REJECTED).count() == 3
     assert history(already) == []
 
 
