@@ -142,9 +142,9 @@ def stop(pgdata: Path) -> None:
 
 def run(command: list[str], pgdata: Path) -> int:
     """Run ``command`` with ``DATABASE_URL`` on the embedded server; return its exit status."""
-    url = start(pgdata)
-    print(f"Embedded PostgreSQL: {pgdata} ({url})", flush=True)
     try:
+        url = start(pgdata)
+        print(f"Embedded PostgreSQL: {pgdata} ({url})", flush=True)
         child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})
 
         def pass_on(signum: int, frame: FrameType | None) -> None:
