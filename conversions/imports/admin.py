@@ -9,7 +9,8 @@ through its documented hooks:
   ``ImportJob`` admin below) shows validation progress, the preview, the confirmation and the
   outcome. ``process_import`` (import-export's confirm step) is not used: jobs are confirmed
   on their page.
-- ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX.
+- ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX
+  (``conversions.reports.export``).
 
 Importing needs ``conversions.change_conversion_status``, on every import URL; exporting needs
 view permission on conversions.

@@ -22,6 +22,8 @@ Both spreadsheet formats are read in a child process (``process`` starts ``child
 row checks and the COPY: by python-calamine (``calamine``) under a memory limit when it can
 read the file as the reference readers above would, otherwise by those.
 
-Modules depend downwards only: ``types`` <- ``sniffing``, ``csv_reader``, ``xls``, ``xlsx`` <-
-``calamine`` <- ``child``; ``process`` (the worker's side of the child) <- ``rows``.
+Modules depend one way only, on ``types`` first: ``sniffing``; ``csv_reader`` (and
+``sniffing``'s advice); ``xls`` and ``xlsx``; ``calamine`` (and ``xls``'s formula scan); ``child``
+(every reader); ``process``, which starts ``child`` by its module name and never imports it; and
+``rows``, over ``csv_reader`` and ``process``.
 """

@@ -15,14 +15,13 @@ IV65536 of an XLS costs 1 GB), and it sees no formula, only their cached results
   xlrd (``xls.xls_rows``, sparse). Their messages are the ones an admin reads.
 
 A separate interpreter, not a fork: workers run tasks in threads. The child is
-``python -m conversions.imports.reading.child`` (this module is the worker's side). Records on
-the child's stdout,
-each a ``marshal`` object after its length (4 bytes): ``("rows", [(number, cells), …])``,
-``("progress", done, total)``, then ``("end",)``; or ``("unusable", message)`` for a file the
-reference reader refuses (raised again in the worker as ``UnusableFile``); or ``("unread",
-reason)`` from calamine's child for a file it leaves to the reference reader. A child that stops
-otherwise is raised as ``RuntimeError`` with the end of its stderr, unless it is calamine's and
-sent no row yet.
+``python -m conversions.imports.reading.child``; this module is the worker's side. Records on
+the child's stdout, each a ``marshal`` object after its length (4 bytes): ``("rows", [(number,
+cells), …])``, ``("progress", done, total)``, then ``("end",)``; or ``("unusable", message)``
+for a file the reference reader refuses (raised again in the worker as ``UnusableFile``); or
+``("unread", reason)`` from calamine's child for a file it leaves to the reference reader. A
+child that stops otherwise is raised as ``RuntimeError`` with the end of its stderr, unless it
+is calamine's and sent no row yet.
 """
 
 from __future__ import annotations
