@@ -4,7 +4,6 @@ in ``services``)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 
@@ -17,7 +16,6 @@ from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob, Source
 from conversions.services import conversion_status_apply_staged
 
-logger = logging.getLogger(__name__)
 State = ImportJob.State
 STALE_APPLY_MESSAGE = (
     "The worker applying this import stopped before it finished (it was restarted or killed). "
@@ -105,11 +103,12 @@ def _apply(import_job: ImportJob) -> None:
                 progress_done=total,
             )
     except Exception as error:
-        logger.exception("Applying import job %s failed", import_job.pk)
-        worker.job_fail(
+        worker.job_fail_unexpected(
             import_job,
-            f"Applying stopped on an error ({worker.error_text(error)}). Nothing was changed: "
-            "the import is all or nothing. Use Retry to apply it again.",
+            error,
+            step="Applying",
+            message="Applying stopped on an error ({error}). Nothing was changed: the import "
+            "is all or nothing. Use Retry to apply it again.",
             progress_done=0,
         )
     finally:

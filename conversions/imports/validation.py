@@ -3,7 +3,6 @@ and fills the summary, changing no conversion (see the state machine in ``servic
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from conversions.imports.rows import Columns, StagedRow, columns_find, row_check
 from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob
 
-logger = logging.getLogger(__name__)
 State = ImportJob.State
 
 
@@ -91,11 +89,12 @@ def _validate(import_job: ImportJob) -> None:
             finished_at=timezone.now(),
         )
     except Exception as error:
-        logger.exception("Validation of import job %s failed", import_job.pk)
-        worker.job_fail(
+        worker.job_fail_unexpected(
             import_job,
-            f"Checking the file stopped on an unexpected error ({worker.error_text(error)}). "
-            "Nothing was changed. Use Retry to check it again.",
+            error,
+            step="Validation of",
+            message="Checking the file stopped on an unexpected error ({error}). Nothing was "
+            "changed. Use Retry to check it again.",
         )
     finally:
         progress.close()

@@ -8,8 +8,8 @@
 - ``jit_off``: PostgreSQL's JIT compiled these large statements for minutes (measured, with a
   batch of 10,000, and could not be cancelled): never worth it;
 - ``local_path``: a stored file as a local path (readers and the child process need one);
-- ``job_update``, ``job_start`` and ``job_fail``: the job's fields written at once, on the
-  object and its row.
+- ``job_update``, ``job_start``, ``job_fail`` (and ``job_fail_unexpected``): the job's fields
+  written at once, on the object and its row.
 """
 
 from __future__ import annotations
@@ -113,6 +113,15 @@ def job_fail(import_job: ImportJob, message: str, **fields: Any) -> None:
     job_update(import_job, state=ImportJob.State.FAILED, error_message=message, **fields)
 
 
+def job_fail_unexpected(
+    import_job: ImportJob, error: Exception, *, step: str, message: str, **fields: Any
+) -> None:
+    """The job's ``step`` stopped on an unexpected error: logged with its traceback, and the job
+    failed with ``message``, whose ``{error}`` is the error in one line."""
+    logger.exception("%s import job %s failed", step, import_job.pk)
+    job_fail(import_job, message.format(error=_error_text(error)), **fields)
+
+
 def jit_off() -> None:
     """``SET LOCAL jit = off`` for the rest of the current transaction."""
     with connection.cursor() as cursor:
@@ -136,7 +145,6 @@ def local_path(field: FieldFile) -> Iterator[str]:
         yield copy.name
 
 
-def error_text(error: Exception) -> str:
-    """An unexpected error in one line, for the job's message."""
+def _error_text(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__
