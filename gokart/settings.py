@@ -104,8 +104,8 @@ except ValueError:  # an unknown scheme
 if _database["ENGINE"] != "django.db.backends.postgresql":
     # Only the scheme is repeated: the URL may hold a password.
     raise ImproperlyConfigured(
-        f"DATABASE_URL is a {_scheme!r} URL, but GoKart needs PostgreSQL 15 or newer (SQLite and "
-        "other databases are not supported): set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/"
+        f"DATABASE_URL is a {_scheme!r} URL, but GoKart needs PostgreSQL 15 or newer (no other "
+        "database is supported): set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/"
         "NAME, or leave it unset and use `make run`, which starts an embedded PostgreSQL."
     )
 if not _database["HOST"] and "host" in _database.get("OPTIONS", {}):
