@@ -93,6 +93,7 @@ class Source(models.TextChoices):
     POSTBACK = "postback", "Postback"
     ADMIN = "admin", "Admin"
     BULK_IMPORT = "bulk_import", "Bulk import"
+    REVERT = "revert", "Revert"
     PENDING_TIME = "pending_time", "Pending time elapsed"
 
 
@@ -123,7 +124,10 @@ class Conversion(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        permissions = [("change_conversion_status", "Can change the status of conversions")]
+        permissions = [
+            ("change_conversion_status", "Can change the status of conversions"),
+            ("approve_large_status_change", "Can approve large status changes"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["click", "offer_event"], name="conversion_unique_click_event"
@@ -154,35 +158,60 @@ class Conversion(models.Model):
 
 
 class ImportJob(models.Model):
-    """One uploaded status file, from upload through validation to apply."""
+    """One bulk status change, from its check through confirmation to apply: an uploaded file
+    (``kind`` file), the "set status of selected conversions" action (action: no file), or the
+    revert of another job (revert: built from that job's audit rows)."""
 
     class State(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded"
         VALIDATING = "validating", "Validating"
         VALIDATED = "validated", "Validated"
         INVALID = "invalid", "Invalid"
+        CHECKED = "checked", "Checked only (dry run)"
         QUEUED = "queued", "Queued"
         APPLYING = "applying", "Applying"
         APPLIED = "applied", "Applied"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        FILE = "file", "File import"
+        ACTION = "action", "Selected conversions"
+        REVERT = "revert", "Revert"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FILE)
+    # Who uploaded the file (or asked for the revert, or ran the action).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
-    file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
+    # The job a revert puts back: at most one revert per job.
+    reverts = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reverted_by"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=500, blank=True)
     original_name = models.CharField(max_length=255)
-    file_format = models.CharField(max_length=8)
+    file_format = models.CharField(max_length=8, blank=True)
     size_bytes = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
     send_callbacks = models.BooleanField(default=True)
+    # Set by validation: the change set reaches an approval threshold (the reason says which),
+    # so it cannot be confirmed by its uploader, only by another user allowed to approve.
+    approval_required = models.BooleanField(default=False)
+    approval_reason = models.CharField(max_length=300, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     progress_done = models.BigIntegerField(default=0)
     progress_total = models.BigIntegerField(default=0)
     error_report = models.FileField(upload_to="import-reports/%Y/%m/", blank=True, max_length=500)
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    validation_started_at = models.DateTimeField(null=True, blank=True)
+    validation_finished_at = models.DateTimeField(null=True, blank=True)
+    apply_started_at = models.DateTimeField(null=True, blank=True)
+    apply_finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -147,6 +147,12 @@ IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 10
 # A validated import not confirmed within this many hours has its checked rows dropped (they
 # take disk: a row per conversion of the file) and fails; Retry checks the file again.
 IMPORT_CONFIRM_WITHIN_HOURS = int(os.environ.get("IMPORT_CONFIRM_WITHIN_HOURS", 168))
+# Four-eyes approval (conversions.imports.approval): a job changing at least this many
+# conversions, or moving at least this payout in a currency ("USD:5000,EUR:4500", or one amount
+# for every currency; empty: off), is confirmed by another user allowed to approve, never by
+# its uploader.
+IMPORT_APPROVAL_MIN_CONVERSIONS = int(os.environ.get("IMPORT_APPROVAL_MIN_CONVERSIONS", 10_000))
+IMPORT_APPROVAL_MIN_PAYOUT = os.environ.get("IMPORT_APPROVAL_MIN_PAYOUT", "")
 # Conversions per statement when an import is applied (all in one transaction).
 IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000))
 # Streamed to a temporary file rather than memory above this size.

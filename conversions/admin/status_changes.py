@@ -20,11 +20,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 
 from conversions.admin.display import money, plural, status_badge
+from conversions.change_sets import conversions_status_money
+from conversions.imports.approval import approval_reason
+from conversions.imports.selection import selection_status_set
 from conversions.models import Conversion, Source, Status
 from conversions.selectors import conversion_status_counts
 from conversions.services import StatusChangeResult, conversion_status_set
@@ -143,6 +146,7 @@ class ConversionStatusChangeMixin:
             "current_badge": status_badge(conversion.status),
             "new_badge": status_badge(status),
             "payout": money(conversion.payout, conversion.offer.currency),
+            "money": conversions_status_money(conversion_ids=[conversion.pk], status=status),
             "form": form,
             "next_url": next_url,
         }
@@ -163,7 +167,9 @@ class ConversionStatusChangeMixin:
     def set_status_action(
         self, request: HttpRequest, queryset: QuerySet[Conversion]
     ) -> HttpResponse | None:
-        """First POST: the confirmation page (status and reason). Its POST ("apply"): set it."""
+        """First POST: the new status and a reason. Its POST ("preview"): what the change moves,
+        to confirm. That POST ("apply"): set it, recorded as a job that can be reverted. A
+        change that needs a second person's approval is sent to Import, which has that step."""
         ids = list(queryset.order_by().values_list("pk", flat=True)[: ACTION_MAX_CONVERSIONS + 1])
         if len(ids) > ACTION_MAX_CONVERSIONS:
             self.message_user(
@@ -173,18 +179,40 @@ class ConversionStatusChangeMixin:
                 messages.ERROR,
             )
             return None
-        form = StatusActionForm(request.POST if "apply" in request.POST else None)
+        bound = "apply" in request.POST or "preview" in request.POST
+        form = StatusActionForm(request.POST if bound else None)
+        change_set = None
         if form.is_valid():
             status = form.cleaned_data["status"]
-            result = conversion_status_set(
-                conversion_ids=ids,
-                status=status,
-                source=Source.ADMIN,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-            self.message_user(request, _action_message(result, selected=len(ids), status=status))
-            return None
+            change_set = conversions_status_money(conversion_ids=ids, status=status)
+            changed = sum(line.conversions for line in change_set.transitions)
+            refusal = approval_reason(conversions=changed, money=change_set)
+            if refusal:
+                self.message_user(
+                    request,
+                    f"This change needs a second person's approval ({refusal}). Export these "
+                    "conversions, set their Status column and upload the file with Import: "
+                    "another user allowed to approve large changes can confirm it there.",
+                    messages.ERROR,
+                )
+                return None
+            if "apply" in request.POST:
+                job, result = selection_status_set(
+                    conversion_ids=ids,
+                    status=status,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+                self.message_user(
+                    request,
+                    format_html(
+                        '{} <a href="{}">Job {}</a> records it (and can revert it).',
+                        _action_message(result, selected=len(ids), status=status),
+                        reverse("admin:conversions_importjob_change", args=[job.pk]),
+                        job.pk,
+                    ),
+                )
+                return None
         context = {
             **self.admin_site.each_context(request),
             "title": "Set the status of the selected conversions",
@@ -194,6 +222,8 @@ class ConversionStatusChangeMixin:
             "count_label": plural(len(ids)),
             "statuses": _status_counts(ids),
             "form": form,
+            "money": change_set,
+            "status_label": Status(form.cleaned_data["status"]).label if change_set else "",
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             # Posted back as they came: the selected rows of the page, or "all matching the
             # filters" (select_across), which the list's query string still carries.

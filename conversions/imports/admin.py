@@ -44,6 +44,7 @@ from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob
 from conversions.reports import export
 from conversions.reports.resource import ConversionReportResource
+from gokart.admin_base import ReadOnlyAdminMixin
 
 IMPORT_PERMISSION = "conversions.change_conversion_status"
 
@@ -206,22 +207,25 @@ class ConversionImportExportMixin(ImportExportMixin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    """The import job list and each job's page (read-only; actions are the page's buttons)."""
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The job list and each job's page (read-only; actions are the page's buttons): imports,
+    selected-rows actions and reverts."""
 
     list_display = [
         "id",
         "file_name",
+        "kind",
         "user",
         "uploaded",
+        "confirmed",
         "size",
         "state_badge",
         "counts",
         "outcome",
     ]
     list_display_links = ["id", "file_name"]
-    list_filter = ["state"]
-    list_select_related = ["user"]
+    list_filter = ["state", "kind"]
+    list_select_related = ["user", "confirmed_by"]
     search_fields = ["original_name"]
     list_per_page = 50
     show_full_result_count = False
@@ -235,15 +239,6 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
         return has_import_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return False
 
     # -- list columns -----------------------------------------------------------------------
     @admin.display(description="size", ordering="size_bytes")
@@ -265,6 +260,12 @@ class ImportJobAdmin(admin.ModelAdmin):
     @admin.display(description="uploaded", ordering="created_at")
     def uploaded(self, job: ImportJob) -> str:
         return f"{job.created_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="confirmed")
+    def confirmed(self, job: ImportJob) -> str:
+        if job.confirmed_at is None:
+            return "—"
+        return f"{job.confirmed_by or 'a script'}, {job.confirmed_at:%Y-%m-%d %H:%M}"
 
     @admin.display(description="rows · to change · rejected")
     def counts(self, job: ImportJob) -> str:
@@ -295,7 +296,10 @@ class ImportJobAdmin(admin.ModelAdmin):
                     raise PermissionDenied
                 if post_only and request.method != "POST":
                     return HttpResponse(status=405, headers={"Allow": "POST"})
-                job = get_object_or_404(ImportJob.objects.select_related("user"), pk=object_id)
+                job = get_object_or_404(
+                    ImportJob.objects.select_related("user", "confirmed_by", "reverts"),
+                    pk=object_id,
+                )
                 return view(request, import_job=job)
 
             return self.admin_site.admin_view(wrapper)
@@ -321,6 +325,16 @@ class ImportJobAdmin(admin.ModelAdmin):
                 job_view(views.import_job_report_download),
                 name="conversions_importjob_report",
             ),
+            path(
+                "<int:object_id>/changes/",
+                job_view(views.import_job_changes_download),
+                name="conversions_importjob_changes",
+            ),
+            path(
+                "<int:object_id>/revert/",
+                job_view(views.import_job_revert, post_only=True),
+                name="conversions_importjob_revert",
+            ),
             *super().get_urls(),
         ]
 
@@ -335,7 +349,9 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if not str(object_id).isdigit():
             raise Http404("No such import job.")
-        job = get_object_or_404(ImportJob.objects.select_related("user"), pk=object_id)
+        job = get_object_or_404(
+            ImportJob.objects.select_related("user", "confirmed_by", "reverts"), pk=object_id
+        )
         admin_context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

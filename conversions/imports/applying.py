@@ -9,7 +9,6 @@ from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from conversions.imports import staging, worker
 from conversions.imports.summary import ImportSummary
@@ -28,9 +27,10 @@ def import_job_apply(*, import_job: ImportJob) -> ImportJob:
 
     Statuses are re-read at apply time: a conversion whose status is no longer the one the
     preview saw is left alone and counted in ``changed_since_preview``. Audit rows carry the
-    job, its uploader and each row's reason; callbacks follow unless the job says not to.
-    Idempotent: an applied job is returned as it is; a job found ``applying`` (its worker died)
-    is marked failed. A failure leaves nothing changed and the job ``failed``.
+    job, the user who confirmed it and each row's reason (source ``revert`` for a revert);
+    callbacks follow unless the job says not to. Idempotent: an applied job is returned as it
+    is; a job found ``applying`` (its worker died) is marked failed. A failure leaves nothing
+    changed and the job ``failed``.
     """
     with worker.job_lock(import_job.pk) as acquired:
         import_job.refresh_from_db()
@@ -68,14 +68,20 @@ def _apply(import_job: ImportJob) -> None:
             worker.jit_off()
             transitions: Counter[str] = Counter()
             callbacks = done = 0
+            source = (
+                Source.REVERT if import_job.kind == ImportJob.Kind.REVERT else Source.BULK_IMPORT
+            )
+            # The audit rows record who confirmed the change (the uploader, when no one did:
+            # the import_statuses command without --user).
+            user = import_job.confirmed_by or import_job.user
             chunks = staging.staging_apply_chunks(
-                tables, chunk_rows=int(getattr(settings, "IMPORT_APPLY_CHUNK_ROWS", 100_000))
+                tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS
             )
             for after_id, up_to_id, rows in chunks:
                 result = conversion_status_apply_staged(
                     table=staging.staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
-                    source=Source.BULK_IMPORT,
-                    user=import_job.user,
+                    source=source,
+                    user=user,
                     import_job=import_job,
                     send_callbacks=import_job.send_callbacks,
                 )
@@ -95,12 +101,8 @@ def _apply(import_job: ImportJob) -> None:
                 callbacks=callbacks,
                 apply_seconds=round(time.monotonic() - started, 2),
             )
-            worker.job_update(
-                import_job,
-                state=State.APPLIED,
-                summary=summary.to_json(),
-                finished_at=timezone.now(),
-                progress_done=total,
+            worker.job_finish(
+                import_job, State.APPLIED, summary=summary.to_json(), progress_done=total
             )
     except Exception as error:
         worker.job_fail_unexpected(

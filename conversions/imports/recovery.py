@@ -49,10 +49,10 @@ def import_jobs_expire_unconfirmed(*, now: datetime | None = None) -> int:
     ``IMPORT_CONFIRM_WITHIN_HOURS`` (their staging table holds a row per conversion of the
     file), and mark them failed: Retry checks the file again. Returns how many. Run
     periodically."""
-    hours = int(getattr(settings, "IMPORT_CONFIRM_WITHIN_HOURS", 168))
+    hours = settings.IMPORT_CONFIRM_WITHIN_HOURS
     cutoff = (now or timezone.now()) - timedelta(hours=hours)
     expired = 0
-    stale = ImportJob.objects.filter(state=State.VALIDATED, finished_at__lt=cutoff)
+    stale = ImportJob.objects.filter(state=State.VALIDATED, validation_finished_at__lt=cutoff)
     for job_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
             # The job's row lock orders this against a confirmation (which takes it too).
@@ -65,7 +65,6 @@ def import_jobs_expire_unconfirmed(*, now: datetime | None = None) -> int:
                 f"This import was not confirmed within {hours:,} hours of its check, so its "
                 "checked rows were dropped. Nothing was changed. Use Retry to check the file "
                 "again, then confirm it.",
-                finished_at=job.finished_at,  # still when it was checked
             )
             expired += 1
     return expired

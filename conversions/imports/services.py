@@ -43,18 +43,21 @@ validating, conversions while applying); their ratio is what to show.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from conversions.imports import recovery, staging, tasks
 from conversions.imports.applying import import_job_apply
+from conversions.imports.approval import confirm_refusal, may_confirm
 from conversions.imports.reading.sniffing import file_format_check, file_format_from_name
 from conversions.imports.reading.types import UnusableFile
 from conversions.imports.reading.xlsx import xlsx_archive_check
@@ -100,6 +103,7 @@ def import_job_create(
                 original_name=name,
                 file_format=file_format,
                 size_bytes=size,
+                file_sha256=_sha256(stream),
                 state=State.UPLOADED,
             )
             stored_name = f"{uuid.uuid4().hex}.{file_format}"
@@ -111,6 +115,15 @@ def import_job_create(
     if queue_validation:
         tasks.import_job_validate_task.delay_on_commit(job.pk)
     return job
+
+
+def _sha256(stream: IO[bytes]) -> str:
+    """The stream's SHA-256 (to tell the same file uploaded again), read from 0 and rewound."""
+    digest = hashlib.sha256()
+    while block := stream.read(1024 * 1024):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
 
 
 @contextmanager
@@ -138,15 +151,30 @@ def _upload_opened(upload: Any) -> Iterator[tuple[IO[bytes], int, str | None]]:
 def import_job_confirm(
     *, import_job: ImportJob, user: Any, send_callbacks: bool, queue_apply: bool = True
 ) -> ImportJob:
-    """Confirm a validated job: it is queued and applied by a worker after commit.
+    """Confirm a validated job: it is queued and applied by a worker after commit, with
+    ``user`` recorded as the one who confirmed (and on its audit rows).
 
     ``send_callbacks=False`` applies the changes without owing partners callbacks (recorded on
-    each audit row). Refuses any other state than ``validated``.
+    each audit row). Idempotent: a job already confirmed is returned as it is (a double click
+    applies once). Raises ``PermissionDenied`` when the job needs a second person's approval
+    and ``user`` may not give it (``approval``), ``ValidationError`` in any other state.
     """
     with transaction.atomic():
-        job = _job_locked(import_job, State.VALIDATED, "Only a validated import can be confirmed")
+        job = ImportJob.objects.select_for_update().get(pk=import_job.pk)
+        if job.confirmed_at is not None:
+            import_job.refresh_from_db()
+            return import_job
+        if job.state != State.VALIDATED:
+            raise ValidationError(
+                "Only a validated import can be confirmed; this one is "
+                f"{job.get_state_display().lower()}."
+            )
+        if not may_confirm(job, user):
+            raise PermissionDenied(confirm_refusal(job, user))
         job.state = State.QUEUED
         job.send_callbacks = send_callbacks
+        job.confirmed_by = user if getattr(user, "pk", None) else None
+        job.confirmed_at = timezone.now()
         summary = ImportSummary.from_json(job.summary)
         if summary is None:  # validated implies a summary
             raise ValidationError("This import has no summary of its check.")
@@ -156,7 +184,15 @@ def import_job_confirm(
         job.progress_done = 0
         job.progress_total = summary.will_change_total
         job.save(
-            update_fields=["state", "send_callbacks", "summary", "progress_done", "progress_total"]
+            update_fields=[
+                "state",
+                "send_callbacks",
+                "confirmed_by",
+                "confirmed_at",
+                "summary",
+                "progress_done",
+                "progress_total",
+            ]
         )
         if queue_apply:
             tasks.import_job_apply_task.delay_on_commit(job.pk)
@@ -184,6 +220,53 @@ def import_job_retry(*, import_job: ImportJob) -> ImportJob:
     return import_job
 
 
+def import_job_check_only(*, import_job: ImportJob) -> ImportJob:
+    """Close a validated job as a dry run (``checked``): its checked rows are dropped, and no
+    one can confirm it later. A job in another state is returned as it is."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=import_job.pk)
+        if job.state == State.VALIDATED:
+            staging.staging_drop(staging.StagingTables(job.pk))
+            job.state = State.CHECKED
+            job.save(update_fields=["state"])
+    import_job.refresh_from_db()
+    return import_job
+
+
+# --- revert -------------------------------------------------------------------------------------
+
+
+def import_job_revert(
+    *, import_job: ImportJob, user: Any, queue_validation: bool = True
+) -> ImportJob:
+    """The job that reverts ``import_job`` (an applied import, selected-rows action or revert):
+    a new job whose check builds, from the audit rows of the one reverted, the change back to
+    each conversion's previous status, where the conversion still has the status that job set.
+    It then takes the same preview, approval and apply path as an import (audit source
+    ``revert``). A job is reverted at most once: asking again returns the existing revert.
+    Raises ``ValidationError`` for a job that is not applied."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=import_job.pk)
+        existing = ImportJob.objects.filter(reverts=job).first()
+        if existing is not None:
+            return existing
+        if job.state != State.APPLIED:
+            raise ValidationError(
+                f"Only an applied job can be reverted; this one is "
+                f"{job.get_state_display().lower()}."
+            )
+        revert = ImportJob.objects.create(
+            kind=ImportJob.Kind.REVERT,
+            reverts=job,
+            user=user if getattr(user, "pk", None) else None,
+            original_name=f"Revert of {job.get_kind_display().lower()} {job.pk}",
+            state=State.UPLOADED,
+        )
+        if queue_validation:
+            tasks.import_job_validate_task.delay_on_commit(revert.pk)
+    return revert
+
+
 def _job_locked(import_job: ImportJob, state: str, refusal: str) -> ImportJob:
     """The job's row, locked until the transaction ends; ``ValidationError`` (``refusal``, and
     the job's state) unless it is in ``state``."""
@@ -203,6 +286,8 @@ def import_jobs_fail_stale() -> int:
 
 __all__ = [
     "import_job_apply",
+    "import_job_check_only",
+    "import_job_revert",
     "import_job_confirm",
     "import_job_create",
     "import_job_retry",

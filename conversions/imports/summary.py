@@ -37,6 +37,15 @@ class RowError:
 
 
 @dataclass(frozen=True)
+class LeftAlone:
+    """A conversion a revert leaves as it is: it no longer has the status the reverted job set
+    (``status`` is what it has now)."""
+
+    conversion_id: int
+    status: str
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     """Validation: ``rows`` read (blank rows are skipped and not counted); ``will_change``
     ``{"pending->success": n, …}`` the conversions that will change, by transition, as of
@@ -44,7 +53,9 @@ class ImportSummary:
     for; ``not_found``, ``invalid``, ``conflicting``: rejected *rows* of each kind, and
     ``rejected_rows``; ``fan_out``; ``errors``: the first 50 rejected rows; ``staged``:
     conversions in the change set; ``columns``: the header used for each column; ``reader``
-    (the file format); ``validate_seconds``.
+    (the file format); ``validate_seconds``; ``money``: what the change set moves
+    (``conversions.change_sets.ChangeSetMoney.to_json``); for a revert, ``left_alone``: the
+    conversions changed since the reverted job (left as they are) and the first 50 of them.
 
     Confirmation: ``confirmed_by`` (the username; ``confirmed`` says whether it was set).
 
@@ -67,6 +78,9 @@ class ImportSummary:
     columns: dict[str, str] = field(default_factory=dict)
     reader: str = ""
     validate_seconds: float = 0.0
+    money: dict[str, Any] = field(default_factory=dict)
+    left_alone: int = 0
+    left_alone_examples: list[LeftAlone] = field(default_factory=list)
     confirmed: bool = False
     confirmed_by: str | None = None
     applied: dict[str, int] | None = None
@@ -104,5 +118,8 @@ class ImportSummary:
         values["will_change"] = dict(will_change)
         values["fan_out"] = [FanOut(**item) for item in values.get("fan_out") or []]
         values["errors"] = [RowError(**item) for item in values.get("errors") or []]
+        values["left_alone_examples"] = [
+            LeftAlone(**item) for item in values.get("left_alone_examples") or []
+        ]
         values["confirmed"] = "confirmed_by" in data
         return cls(**values)

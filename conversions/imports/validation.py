@@ -1,5 +1,7 @@
 """The worker's validation of an import job: a dry run that stages the file's rows set-based
-and fills the summary, changing no conversion (see the state machine in ``services``)."""
+(or, for a revert, the reverted job's audit rows) and fills the summary, with the money the
+change set moves and whether it needs approval, changing no conversion (see the state machine
+in ``services``)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from typing import Any
 
 from django.core.files import File
 from django.db import transaction
-from django.utils import timezone
 
-from conversions.imports import staging, worker
+from conversions.imports import change_set, staging, worker
+from conversions.imports.approval import approval_reason
 from conversions.imports.reading.rows import file_rows
 from conversions.imports.reading.types import Progress, UnusableFile
 from conversions.imports.rows import Columns, StagedRow, columns_find, row_checker
@@ -44,50 +46,33 @@ def _validate(import_job: ImportJob) -> None:
     try:
         with transaction.atomic():
             worker.jit_off()
-            with worker.local_path(import_job.file) as path:
-                columns, staged_rows = _rows_staged(path, import_job.file_format, progress)
-                staging.staging_rows_create(tables)
-                rows = staging.staging_rows_load(tables, staged_rows)
-                if rows == 0:
-                    raise UnusableFile(
-                        "The file has a header row but no data rows. Add one row per "
-                        "conversion (gk_click_id and/or EventId, Status) and upload it again."
-                    )
-            staging.staging_resolve(tables, rows=rows)
-            summary = staging.staging_counts(tables).replace(
-                columns=columns.headers, reader=import_job.file_format
-            )
-            report = _report_save(import_job, tables, columns.headers, summary)
+            if import_job.kind == ImportJob.Kind.REVERT:
+                summary, report = _revert_checked(import_job, tables)
+            else:
+                summary, report = _file_checked(import_job, tables, progress)
+            money = change_set.staged_money(tables)
+            reason = approval_reason(conversions=summary.will_change_total, money=money)
             if summary.staged == 0:
                 staging.staging_drop(tables)
-                state = State.INVALID
-                message = (
-                    f"None of the {summary.rows:,} rows can be applied "
-                    f"({summary.not_found:,} not found, {summary.invalid:,} invalid, "
-                    f"{summary.conflicting:,} conflicting). Download the rejected rows to "
-                    "see why, fix the file and upload it again."
-                )
+                state, message = State.INVALID, _nothing_to_apply(import_job, summary)
             else:
                 staging.staging_drop(tables, keep_changes=True)
                 state, message = State.VALIDATED, ""
-            summary = summary.replace(validate_seconds=round(time.monotonic() - started, 2))
-            worker.job_update(
+            summary = summary.replace(
+                money=money.to_json(), validate_seconds=round(time.monotonic() - started, 2)
+            )
+            worker.job_finish(
                 import_job,
-                state=state,
+                state,
                 summary=summary.to_json(),
                 error_message=message,
                 error_report=report,
-                finished_at=timezone.now(),
                 progress_done=import_job.progress_total,
+                approval_required=bool(reason),
+                approval_reason=reason[:300],
             )
     except UnusableFile as error:
-        worker.job_update(
-            import_job,
-            state=State.INVALID,
-            error_message=error.message,
-            summary={},
-            finished_at=timezone.now(),
-        )
+        worker.job_finish(import_job, State.INVALID, error_message=error.message, summary={})
     except Exception as error:
         worker.job_fail_unexpected(
             import_job,
@@ -98,6 +83,49 @@ def _validate(import_job: ImportJob) -> None:
         )
     finally:
         progress.close()
+
+
+def _file_checked(
+    import_job: ImportJob, tables: staging.StagingTables, progress: Progress
+) -> tuple[ImportSummary, Any]:
+    """Stage the file's rows, resolve them to a change set; the summary and the report of
+    rejected rows."""
+    with worker.local_path(import_job.file) as path:
+        columns, staged_rows = _rows_staged(path, import_job.file_format, progress)
+        staging.staging_rows_create(tables)
+        rows = staging.staging_rows_load(tables, staged_rows)
+        if rows == 0:
+            raise UnusableFile(
+                "The file has a header row but no data rows. Add one row per "
+                "conversion (gk_click_id and/or EventId, Status) and upload it again."
+            )
+    staging.staging_resolve(tables, rows=rows)
+    summary = staging.staging_counts(tables).replace(
+        columns=columns.headers, reader=import_job.file_format
+    )
+    return summary, _report_save(import_job, tables, columns.headers, summary)
+
+
+def _revert_checked(
+    import_job: ImportJob, tables: staging.StagingTables
+) -> tuple[ImportSummary, Any]:
+    """The change set that puts back what the reverted job changed."""
+    assert import_job.reverts is not None  # a revert job always names its job
+    return change_set.revert_stage(tables, reverted=import_job.reverts), ""
+
+
+def _nothing_to_apply(import_job: ImportJob, summary: ImportSummary) -> str:
+    if import_job.kind == ImportJob.Kind.REVERT:
+        return (
+            f"Nothing to revert: each of the {summary.rows:,} conversions that job changed has "
+            "changed since, and is left as it is."
+        )
+    return (
+        f"None of the {summary.rows:,} rows can be applied "
+        f"({summary.not_found:,} not found, {summary.invalid:,} invalid, "
+        f"{summary.conflicting:,} conflicting). Download the rejected rows to "
+        "see why, fix the file and upload it again."
+    )
 
 
 def _rows_staged(

@@ -8,6 +8,7 @@ import services and turn a ``ValidationError`` into a message. The report export
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -18,11 +19,16 @@ from django.http import (
     HttpRequest,
     HttpResponseRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
+from conversions.change_sets import ChangeSetMoney
 from conversions.imports import services
+from conversions.imports.approval import confirm_refusal
+from conversions.imports.change_set import change_list_rows
 from conversions.imports.forms import ImportJobConfirmForm
 from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob, Status
@@ -48,17 +54,26 @@ def import_job_url(import_job: ImportJob) -> str:
 def import_job_page(
     request: HttpRequest, *, import_job: ImportJob, admin_context: dict[str, Any]
 ) -> TemplateResponse:
-    """The job's page: state, live progress, the preview, confirmation, outcome, retry."""
+    """The job's page: state, live progress, the preview with the money it moves and who may
+    confirm it, confirmation, outcome, retry, revert."""
+    summary = ImportSummary.from_json(import_job.summary)
+    validated = import_job.state == ImportJob.State.VALIDATED
     context = {
         **admin_context,
-        "title": f"Import {import_job.pk}: {import_job.original_name}",
+        "title": f"{import_job.get_kind_display()} {import_job.pk}: {import_job.original_name}",
         "job": import_job,
         "running": import_job.state in RUNNING_STATES,
         "status": import_job_status_payload(import_job),
         "preview": import_job_preview(import_job),
-        "can_confirm": import_job.state == ImportJob.State.VALIDATED,
+        "money": ChangeSetMoney.from_json(summary.money) if summary else None,
+        "can_confirm": validated,
+        "confirm_refusal": confirm_refusal(import_job, request.user) if validated else "",
         "can_retry": import_job.state == ImportJob.State.FAILED,
         "confirm_form": ImportJobConfirmForm(),
+        "same_file": _same_file(import_job),
+        "revert": _revert_of(import_job),
+        "can_revert": import_job.state == ImportJob.State.APPLIED,
+        "has_change_list": validated or import_job.state == ImportJob.State.APPLIED,
     }
     return TemplateResponse(request, "admin/conversions/importjob/job.html", context)
 
@@ -130,6 +145,8 @@ def import_job_preview(import_job: ImportJob) -> dict[str, Any] | None:
         "applied_rows": applied_rows,
         "applied_total": summary.applied_total,
         "changed_since_preview": summary.changed_since_preview,
+        "left_alone": summary.left_alone,
+        "left_alone_examples": summary.left_alone_examples,
     }
 
 
@@ -150,24 +167,82 @@ def _status_label(value: str) -> str:
         return value
 
 
+def _same_file(import_job: ImportJob) -> ImportJob | None:
+    """The latest other job, applied, of a file with the same SHA-256."""
+    if not import_job.file_sha256:
+        return None
+    return (
+        ImportJob.objects.filter(file_sha256=import_job.file_sha256, state=ImportJob.State.APPLIED)
+        .exclude(pk=import_job.pk)
+        .select_related("confirmed_by")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+
+def _revert_of(import_job: ImportJob) -> ImportJob | None:
+    return ImportJob.objects.filter(reverts=import_job).first()
+
+
 def import_job_confirm(request: HttpRequest, *, import_job: ImportJob) -> HttpResponseRedirect:
-    """POST: apply a validated job in the background."""
+    """POST: apply a validated job in the background. A repeated POST (a double click, a
+    resubmitted form) answers with the job's page: the job is applied once."""
     form = ImportJobConfirmForm(request.POST)
     form.is_valid()
     send_callbacks = not form.cleaned_data.get("send_no_callbacks", False)
+    already = import_job.confirmed_at is not None
     try:
-        services.import_job_confirm(
+        job = services.import_job_confirm(
             import_job=import_job, user=request.user, send_callbacks=send_callbacks
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(import_job_url(import_job))
+    if already:
+        messages.info(
+            request,
+            f"Already confirmed by {job.confirmed_by or 'a script'} at "
+            f"{_when(job.confirmed_at)}: it is applied once.",
+        )
     else:
         note = "" if send_callbacks else " No partner callbacks will be sent for them."
         messages.success(
             request,
-            f"Import confirmed: the changes are being applied in the background.{note}",
+            f"Confirmed: the changes are being applied in the background.{note}",
         )
     return HttpResponseRedirect(import_job_url(import_job))
+
+
+def import_job_revert(request: HttpRequest, *, import_job: ImportJob) -> HttpResponseRedirect:
+    """POST: build the revert of an applied job (or open the one that exists) and show it."""
+    try:
+        revert = services.import_job_revert(import_job=import_job, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(import_job_url(import_job))
+    messages.success(
+        request,
+        f"Revert of job {import_job.pk}: its preview shows what will be put back, for you "
+        "(or an approver) to confirm.",
+    )
+    return HttpResponseRedirect(import_job_url(revert))
+
+
+def import_job_changes_download(
+    request: HttpRequest, *, import_job: ImportJob
+) -> StreamingHttpResponse:
+    """The CSV of every conversion the job changes (before its apply) or changed (after)."""
+    if import_job.state not in (ImportJob.State.VALIDATED, ImportJob.State.APPLIED):
+        raise Http404("This job has no change list: it is not checked or applied.")
+    response = StreamingHttpResponse(
+        change_list_rows(import_job), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="job-{import_job.pk}-changes.csv"'
+    return response
 
 
 def import_job_retry(request: HttpRequest, *, import_job: ImportJob) -> HttpResponseRedirect:

@@ -8,8 +8,9 @@
 - ``jit_off``: PostgreSQL's JIT compiled these large statements for minutes (measured, with a
   batch of 10,000, and could not be cancelled): never worth it;
 - ``local_path``: a stored file as a local path (readers and the child process need one);
-- ``job_update``, ``job_start``, ``job_fail`` (and ``job_fail_unexpected``): the job's fields
-  written at once, on the object and its row.
+- ``job_update``, ``job_start``, ``job_finish``, ``job_fail`` (and ``job_fail_unexpected``): the
+  job's fields written at once, on the object and its row; validation and apply keep their own
+  start and finish times.
 """
 
 from __future__ import annotations
@@ -92,25 +93,42 @@ def job_update(import_job: ImportJob, **fields: Any) -> None:
     ImportJob.objects.filter(pk=import_job.pk).update(**fields)
 
 
+# The step a job in each state is in (whose start and finish times it has).
+_STEPS = {
+    ImportJob.State.UPLOADED: "validation",
+    ImportJob.State.VALIDATING: "validation",
+    ImportJob.State.QUEUED: "apply",
+    ImportJob.State.APPLYING: "apply",
+}
+
+
 def job_start(import_job: ImportJob, state: str, *, progress_total: int, **fields: Any) -> None:
-    """The job's step begins: its state, started now, not finished, no error, the bar at 0."""
+    """The job's step (validation or apply, from ``state``) begins: its state, the step's start
+    now and no finish, no error, the bar at 0."""
+    step = _STEPS[ImportJob.State(state)]
     job_update(
         import_job,
         state=state,
-        started_at=timezone.now(),
-        finished_at=None,
         progress_done=0,
         progress_total=progress_total,
         error_message="",
+        **{f"{step}_started_at": timezone.now(), f"{step}_finished_at": None},
         **fields,
     )
 
 
+def job_finish(import_job: ImportJob, state: str, **fields: Any) -> None:
+    """The job's running step ends in ``state``, finished now."""
+    step = _STEPS.get(ImportJob.State(import_job.state))
+    if step is not None:
+        fields.setdefault(f"{step}_finished_at", timezone.now())
+    job_update(import_job, state=state, **fields)
+
+
 def job_fail(import_job: ImportJob, message: str, **fields: Any) -> None:
-    """Mark the job failed with ``message`` (what happened, and that Retry is the way on),
-    finished now unless ``fields`` say otherwise."""
-    fields.setdefault("finished_at", timezone.now())
-    job_update(import_job, state=ImportJob.State.FAILED, error_message=message, **fields)
+    """Mark the job failed with ``message`` (what happened, and that Retry is the way on); the
+    step it was in is finished now."""
+    job_finish(import_job, ImportJob.State.FAILED, error_message=message, **fields)
 
 
 def job_fail_unexpected(

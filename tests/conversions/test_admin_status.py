@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from conversions.models import Source, Status
+from conversions.models import ImportJob, Source, Status
 from tests.conversions.factories import changes_since_recorded
 
 pytestmark = pytest.mark.django_db
@@ -217,9 +217,15 @@ def test_the_action_sets_every_selected_conversion_and_reports_no_ops(
         follow=True,
     )
 
+    job = ImportJob.objects.get(kind=ImportJob.Kind.ACTION)
     assert shown_messages(response) == [
-        "2 conversions set to Rejected. 1 conversion already Rejected, left as is."
+        "2 conversions set to Rejected. 1 conversion already Rejected, left as is. "
+        f'<a href="/admin/conversions/importjob/{job.pk}/change/">Job {job.pk}</a> records it '
+        "(and can revert it)."
     ]
+    assert job.state == ImportJob.State.APPLIED
+    assert job.summary["applied"] == {"pending->rejected": 2}
+    assert set(changes_since_recorded().values_list("import_job", flat=True)) == {job.pk}
     for conversion in pending:
         assert audit_rows(conversion) == [
             (Status.PENDING, Status.REJECTED, Source.ADMIN, "agent", "Advertiser dispute")
@@ -248,7 +254,7 @@ def test_the_action_on_all_matching_conversions_keeps_the_list_filter(
     )
 
     assert "Set the status of <strong>3 conversions</strong>" in confirmation
-    assert shown_messages(response) == ["3 conversions set to Success."]
+    assert shown_messages(response)[0].startswith("3 conversions set to Success. <a href=")
     for conversion in pending:
         conversion.refresh_from_db()
         assert conversion.status == Status.SUCCESS

@@ -54,3 +54,22 @@
     start();
   }
 })();
+
+// A confirmation is sent once: its button is disabled as the form submits (the server applies a
+// job once anyway, and answers a repeated confirmation with the job's page).
+(function () {
+  function guard() {
+    document.querySelectorAll("form.gk-confirm-form").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("input[type=submit]").forEach(function (button) {
+          window.setTimeout(function () { button.disabled = true; }, 0);
+        });
+      });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", guard);
+  } else {
+    guard();
+  }
+})();

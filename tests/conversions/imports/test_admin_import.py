@@ -146,7 +146,7 @@ def test_the_preview_shows_counts_and_problem_rows(admin_client, conversion_fact
     assert "Aproved" in page
     assert '<td class="num">5</td>' in page  # the bad status is on line 5 of the file
     assert job_url(job, "report") in page
-    assert "confirm-form" in page
+    assert 'id="confirm-form"' in page
     pending.refresh_from_db()
     assert pending.status == Status.PENDING
     assert not changes_since_recorded().exists()
@@ -175,7 +175,7 @@ def test_confirming_queues_the_apply_and_records_the_no_callbacks_choice(
     assert queued
     page = admin_client.get(job_url(job)).content.decode()
     assert "No partner callbacks will be sent for them." in page
-    assert "confirm-form" not in page
+    assert 'id="confirm-form"' not in page
 
     # And when the worker has applied it, the statuses changed with audit rows that say so
     job = run_apply(job)
@@ -191,7 +191,9 @@ def test_confirming_queues_the_apply_and_records_the_no_callbacks_choice(
     assert all(change.user == admin_user and change.reason == "Fraud" for change in audit)
 
 
-def test_a_job_cannot_be_confirmed_twice(admin_client, conversion_factory):
+def test_a_second_confirmation_answers_with_the_job_page_and_applies_once(
+    admin_client, admin_user, conversion_factory
+):
     conversion = conversion_factory()
     upload(admin_client, csv_upload([["EventId", "Status"], [conversion.pk, "Success"]]))
     job = run_validation(ImportJob.objects.get())
@@ -199,11 +201,15 @@ def test_a_job_cannot_be_confirmed_twice(admin_client, conversion_factory):
 
     response = admin_client.post(job_url(job, "confirm"), follow=True)
 
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == job_url(job)
     job.refresh_from_db()
     assert job.state == ImportJob.State.QUEUED
+    assert job.confirmed_by == admin_user
     last = list(response.context["messages"])[-1]
-    assert last.level_tag == "error"
-    assert "Only a validated import can be confirmed" in last.message
+    assert last.level_tag == "info"
+    assert last.message.startswith("Already confirmed by admin at ")
+    assert last.message.endswith(": it is applied once.")
 
 
 def edited_csv(content, edited):

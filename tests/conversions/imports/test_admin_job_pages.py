@@ -102,7 +102,7 @@ def test_a_job_being_validated_shows_a_progress_bar_that_polls(admin_client, adm
     assert job_url(job, "status") in page
     assert "width: 25%" in page
     assert "Checking the file: 25%" in page
-    assert "confirm-form" not in page
+    assert 'id="confirm-form"' not in page
 
 
 def test_the_status_endpoint_reports_state_and_progress(admin_client, admin_user):
@@ -140,7 +140,7 @@ def test_an_applied_job_shows_its_outcome(admin_client, admin_user):
     assert "2 conversions changed status between the preview and the apply" in page
     assert "<strong>not sent</strong> for this import" in page
     assert "Done: 100%" in page
-    assert "confirm-form" not in page
+    assert 'id="confirm-form"' not in page
 
 
 def test_a_failed_job_shows_its_error_and_a_retry_button(admin_client, admin_user):
@@ -205,7 +205,7 @@ def test_an_unusable_file_says_why_and_offers_a_new_upload(admin_client, admin_u
     assert "This file cannot be imported" in page
     assert "The file has no Status column." in page
     assert reverse("admin:conversions_conversion_import") in page
-    assert "confirm-form" not in page
+    assert 'id="confirm-form"' not in page
 
 
 def test_the_rejected_row_report_downloads_as_csv(admin_client, admin_user):

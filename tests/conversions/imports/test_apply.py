@@ -189,7 +189,7 @@ def test_a_job_left_unconfirmed_for_a_week_drops_its_checked_rows_and_can_be_che
     forgotten = import_validated(status_file(tmp_path, rows_for(three_pending)))
     recent = import_validated(status_file(tmp_path, rows_for(three_pending), name="recent.csv"))
     ImportJob.objects.filter(pk=forgotten.pk).update(
-        finished_at=timezone.now() - timedelta(hours=169)
+        validation_finished_at=timezone.now() - timedelta(hours=169)
     )
     tables = staging.StagingTables(forgotten.pk)
     assert staging.staging_changes_count(tables) == 3
@@ -217,15 +217,21 @@ def test_a_job_left_unconfirmed_for_a_week_drops_its_checked_rows_and_can_be_che
     assert [status_of(c) for c in three_pending] == [Status.PENDING] * 3
 
 
-def test_only_a_validated_job_can_be_confirmed_and_only_a_failed_one_retried(
-    tmp_path, import_applied, three_pending, admin_user
+def test_a_confirmed_job_is_confirmed_once_and_only_a_failed_one_retried(
+    tmp_path, import_applied, three_pending, admin_user, django_user_model
 ):
     job = import_applied(status_file(tmp_path, rows_for(three_pending)))
+    confirmed_at = job.confirmed_at
+    other = django_user_model.objects.create_user("second", password="x", is_staff=True)
 
-    with pytest.raises(
-        ValidationError, match="Only a validated import can be confirmed; this one is applied"
-    ):
-        services.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
+    again = services.import_job_confirm(import_job=job, user=other, send_callbacks=False)
+
+    assert again.state == ImportJob.State.APPLIED
+    assert (again.confirmed_by, again.confirmed_at, again.send_callbacks) == (
+        admin_user,
+        confirmed_at,
+        True,
+    )
     with pytest.raises(ValidationError, match="Only a failed import can be retried"):
         services.import_job_retry(import_job=job)
 

@@ -17,6 +17,9 @@ VALIDATED = {
     "columns": {"event_id": "EventId", "status": "Status"},
     "reader": "csv",
     "validate_seconds": 0.12,
+    "money": {},
+    "left_alone": 0,
+    "left_alone_examples": [],
 }
 
 

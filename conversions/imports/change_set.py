@@ -1,0 +1,149 @@
+"""A job's change set beyond the file: the money it moves, the list of every conversion it
+changes, and the change set of a revert, built from the audit rows of the job it reverts.
+
+The change set lives in the job's ``changes`` staging table (``staging``): one row per
+conversion, ``status`` the new one, ``expected_status`` the status it must still have when the
+job is applied, and the conversion's offer, partner, payout and revenue, taken along by the
+validation's join so that the money is one grouping of that table (no second look-up).
+"""
+
+# Table names are built from the job's integer id, never from input:
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+
+from conversions.change_sets import ChangeSetMoney, change_set_money
+from conversions.imports.staging import StagingTables
+from conversions.imports.summary import ImportSummary, LeftAlone
+from conversions.models import ImportJob, Status
+from conversions.reports.csv_writer import csv_chunks
+from conversions.reports.formulas import formula_escape
+
+LEFT_ALONE_SHOWN = 50
+CHANGE_LIST_HEADER = [
+    "EventId",
+    "gk_click_id",
+    "Offer",
+    "Partner",
+    "Old status",
+    "New status",
+    "Payout",
+    "Revenue",
+    "Currency",
+    "Reason",
+]
+_LABELS = {value: str(label) for value, label in Status.choices}
+
+
+def staged_money(tables: StagingTables) -> ChangeSetMoney:
+    """What the staged changes move (the conversions that will change, as of now)."""
+    return change_set_money(
+        changes_sql=f"""SELECT expected_status AS old_status, status AS new_status, payout,
+            revenue, offer_id, partner_id
+            FROM {tables.changes} WHERE expected_status <> status""",
+        params={},
+    )
+
+
+def change_list_rows(import_job: ImportJob) -> Iterator[str]:
+    """The CSV (one piece per 2,000 rows) of every conversion the job changes: before it is
+    applied, its staged change set; after, what its audit rows say it changed."""
+    tables = StagingTables(import_job.pk)
+    if import_job.state == ImportJob.State.APPLIED:
+        source = """SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason
+            FROM conversions_statuschange sc WHERE sc.import_job_id = %(job)s"""
+    else:
+        source = f"""SELECT conversion_id, expected_status AS old_status, status AS new_status,
+            reason FROM {tables.changes} WHERE expected_status <> status"""
+    sql = f"""
+        SELECT ch.conversion_id, cl.gk_click_id, o.name, p.name, ch.old_status, ch.new_status,
+               c.payout, c.revenue, o.currency, ch.reason
+        FROM ({source}) ch
+        JOIN conversions_conversion c ON c.id = ch.conversion_id
+        JOIN conversions_click cl ON cl.id = c.click_id
+        JOIN conversions_offer o ON o.id = c.offer_id
+        JOIN callbacks_partner p ON p.id = c.partner_id
+        ORDER BY ch.conversion_id
+    """
+
+    def rows() -> Iterator[list[Any]]:
+        connection.ensure_connection()
+        # A server-side cursor held across the streamed response's own transactions.
+        name = f"change_list_{import_job.pk}"
+        with connection.connection.cursor(name=name, withhold=True) as cursor:
+            cursor.itersize = 5000
+            cursor.execute(sql, {"job": import_job.pk})
+            for conversion_id, click, offer, partner, old, new, *rest, reason in cursor:
+                yield [
+                    conversion_id,
+                    click,
+                    formula_escape(offer),
+                    formula_escape(partner),
+                    _LABELS.get(old, old),
+                    _LABELS.get(new, new),
+                    *rest,
+                    formula_escape(reason),
+                ]
+
+    return csv_chunks(CHANGE_LIST_HEADER, rows())
+
+
+def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary:
+    """Build the change set that puts back what ``reverted`` changed, from its audit rows: each
+    conversion back to the status it had before, only where it still has the status the job
+    set (the others are counted and listed as left alone). Returns the preview's summary."""
+    _execute(f"DROP TABLE IF EXISTS {tables.changes}")
+    label = "revert" if reverted.kind == ImportJob.Kind.REVERT else "import"
+    _execute(
+        f"""CREATE UNLOGGED TABLE {tables.changes} AS
+        SELECT c.id AS conversion_id, sc.old_status AS status,
+               %(reason)s::text AS reason, c.status AS expected_status, c.offer_id,
+               c.partner_id, c.payout, c.revenue, sc.new_status AS set_status
+        FROM conversions_statuschange sc
+        JOIN conversions_conversion c ON c.id = sc.conversion_id
+        WHERE sc.import_job_id = %(job)s""",
+        {"job": reverted.pk, "reason": f"Revert of {label} {reverted.pk}"},
+    )
+    _execute(f"ANALYZE {tables.changes}")
+    left_alone = [
+        LeftAlone(conversion_id=conversion_id, status=status)
+        for conversion_id, status in _execute(
+            f"""SELECT conversion_id, expected_status FROM {tables.changes}
+            WHERE expected_status <> set_status ORDER BY conversion_id LIMIT {LEFT_ALONE_SHOWN}"""
+        )
+    ]
+    ((changed, left),) = _execute(
+        f"""SELECT count(*) FILTER (WHERE expected_status = set_status),
+                   count(*) FILTER (WHERE expected_status <> set_status)
+            FROM {tables.changes}"""
+    )
+    _execute(f"DELETE FROM {tables.changes} WHERE expected_status <> set_status")
+    _execute(f"ALTER TABLE {tables.changes} DROP COLUMN set_status")
+    _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
+    will_change = {
+        f"{old}->{new}": count
+        for old, new, count in _execute(
+            f"""SELECT expected_status, status, count(*) FROM {tables.changes}
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+        )
+    }
+    return ImportSummary(
+        rows=changed + left,
+        will_change=will_change,
+        will_change_total=sum(will_change.values()),
+        staged=changed,
+        left_alone=left,
+        left_alone_examples=left_alone,
+        reader="audit rows",
+    )
+
+
+def _execute(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or {})
+        return cursor.fetchall() if cursor.description else []
