@@ -1,101 +1,212 @@
-"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--no-callbacks]``.
+"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--approver NAME]
+[--no-callbacks] [--json]`` and ``import_statuses --revert JOB_ID [--dry-run] …``.
 
-Runs the admin upload's pipeline (``conversions.imports.services``) synchronously: stores the
-file as an import job, validates it, prints the summary and, unless ``--dry-run``, applies it.
-Exits with status 1 when the file is unusable (nothing could be applied), 0 otherwise.
+Runs the admin's pipeline (``conversions.imports.services``) synchronously: stores the file as
+an import job (or builds the revert of an applied job), validates it, prints the summary (the
+job page's figures, status names and first 50 problems; ``--json`` prints the job page's keys
+as JSON instead) and, unless ``--dry-run``, applies it. A dry run leaves no job anyone can
+confirm later: a file's job is closed as "checked only", a revert's is deleted.
+
+A change set that needs a second person's approval is applied only with ``--approver`` naming
+another user allowed to approve; without it the job stays validated for an approver to
+confirm on its page, and the command exits with status 2. Exits with status 1 when nothing
+could be applied because the file (or the revert) is unusable, 0 otherwise.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
-from conversions.imports import services
+from conversions.change_sets import ChangeSetMoney
+from conversions.imports import services, staging
 from conversions.imports.summary import ImportSummary
-from conversions.models import ImportJob
+from conversions.models import ImportJob, Status
+
+PROBLEMS_SHOWN = 50
+_LABELS = {value: str(label) for value, label in Status.choices}
+
+
+def transition_text(key: str) -> str:
+    old, _, new = key.partition("->")
+    return f"{_LABELS.get(old, old)} → {_LABELS.get(new, new)}"
 
 
 class Command(BaseCommand):
-    help = "Validate and apply a bulk status file (CSV, XLS or XLSX), as the admin import does."
+    help = "Validate and apply a bulk status file (CSV, XLS or XLSX), or revert an applied job."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="The status file: .csv, .xls or .xlsx.")
+        parser.add_argument("file", nargs="?", help="The status file: .csv, .xls or .xlsx.")
+        parser.add_argument(
+            "--revert", type=int, metavar="JOB_ID", help="Revert this applied job instead."
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and print the summary only."
         )
         parser.add_argument("--user", help="Username recorded on the job and the audit rows.")
         parser.add_argument(
+            "--approver", help="Another user, allowed to approve, who confirms a large change."
+        )
+        parser.add_argument(
             "--no-callbacks",
             action="store_true",
             help="Apply without owing partners callbacks for these changes.",
         )
+        parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["file"])
+        if bool(options["file"]) == bool(options["revert"]):
+            raise CommandError("Give a status FILE, or --revert JOB_ID (not both).")
+        user = self._user(options["user"])
+        approver = self._user(options["approver"])
+        job = (
+            self._revert(options["revert"], user)
+            if options["revert"]
+            else self._upload(Path(options["file"]), user)
+        )
+        job = services.import_job_validate(import_job=job)
+        if job.state != ImportJob.State.VALIDATED:
+            self._report(job, options)
+            raise CommandError(job.error_message or f"Job {job.pk} is {job.state}.")
+        if options["dry_run"]:
+            self._report(job, options, note=f"Dry run: nothing was changed (job {job.pk}).")
+            self._dry_run_close(job)
+            return
+        try:
+            job = services.import_job_confirm(
+                import_job=job,
+                user=approver or user,
+                send_callbacks=not options["no_callbacks"],
+                queue_apply=False,
+            )
+        except PermissionDenied as error:
+            self._report(job, options)
+            raise CommandError(
+                f"{error} Job {job.pk} waits on its page for an approver (or run again with "
+                "--approver NAME).",
+                returncode=2,
+            ) from error
+        job = services.import_job_apply(import_job=job)
+        self._report(job, options)
+        if job.state != ImportJob.State.APPLIED:
+            raise CommandError(job.error_message or f"Job {job.pk} is {job.state}.")
+
+    def _user(self, name: str | None) -> Any:
+        if not name:
+            return None
+        user = get_user_model().objects.filter(username=name).first()
+        if user is None:
+            raise CommandError(f"No user named {name!r}.")
+        return user
+
+    def _upload(self, path: Path, user: Any) -> ImportJob:
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"No user named {options['user']!r}.")
         try:
-            job = services.import_job_create(
+            return services.import_job_create(
                 user=user, upload=path, original_name=path.name, queue_validation=False
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
-        job = services.import_job_validate(import_job=job)
-        self._summary_print(job)
-        if job.state != ImportJob.State.VALIDATED:
-            raise CommandError(job.error_message or f"Import {job.pk} is {job.state}.")
-        if options["dry_run"]:
-            self.stdout.write(f"Dry run: nothing was changed (import job {job.pk}).")
-            return
-        job = services.import_job_confirm(
-            import_job=job,
-            user=user,
-            send_callbacks=not options["no_callbacks"],
-            queue_apply=False,
-        )
-        job = services.import_job_apply(import_job=job)
-        if job.state != ImportJob.State.APPLIED:
-            raise CommandError(job.error_message or f"Import {job.pk} is {job.state}.")
-        summary = ImportSummary.from_json(job.summary)
-        assert summary is not None and summary.applied is not None  # noqa: S101 -- applied
-        self.stdout.write(
-            f"Applied: {summary.applied_total:,} conversions changed"
-            + "".join(
-                f", {key.replace('->', ' → ')}: {count:,}" for key, count in summary.applied.items()
+
+    def _revert(self, job_id: int, user: Any) -> ImportJob:
+        reverted = ImportJob.objects.filter(pk=job_id).first()
+        if reverted is None:
+            raise CommandError(f"No job {job_id}.")
+        try:
+            return services.import_job_revert(
+                import_job=reverted, user=user, queue_validation=False
             )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from error
+
+    def _dry_run_close(self, job: ImportJob) -> None:
+        if job.kind != ImportJob.Kind.REVERT:
+            services.import_job_check_only(import_job=job)
+            return
+        with transaction.atomic():  # a revert can be asked for again, for real
+            staging.staging_drop(staging.StagingTables(job.pk))
+            job.delete()
+
+    # -- the summary ------------------------------------------------------------------------
+    def _report(self, job: ImportJob, options: dict[str, Any], note: str = "") -> None:
+        if options["json"]:
+            self.stdout.write(json.dumps(job_json(job), indent=2, default=str))
+            return
+        for line in summary_lines(job):
+            self.stdout.write(line)
+        if note:
+            self.stdout.write(note)
+
+
+def job_json(job: ImportJob) -> dict[str, Any]:
+    """The job as its page shows it: its facts, then the summary's keys."""
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "state": job.state,
+        "state_label": job.get_state_display(),
+        "name": job.original_name,
+        "reverts": job.reverts_id,
+        "uploaded_by": getattr(job.user, "username", None),
+        "confirmed_by": getattr(job.confirmed_by, "username", None),
+        "approval_required": job.approval_required,
+        "approval_reason": job.approval_reason,
+        "error_message": job.error_message,
+        **(job.summary or {}),
+    }
+
+
+def summary_lines(job: ImportJob) -> list[str]:
+    """The job's summary as the page reads it, line by line."""
+    lines = [f"Job {job.pk}: {job.original_name} ({job.get_kind_display()}), {job.state}"]
+    summary = ImportSummary.from_json(job.summary)
+    if summary is None:
+        return lines
+    revert = job.kind == ImportJob.Kind.REVERT
+    lines.append(f"{'Conversions the job changed' if revert else 'Rows read'}: {summary.rows:,}")
+    lines.append(f"Will change: {summary.will_change_total:,}")
+    lines += [f"  {transition_text(key)}: {n:,}" for key, n in summary.will_change.items()]
+    if revert:
+        lines.append(f"Changed since, left as they are: {summary.left_alone:,}")
+    else:
+        lines.append(f"Unchanged (already in that status): {summary.unchanged:,}")
+        lines.append(f"Not found: {summary.not_found:,}")
+        lines.append(f"Invalid: {summary.invalid:,}")
+        lines.append(f"Conflicting: {summary.conflicting:,}")
+    for item in summary.fan_out:
+        lines.append(
+            f"Fan-out: {item.click_rows:,} click-only rows → {item.conversions:,} "
+            f"conversions of offer {item.offer} ({item.offer_id})"
+        )
+    money = ChangeSetMoney.from_json(summary.money)
+    for line in money.transitions:
+        lines.append(
+            f"Moves: {line.transition_text}: {line.conversions:,} conversions, "
+            f"{line.payout_text} payout, {line.revenue_text} revenue"
+        )
+    for line in money.by_partner:
+        lines.append(f"Callbacks to {line.label}: {line.callbacks:,}")
+    if job.approval_required:
+        lines.append(f"Needs a second person's approval: {job.approval_reason}.")
+    lines += [f"  row {error.row}: {error.message}" for error in summary.errors[:PROBLEMS_SHOWN]]
+    lines += [
+        f"  conversion {item.conversion_id}: {item.status} now, left alone"
+        for item in summary.left_alone_examples[:PROBLEMS_SHOWN]
+    ]
+    if job.error_report:
+        lines.append(f"Rejected rows report: {job.error_report.path}")
+    if summary.applied is not None:
+        lines.append(
+            f"Applied: {summary.applied_total:,} conversions changed"
+            + "".join(f", {transition_text(k)}: {n:,}" for k, n in summary.applied.items())
             + f"; changed since the preview (left as they are): "
             f"{summary.changed_since_preview:,}; callbacks owed: {summary.callbacks:,}."
         )
-
-    def _summary_print(self, job: ImportJob) -> None:
-        summary = ImportSummary.from_json(job.summary)
-        write = self.stdout.write
-        write(f"Import job {job.pk}: {job.original_name} ({job.file_format}), {job.state}")
-        if summary is None:
-            return
-        write(f"Rows read: {summary.rows:,}")
-        write(f"Will change: {summary.will_change_total:,}")
-        for key, count in summary.will_change.items():
-            write(f"  {key.replace('->', ' → ')}: {count:,}")
-        write(f"Unchanged (already in that status): {summary.unchanged:,}")
-        write(f"Not found: {summary.not_found:,}")
-        write(f"Invalid: {summary.invalid:,}")
-        write(f"Conflicting: {summary.conflicting:,}")
-        for item in summary.fan_out:
-            write(
-                f"Fan-out: {item.click_rows:,} click-only rows → {item.conversions:,} "
-                f"conversions of offer {item.offer} ({item.offer_id})"
-            )
-        for error in summary.errors[:20]:
-            write(f"  row {error.row}: {error.message}")
-        if job.error_report:
-            write(f"Rejected rows report: {job.error_report.path}")
+    return lines

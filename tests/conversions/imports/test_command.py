@@ -30,7 +30,7 @@ def test_a_dry_run_prints_the_summary_and_changes_nothing(tmp_path, conversion_f
     output = run(path, "--dry-run")
 
     assert "Rows read: 2" in output
-    assert "Will change: 1\n  pending → success: 1" in output
+    assert "Will change: 1\n  Pending → Success: 1" in output
     assert "Unchanged (already in that status): 0" in output
     assert "Not found: 1" in output
     assert "Invalid: 0" in output
@@ -47,7 +47,7 @@ def test_it_applies_as_the_named_user(tmp_path, conversion_factory, admin_user):
 
     output = run(path, "--user", "admin")
 
-    assert "Applied: 1 conversions changed, pending → rejected: 1" in output
+    assert "Applied: 1 conversions changed, Pending → Rejected: 1" in output
     change = changes_since_recorded().get(conversion=conversion)
     assert (change.new_status, change.user, change.reason) == (
         Status.REJECTED,
