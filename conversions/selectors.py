@@ -57,6 +57,6 @@ def conversion_status_history(*, conversion_id: int, limit: int) -> QuerySet[Sta
     """The conversion's latest ``limit`` status changes, newest first, with who made them."""
     return (
         StatusChange.objects.filter(conversion_id=conversion_id)
-        .select_related("user", "import_job")
+        .select_related("user", "import_job__user")
         .order_by("-sequence_number")[:limit]
     )

@@ -105,7 +105,7 @@ class ConversionAdmin(
     readonly_fields = fields
 
     class Media:
-        css = {"all": ["conversions/admin.css"]}
+        css = {"all": ["conversions/admin.css", "conversions/change_set.css"]}
 
     # -- permissions: read-only (ReadOnlyAdminMixin); the status has its own permission -----
     # -- columns ----------------------------------------------------------------------------

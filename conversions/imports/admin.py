@@ -231,7 +231,7 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     class Media:
-        css = {"all": ["conversions/imports/import_job.css"]}
+        css = {"all": ["conversions/imports/import_job.css", "conversions/change_set.css"]}
 
     # -- permissions: everything here is part of the import ---------------------------------
     def has_module_permission(self, request: HttpRequest) -> bool:

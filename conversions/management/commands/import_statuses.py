@@ -75,8 +75,13 @@ class Command(BaseCommand):
             self._report(job, options)
             raise CommandError(job.error_message or f"Job {job.pk} is {job.state}.")
         if options["dry_run"]:
-            self._report(job, options, note=f"Dry run: nothing was changed (job {job.pk}).")
-            self._dry_run_close(job)
+            note = f"Dry run: nothing was changed (job {job.pk})."
+            if job.kind == ImportJob.Kind.REVERT:
+                self._report(job, options, note=note)
+                self._revert_forget(job)
+            else:
+                job = services.import_job_check_only(import_job=job)
+                self._report(job, options, note=note)
             return
         try:
             job = services.import_job_confirm(
@@ -126,10 +131,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
 
-    def _dry_run_close(self, job: ImportJob) -> None:
-        if job.kind != ImportJob.Kind.REVERT:
-            services.import_job_check_only(import_job=job)
-            return
+    def _revert_forget(self, job: ImportJob) -> None:
         with transaction.atomic():  # a revert can be asked for again, for real
             staging.staging_drop(staging.StagingTables(job.pk))
             job.delete()

@@ -356,7 +356,7 @@ def test_a_dry_run_leaves_no_job_to_confirm(tmp_path, two_currencies, admin_user
     report = json.loads(out.getvalue())
     job = ImportJob.objects.get(pk=report["id"])
     assert job.state == ImportJob.State.CHECKED
-    assert report["will_change_total"] == 5 and report["state"] == "validated"
+    assert report["will_change_total"] == 5 and report["state"] == "checked"
     with pytest.raises(ValidationError, match="Only a validated import can be confirmed"):
         services.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
     assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
