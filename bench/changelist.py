@@ -94,13 +94,14 @@ FILL_SQL = [
     # ones (version 2), made by an admin or an import.
     """
     INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source,
-        user_id, import_job_id, reason, sequence_number, callbacks_suppressed, created_at)
+        user_id, import_job_id, reason, sequence_number, callbacks_suppressed, callback_owed,
+        created_at)
     SELECT id, '', CASE WHEN status_version = 2 THEN 'success' ELSE status END, 'postback',
-           NULL::integer, NULL::bigint, '', 1, false, created_at
+           NULL::integer, NULL::bigint, '', 1, false, false, created_at
     FROM conversions_conversion
     UNION ALL
     SELECT id, 'success', status, status_source, NULL, NULL, 'Advertiser dispute', 2, false,
-           status_changed_at
+           false, status_changed_at
     FROM conversions_conversion WHERE status_version = 2
     """,
     # A callback delivery for each conversion's latest change, when its partner has a URL:

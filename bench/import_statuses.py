@@ -91,8 +91,10 @@ FILL_SQL = [
     """,
     """
     INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source,
-        user_id, import_job_id, reason, sequence_number, callbacks_suppressed, created_at)
-    SELECT id, '', status, 'postback', NULL::integer, NULL::bigint, '', 1, false, created_at
+        user_id, import_job_id, reason, sequence_number, callbacks_suppressed, callback_owed,
+        created_at)
+    SELECT id, '', status, 'postback', NULL::integer, NULL::bigint, '', 1, false, false,
+           created_at
     FROM conversions_conversion
     """,
 ]
@@ -297,11 +299,12 @@ def peak_rss_mb() -> float:
 
 
 def worker_run(import_job_id: int) -> dict:
-    """Validate, confirm and apply one job as a Celery worker would; times and peak RSS."""
+    """Validate, confirm and apply one job as a Celery worker would; times and peak RSS, and
+    the time the preview's money takes of the validation (computed again on the staged set)."""
     import django
 
     django.setup()
-    from conversions.imports import services, tasks
+    from conversions.imports import change_set, services, staging, tasks
     from conversions.models import ImportJob
 
     started = time.perf_counter()
@@ -311,6 +314,9 @@ def worker_run(import_job_id: int) -> dict:
     job = ImportJob.objects.get(pk=import_job_id)
     if job.state != ImportJob.State.VALIDATED:
         return {"error": f"{job.state}: {job.error_message}"}
+    started = time.perf_counter()
+    change_set.staged_money(staging.StagingTables(import_job_id))
+    money_s = time.perf_counter() - started
     services.import_job_confirm(import_job=job, user=None, send_callbacks=True, queue_apply=False)
     started = time.perf_counter()
     tasks.import_job_apply_task(import_job_id)
@@ -318,6 +324,7 @@ def worker_run(import_job_id: int) -> dict:
     job.refresh_from_db()
     return {
         "validate_s": validate_s,
+        "money_s": money_s,
         "apply_s": apply_s,
         "peak_rss_mb": peak_rss_mb(),
         "validate_peak_rss_mb": rss_after_validate,
@@ -325,6 +332,47 @@ def worker_run(import_job_id: int) -> dict:
         "error": job.error_message,
         "summary": job.summary,
     }
+
+
+def revert_run(job: object, env: dict[str, str]) -> str:
+    """Revert the applied job in a worker (its check and apply timed), then ``audit_verify``
+    over the whole table; the last line's revert figures."""
+    from django.db import connections
+
+    from conversions.audit import audit_verify
+    from conversions.imports import services
+    from conversions.models import ImportJob
+
+    revert = services.import_job_revert(import_job=job, user=None, queue_validation=False)
+    connections.close_all()
+    worker = subprocess.run(
+        [sys.executable, __file__, "--worker", str(revert.pk)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if worker.returncode != 0:
+        sys.exit(f"revert worker failed:\n{worker.stderr[-3000:]}")
+    outcome = json.loads(worker.stdout.strip().splitlines()[-1])
+    if outcome.get("state") != ImportJob.State.APPLIED:
+        sys.exit(f"revert did not apply: {outcome}")
+    summary = outcome["summary"]
+    print(
+        f"reverted: {summary['applied_total']:,} conversions back, "
+        f"{summary['left_alone']:,} left alone, callbacks {summary['callbacks']:,}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    problems = audit_verify()
+    audit_s = time.perf_counter() - started
+    for problem in problems[:5]:
+        print(f"audit: conversion {problem.conversion_id}: {problem.message}", flush=True)
+    return (
+        f"revert_rows={summary['applied_total']} revert_validate_s={outcome['validate_s']:.1f} "
+        f"revert_apply_s={outcome['apply_s']:.1f} audit_s={audit_s:.1f} "
+        f"audit_ok={int(not problems)}"
+    )
 
 
 # --- the stock comparison --------------------------------------------------------------------
@@ -374,6 +422,9 @@ def main() -> None:
         default=2_000_000,
         help="conversions in the table at least (default 2,000,000), whatever the file's size",
     )
+    parser.add_argument(
+        "--revert", action="store_true", help="then revert the job, and run audit_verify"
+    )
     parser.add_argument("--database", default="gokart_bench_import")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -394,6 +445,8 @@ def main() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MEDIA_ROOT": media,
         "LOG_LEVEL": "ERROR",
+        # Four-eyes approval is not what is measured: the worker confirms as no one.
+        "IMPORT_APPROVAL_MIN_CONVERSIONS": "0",
         "DJANGO_SETTINGS_MODULE": "gokart.settings",
     }
     os.environ.update(env)
@@ -508,6 +561,9 @@ def main() -> None:
         )
         if audit != summary["applied_total"] or outbox != summary["callbacks"]:
             sys.exit("audit or outbox rows do not match the summary")
+        revert_figures = ""
+        if args.revert:
+            revert_figures = " " + revert_run(job, env)
 
         slice_rows = []
         for row in file_rows():
@@ -532,7 +588,7 @@ def main() -> None:
             f"format={args.format} rows={rows} validate_s={outcome['validate_s']:.1f} "
             f"apply_s={outcome['apply_s']:.1f} peak_rss_mb={outcome['peak_rss_mb']:.0f} "
             f"rows_per_s={rows_per_s:.0f} stock_rows_per_s={stock:.0f} "
-            f"ratio={rows_per_s / stock:.0f}"
+            f"ratio={rows_per_s / stock:.0f} money_s={outcome['money_s']:.1f}" + revert_figures
         )
     finally:
         from django.db import connections

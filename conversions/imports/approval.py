@@ -61,6 +61,8 @@ def may_confirm(import_job: ImportJob, user: Any) -> bool:
     then only another user than its uploader, with the approve permission."""
     if not import_job.approval_required:
         return True
+    if getattr(user, "pk", None) is None:
+        return False
     return user.pk != import_job.user_id and user.has_perm(APPROVE_PERMISSION)
 
 
@@ -68,7 +70,7 @@ def confirm_refusal(import_job: ImportJob, user: Any) -> str:
     """Why ``user`` may not confirm the job ("" when they may), as the preview says it."""
     if may_confirm(import_job, user):
         return ""
-    if user.pk == import_job.user_id:
+    if getattr(user, "pk", None) == import_job.user_id:
         return (
             f"This change needs a second person's approval ({import_job.approval_reason}): "
             "another user with the permission “Can approve large status changes” must "
