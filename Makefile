@@ -63,7 +63,7 @@ bench-postback: $(VENV)/.installed
 	$(BIN)/python bench/postback.py --seconds 20
 
 bench-import: $(VENV)/.installed
-	$(BIN)/python bench/import_statuses.py --format csv --size-mb 100
+	$(BIN)/python bench/import_statuses.py --format csv --size-mb 100 --revert
 	$(BIN)/python bench/import_statuses.py --format xlsx --rows 1048575
 	$(BIN)/python bench/import_statuses.py --format xls --rows 65535
 
