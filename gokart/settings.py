@@ -141,6 +141,10 @@ IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = int(
     os.environ.get("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
 )
 IMPORT_XLSX_MAX_RATIO = int(os.environ.get("IMPORT_XLSX_MAX_RATIO", 100))
+# XLSX uploads: the most shared-string text (uncompressed) the streaming reader holds.
+IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES = int(
+    os.environ.get("IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES", 512 * 1024**2)
+)
 # XLS and XLSX uploads: the address space of the fast reader's process (python-calamine holds
 # the sheet's bounding box); a sheet that needs more is read by the format's reference reader.
 IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 1024 * 1024))
