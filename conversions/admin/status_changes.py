@@ -203,15 +203,15 @@ class ConversionStatusChangeMixin:
                     user=request.user,
                     reason=form.cleaned_data["reason"],
                 )
-                self.message_user(
-                    request,
-                    format_html(
+                message = _action_message(result, selected=len(ids), status=status)
+                if job is not None:
+                    message = format_html(
                         '{} <a href="{}">Job {}</a> records it (and can revert it).',
-                        _action_message(result, selected=len(ids), status=status),
+                        message,
                         reverse("admin:conversions_importjob_change", args=[job.pk]),
                         job.pk,
-                    ),
-                )
+                    )
+                self.message_user(request, message)
                 return None
         context = {
             **self.admin_site.each_context(request),

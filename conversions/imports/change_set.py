@@ -98,7 +98,6 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     conversion back to the status it had before, only where it still has the status the job
     set (the others are counted and listed as left alone). Returns the preview's summary."""
     _execute(f"DROP TABLE IF EXISTS {tables.changes}")
-    label = "revert" if reverted.kind == ImportJob.Kind.REVERT else "import"
     _execute(
         f"""CREATE UNLOGGED TABLE {tables.changes} AS
         SELECT c.id AS conversion_id, sc.old_status AS status,
@@ -107,7 +106,10 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
         FROM conversions_statuschange sc
         JOIN conversions_conversion c ON c.id = sc.conversion_id
         WHERE sc.import_job_id = %(job)s""",
-        {"job": reverted.pk, "reason": f"Revert of {label} {reverted.pk}"},
+        {
+            "job": reverted.pk,
+            "reason": f"Revert of {reverted.get_kind_display().lower()} {reverted.pk}",
+        },
     )
     _execute(f"ANALYZE {tables.changes}")
     left_alone = [

@@ -21,9 +21,10 @@ from conversions.services import StatusChangeResult, conversion_status_set
 
 def selection_status_set(
     *, conversion_ids: Sequence[int], status: str, user: Any, reason: str = ""
-) -> tuple[ImportJob, StatusChangeResult]:
-    """Set ``status`` on the selected conversions as one recorded job; returns the job and what
-    changed. Conversions already in ``status`` are left alone (and not part of the job)."""
+) -> tuple[ImportJob | None, StatusChangeResult]:
+    """Set ``status`` on the selected conversions as one recorded job; returns the job (``None``
+    when nothing changed: no job is kept) and what changed. Conversions already in ``status``
+    are left alone (and not part of the job)."""
     ids = sorted({int(pk) for pk in conversion_ids})
     now = timezone.now()
     with transaction.atomic():
@@ -45,6 +46,9 @@ def selection_status_set(
             reason=reason,
             import_job=job,
         )
+        if not result.changed:
+            job.delete()  # no audit row names it
+            return None, result
         transitions = {f"{old}->{new}": count for (old, new), count in result.transitions.items()}
         summary = ImportSummary(
             rows=len(ids),

@@ -163,7 +163,7 @@ def test_import_then_revert_puts_every_status_back(
     assert {(a.old_status, a.new_status, a.source, a.sequence_number) for a in audit} == {
         (Status.REJECTED, Status.SUCCESS, Source.REVERT, 3)
     }
-    assert {a.reason for a in audit} == {f"Revert of import {job.pk}"}
+    assert {a.reason for a in audit} == {f"Revert of file import {job.pk}"}
     # Asking again opens the same revert.
     assert services.import_job_revert(import_job=job, user=admin_user) == revert
     assert_audit_intact()
@@ -392,4 +392,16 @@ def test_the_command_waits_for_an_approver(
         "import_statuses", str(path), "--user", "admin", "--approver", "approver", stdout=StringIO()
     )
     assert {status_of(c) for c in two_currencies} == {Status.REJECTED}
+    assert_audit_intact()
+
+
+def test_an_action_that_changes_nothing_keeps_no_job(two_currencies, admin_user):
+    from conversions.imports.selection import selection_status_set
+
+    job, result = selection_status_set(
+        conversion_ids=[c.pk for c in two_currencies], status=Status.SUCCESS, user=admin_user
+    )
+
+    assert job is None and result.changed == 0
+    assert not ImportJob.objects.exists()
     assert_audit_intact()
