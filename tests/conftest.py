@@ -39,3 +39,17 @@ def click_factory():
 @pytest.fixture
 def conversion_factory():
     return ConversionFactory
+
+
+@pytest.fixture(autouse=True)
+def audit_trail_checked(request):
+    """Every test that uses the database ends with the audit trail checked (``audit_verify``):
+    whatever it changed, each conversion's audit rows still form an unbroken chain, with their
+    callbacks. Tests that break the trail on purpose are marked ``audit_broken``."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or request.node.get_closest_marker("audit_broken"):
+        return
+    from tests.audit import assert_audit_intact
+
+    assert_audit_intact()

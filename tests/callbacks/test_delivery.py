@@ -131,11 +131,10 @@ def test_pending_and_rejected_callbacks_follow_the_partner_toggles(
         pending_callbacks_enabled=pending_enabled,
         rejected_callbacks_enabled=rejected_enabled,
     )
-    pending, rejected, success = conversion_factory.create_batch(
-        3, click__partner=partner, status=Status.SUCCESS
+    pending, rejected = conversion_factory.create_batch(
+        2, click__partner=partner, status=Status.SUCCESS
     )
-    success.status = Status.PENDING
-    success.save()
+    success = conversion_factory(click__partner=partner, status=Status.PENDING)
 
     for conversion, status in [
         (pending, Status.PENDING),

@@ -41,6 +41,7 @@ def test_an_intact_trail_passes(changed_twice):
     assert_audit_intact()
 
 
+@pytest.mark.audit_broken
 def test_a_missing_audit_row_breaks_the_chain(changed_twice):
     StatusChange.objects.filter(conversion_id=changed_twice.pk, sequence_number=2).delete()
 
@@ -50,6 +51,7 @@ def test_a_missing_audit_row_breaks_the_chain(changed_twice):
     assert f"conversion {changed_twice.pk}: audit rows do not form a chain" in out
 
 
+@pytest.mark.audit_broken
 def test_a_status_changed_behind_the_service_is_found(changed_twice):
     Conversion.objects.filter(pk=changed_twice.pk).update(status=Status.SUCCESS)
 
@@ -59,6 +61,7 @@ def test_a_status_changed_behind_the_service_is_found(changed_twice):
     assert f"conversion {changed_twice.pk}: is success but its last audit row says rejected" in out
 
 
+@pytest.mark.audit_broken
 def test_an_owed_callback_without_its_outbox_row_is_found(changed_twice):
     CallbackDelivery.objects.filter(conversion_id=changed_twice.pk, sequence_number=3).delete()
 
@@ -71,6 +74,7 @@ def test_an_owed_callback_without_its_outbox_row_is_found(changed_twice):
     )
 
 
+@pytest.mark.audit_broken
 def test_a_conversion_without_audit_rows_is_found(changed_twice):
     StatusChange.objects.filter(conversion_id=changed_twice.pk).delete()
     CallbackDelivery.objects.filter(conversion_id=changed_twice.pk).delete()
