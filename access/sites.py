@@ -1,0 +1,42 @@
+"""The admin site: Django's, with the two-step sign-in and the second-factor check.
+
+It is ``admin.site`` itself (``GoKartAdminConfig.default_site``), so every ``@admin.register``
+in the project lands on it.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path
+
+from access.policy import second_factor_required
+
+
+class GoKartAdminSite(admin.AdminSite):
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Active staff; when the settings require it of them, verified by a second factor."""
+        if not super().has_permission(request):
+            return False
+        user = request.user
+        return not second_factor_required(user) or bool(getattr(user, "is_verified", bool)())
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        from access.views import sign_in
+
+        return sign_in(request, extra_context)
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        from access import views
+
+        own = [
+            # Before sign-in is complete: these read the pending sign-in themselves.
+            path("login/second-factor/", views.second_factor, name="second_factor"),
+            path("two-factor/setup/", views.authenticator_setup, name="authenticator_setup"),
+            # Signed in.
+            path("two-factor/", self.admin_view(views.two_factor), name="two_factor"),
+            path(
+                "two-factor/recovery-codes/",
+                self.admin_view(views.recovery_codes_new),
+                name="recovery_codes",
+            ),
+        ]
+        return own + super().get_urls()
