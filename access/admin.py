@@ -12,7 +12,7 @@ from access.services import access_attempts_unlock
 class SignInEventAdmin(admin.ModelAdmin):
     """The sign-in audit, read-only: nobody adds, edits or deletes an entry here."""
 
-    list_display = ["at", "kind", "username", "address", "detail", "user_agent"]
+    list_display = ["at", "kind", "username", "address", "detail"]
     list_filter = ["kind", "at"]
     search_fields = ["username"]
     search_help_text = "User name (or the name typed in a failed sign-in)"
@@ -41,6 +41,7 @@ class LockoutAdmin(AccessAttemptAdmin):
     """
 
     actions = ["unlock"]
+    list_display = ["attempt_time", "username", "ip_address", "failures_since_start", "status"]
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)

@@ -24,7 +24,7 @@ class SignInEvent(models.Model):
     """
 
     kind = models.CharField(max_length=32, choices=SignInEventKind.choices)
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField("time", default=timezone.now)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_otp.models import Device
 
@@ -21,12 +21,12 @@ SESSION_KEY = "_gk_pending_sign_in"
 
 @dataclass(frozen=True)
 class PendingSignIn:
-    user: AbstractBaseUser
+    user: User
     backend: str
     next_url: str
 
 
-def pending_sign_in_start(*, request: HttpRequest, user: AbstractBaseUser, next_url: str) -> None:
+def pending_sign_in_start(*, request: HttpRequest, user: User, next_url: str) -> None:
     """Remember that ``user`` passed the password step (``user.backend`` set by authenticate)."""
     request.session.cycle_key()
     request.session[SESSION_KEY] = {
@@ -59,5 +59,6 @@ def pending_sign_in_clear(request: HttpRequest) -> None:
 def pending_sign_in_finish(*, request: HttpRequest, pending: PendingSignIn, device: Device) -> None:
     """Sign the user in, verified by ``device`` (django-otp keeps it in the session)."""
     pending_sign_in_clear(request)
-    pending.user.otp_device = device  # django-otp's user_logged_in receiver stores it
+    # django-otp's user_logged_in receiver keeps the device that verified the sign-in
+    pending.user.otp_device = device  # type: ignore[attr-defined]
     auth_login(request, pending.user, backend=pending.backend)

@@ -1,8 +1,7 @@
 """Who must sign in with a second factor (settings ADMIN_REQUIRE_2FA*, README "Admin access")."""
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django_otp import user_has_device
 
 # Holders of these may move money in bulk: with ADMIN_REQUIRE_2FA_FOR_PERMISSIONS they need a
@@ -14,7 +13,7 @@ MONEY_MOVING_PERMISSIONS = (
 )
 
 
-def second_factor_required(user: AbstractBaseUser | AnonymousUser) -> bool:
+def second_factor_required(user: User | AnonymousUser) -> bool:
     """Whether the settings require ``user`` to have passed a second factor to use the admin."""
     if not user.is_active or not user.is_staff:
         return False
@@ -25,6 +24,6 @@ def second_factor_required(user: AbstractBaseUser | AnonymousUser) -> bool:
     )
 
 
-def second_factor_asked(user: AbstractBaseUser) -> bool:
+def second_factor_asked(user: User) -> bool:
     """Whether signing in asks ``user`` for a second factor: when required, or once set up."""
     return second_factor_required(user) or user_has_device(user)

@@ -7,7 +7,7 @@ the request says (address, browser) and never a password, code or key.
 
 from collections.abc import Iterable
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -25,7 +25,7 @@ def sign_in_event_record(
     *,
     kind: SignInEventKind,
     request: HttpRequest | None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     username: str = "",
     detail: str = "",
 ) -> SignInEvent:
@@ -41,7 +41,7 @@ def sign_in_event_record(
     )
 
 
-def authenticator_start(*, user: AbstractBaseUser) -> TOTPDevice:
+def authenticator_start(*, user: User) -> TOTPDevice:
     """The user's authenticator app being set up: unconfirmed until a code from it is entered.
 
     The same one is returned until it is confirmed, so reloading the page keeps the QR code.
@@ -74,18 +74,18 @@ def authenticator_confirm(
 
 
 @transaction.atomic
-def recovery_codes_replace(*, user: AbstractBaseUser, request: HttpRequest) -> list[str]:
+def recovery_codes_replace(*, user: User, request: HttpRequest) -> list[str]:
     """Replace the user's recovery codes with a new set (returned, to be shown once)."""
     codes = _recovery_codes_create(user=user)
     sign_in_event_record(kind=SignInEventKind.RECOVERY_CODES_REPLACED, request=request, user=user)
     return codes
 
 
-def recovery_codes_left(*, user: AbstractBaseUser) -> int:
+def recovery_codes_left(*, user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def _recovery_codes_create(*, user: AbstractBaseUser) -> list[str]:
+def _recovery_codes_create(*, user: User) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_CODES_NAME, confirmed=True)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
@@ -94,9 +94,7 @@ def _recovery_codes_create(*, user: AbstractBaseUser) -> list[str]:
 
 
 @transaction.atomic
-def access_attempts_unlock(
-    *, attempts: Iterable, unlocked_by: AbstractBaseUser, request: HttpRequest
-) -> int:
+def access_attempts_unlock(*, attempts: Iterable, unlocked_by: User, request: HttpRequest) -> int:
     """Forget the given failed-sign-in counters (axes ``AccessAttempt`` rows), audited.
 
     Returns how many were removed; their user names and addresses can sign in again at once.

@@ -17,7 +17,7 @@ class GoKartAdminSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         user = request.user
-        return not second_factor_required(user) or bool(getattr(user, "is_verified", bool)())
+        return not second_factor_required(user) or _is_verified(user)
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         from access.views import sign_in
@@ -40,3 +40,10 @@ class GoKartAdminSite(admin.AdminSite):
             ),
         ]
         return own + super().get_urls()
+
+
+def _is_verified(user) -> bool:
+    # django-otp's middleware gives request.user is_verified(); a user signed in during this
+    # request (the sign-in's last step) has only the otp_device that method reads.
+    is_verified = getattr(user, "is_verified", None)
+    return is_verified() if is_verified else getattr(user, "otp_device", None) is not None

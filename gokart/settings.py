@@ -49,9 +49,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
-    "axes",
+    "access.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
+    "access.apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static
+    "access.apps.LockoutsConfig",  # axes
     "csp",
     "import_export",
     "conversions",
