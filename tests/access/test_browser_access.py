@@ -135,3 +135,32 @@ def test_the_lockout_and_audit_pages(page, django_user_model, settings):
     # Four failures, the lockout, the admin's sign-in
     assert page.locator("#result_list tbody tr").count() == 6
     screenshots(page, "audit")
+
+
+def test_every_admin_page_passes_the_policy(admin_page, conversion_factory):
+    """Each registered model's list, add form and one change page, and the signing-secret
+    page with its Copy button, all without a CSP violation."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from callbacks.models import Partner
+
+    conversion_factory(status=Status.PENDING)
+    page = admin_page
+    for model in admin.site._registry:
+        opts = model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        assert page.goto(reverse(f"{name}_changelist")).status == 200, opts.label
+        assert page.goto(reverse(f"{name}_add")).status in (200, 403), opts.label
+        first = model._default_manager.order_by("pk").first()
+        if first is not None:
+            assert page.goto(reverse(f"{name}_change", args=[first.pk])).status == 200, opts.label
+
+    partner = Partner.objects.get()
+    page.goto(reverse("admin:callbacks_partner_rotate_secret", args=[partner.pk]))
+    page.locator("#content form [type=submit]").first.click()
+    page.wait_for_selector("#gk-signing-secret")
+    page.click("#gk-copy-secret")
+    page.wait_for_function("document.getElementById('gk-copy-status').textContent !== ''")
+    page.goto("/admin/two-factor/")
+    assert page.csp_violations == []
