@@ -8,11 +8,16 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
-from access.receivers import SIGN_OUT_REASON_ATTRIBUTE
-
 LAST_ACTIVITY_KEY = "_gk_last_activity"
 # The stamp is rewritten at most this often, so that not every request writes the session.
 STAMP_EVERY_SECONDS = 60
+# Set on a request before the middleware signs its user out (the audit says why).
+SIGN_OUT_REASON_ATTRIBUTE = "gk_sign_out_reason"
+
+
+def activity_stamp(request: HttpRequest) -> None:
+    """Record now as the session's last activity (at sign-in, and as requests come)."""
+    request.session[LAST_ACTIVITY_KEY] = time.time()
 
 
 class IdleTimeoutMiddleware:
@@ -41,4 +46,4 @@ class IdleTimeoutMiddleware:
             messages.info(request, f"You were signed out after {minutes} minutes without activity.")
             return
         if last is None or now - last >= STAMP_EVERY_SECONDS:
-            request.session[LAST_ACTIVITY_KEY] = now
+            activity_stamp(request)

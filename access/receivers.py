@@ -1,7 +1,8 @@
 """The sign-in audit's listeners: Django's auth signals and django-axes' lockout signal.
 
 Signals are the one hook that sees every sign-in, whichever view or backend made it. Each
-listener only hands what the signal says to ``services.sign_in_event_record``.
+listener only hands what the signal says to ``services.sign_in_event_record`` (and a sign-in
+starts the idle clock).
 """
 
 from axes.signals import user_locked_out
@@ -10,13 +11,12 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from access.middleware import SIGN_OUT_REASON_ATTRIBUTE, activity_stamp
 from access.models import SignInEventKind
 from access.services import sign_in_event_record
 
 # The sender of user_login_failed for a wrong second-factor code (so that the lockout counts it).
 SECOND_FACTOR_SENDER = "access.second_factor"
-# Set on a request by the idle-timeout middleware before it signs the user out.
-SIGN_OUT_REASON_ATTRIBUTE = "gk_sign_out_reason"
 
 
 @receiver(user_logged_in, dispatch_uid="access.sign_in")
@@ -29,6 +29,13 @@ def sign_in_recorded(sender, request, user, **kwargs) -> None:
     else:
         detail = "password and authenticator app"
     sign_in_event_record(kind=SignInEventKind.SIGNED_IN, request=request, user=user, detail=detail)
+
+
+@receiver(user_logged_in, dispatch_uid="access.idle_clock")
+def idle_clock_started(sender, request, user, **kwargs) -> None:
+    # The idle timeout counts from the sign-in, before any other request.
+    if request is not None and hasattr(request, "session"):
+        activity_stamp(request)
 
 
 @receiver(user_login_failed, dispatch_uid="access.sign_in_failed")

@@ -56,6 +56,18 @@ class PasswordStepView(LoginView):
     def get_default_redirect_url(self) -> str:
         return reverse("admin:index")
 
+    def form_invalid(self, form: AdminAuthenticationForm) -> HttpResponse:
+        # The right password of an account that may not use the admin (not staff) raises no
+        # failure signal; it is refused with the same message, and audited here.
+        if form.get_user() is not None:
+            services.sign_in_event_record(
+                kind=SignInEventKind.SIGN_IN_FAILED,
+                request=self.request,
+                user=form.get_user(),
+                detail="not a staff account",
+            )
+        return super().form_invalid(form)
+
     def form_valid(self, form: AdminAuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if not second_factor_asked(user):

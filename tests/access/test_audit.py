@@ -26,6 +26,24 @@ def test_a_failure_records_the_name_typed_time_and_address(client):
     assert "guess" not in str(SignInEvent.objects.values_list())
 
 
+def test_the_right_password_of_a_non_staff_account_is_refused_alike_and_audited(
+    client, django_user_model
+):
+    from tests.access.conftest import PASSWORD
+
+    member = django_user_model.objects.create_user("customer", password=PASSWORD)
+
+    response = sign_in(client, "customer")
+
+    assert "Please enter the correct username and password" in response.content.decode()
+    event = SignInEvent.objects.get()
+    assert (event.kind, event.user, event.detail) == (
+        SignInEventKind.SIGN_IN_FAILED,
+        member,
+        "not a staff account",
+    )
+
+
 def test_sign_in_and_sign_out_record_the_user(client, staff_member):
     sign_in(client, "riley")
     client.post("/admin/logout/")

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def production_environment() -> dict[str, str]:
     database = settings.DATABASES["default"]
+    login = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
     url = (
-        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        f"postgres://{login}@{database['HOST'] or '127.0.0.1'}:"
         f"{database['PORT'] or 5432}/{database['NAME']}"
     )
     environment = {
