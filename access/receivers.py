@@ -5,6 +5,8 @@ listener only hands what the signal says to ``services.sign_in_event_record`` (a
 starts the idle clock).
 """
 
+from datetime import timedelta
+
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -31,11 +33,14 @@ def sign_in_recorded(sender, request, user, **kwargs) -> None:
     sign_in_event_record(kind=SignInEventKind.SIGNED_IN, request=request, user=user, detail=detail)
 
 
-@receiver(user_logged_in, dispatch_uid="access.idle_clock")
-def idle_clock_started(sender, request, user, **kwargs) -> None:
-    # The idle timeout counts from the sign-in, before any other request.
+@receiver(user_logged_in, dispatch_uid="access.session_clocks")
+def session_clocks_started(sender, request, user, **kwargs) -> None:
+    # The idle timeout counts from the sign-in, before any other request; and the session ends
+    # SESSION_COOKIE_AGE after it at the latest (a fixed time: saving it again does not extend
+    # it, as a relative expiry would on each activity stamp).
     if request is not None and hasattr(request, "session"):
         activity_stamp(request)
+        request.session.set_expiry(timedelta(seconds=settings.SESSION_COOKIE_AGE))
 
 
 @receiver(user_login_failed, dispatch_uid="access.sign_in_failed")

@@ -105,6 +105,8 @@ def second_factor(request: HttpRequest) -> HttpResponse:
     if pending is None:
         messages.error(request, EXPIRED_MESSAGE)
         return redirect("admin:login")
+    if not any(True for _ in devices_for_user(pending.user)):  # removed meanwhile by an admin
+        return redirect("admin:authenticator_setup")
     credentials = {"username": pending.user.get_username()}
     if settings.AXES_ENABLED and AxesProxyHandler.is_locked(request, credentials):
         pending_sign_in_clear(request)

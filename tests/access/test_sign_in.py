@@ -229,3 +229,16 @@ def test_new_recovery_codes_need_a_verified_session(client, staff_member, authen
 
     assert "Sign in with your authenticator app first" in response.content.decode()
     assert not SignInEvent.objects.filter(kind=SignInEventKind.RECOVERY_CODES_REPLACED).exists()
+
+
+def test_a_device_removed_during_the_sign_in_leads_to_set_up(
+    client, staff_member, authenticator, second_factor_required
+):
+    sign_in(client, "riley")
+    authenticator.delete()  # an administrator removed the lost phone's device meanwhile
+
+    response = client.get(SECOND_FACTOR_URL)
+
+    assert response.status_code == 302 and response.url == SETUP_URL
+    assert client.get(SETUP_URL).status_code == 200
+    assert not signed_in(client)
