@@ -164,3 +164,24 @@ def test_every_admin_page_passes_the_policy(admin_page, conversion_factory):
     page.wait_for_selector("#gk-copy-status:not(:empty)")  # "Copied." or the manual fallback
     page.goto("/admin/two-factor/")
     assert page.csp_violations == []
+
+
+def test_an_idle_session_lands_on_the_sign_in_page_saying_why(admin_page):
+    import time
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from access.middleware import LAST_ACTIVITY_KEY
+
+    # Given the browser's session last active 31 minutes ago
+    page = admin_page
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=key)
+    session[LAST_ACTIVITY_KEY] = time.time() - 31 * 60
+    session.save()
+
+    page.goto("/admin/conversions/conversion/")
+
+    page.wait_for_url("**/admin/login/**")
+    assert "signed out after 30 minutes without activity" in page.inner_text("ul.messagelist")
+    screenshots(page, "idle")
