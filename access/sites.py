@@ -6,6 +6,7 @@ in the project lands on it.
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from access.policy import second_factor_required
@@ -20,26 +21,31 @@ class GoKartAdminSite(admin.AdminSite):
         return not second_factor_required(user) or _is_verified(user)
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        from access.views import sign_in
+        from access.sign_in import sign_in
 
         return sign_in(request, extra_context)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from access import views
+        from access import sign_in, two_factor
 
         own = [
             # Before sign-in is complete: these read the pending sign-in themselves.
-            path("login/second-factor/", views.second_factor, name="second_factor"),
-            path("two-factor/setup/", views.authenticator_setup, name="authenticator_setup"),
+            path("login/second-factor/", sign_in.second_factor, name="second_factor"),
+            path("two-factor/setup/", two_factor.authenticator_setup, name="authenticator_setup"),
             # Signed in.
-            path("two-factor/", self.admin_view(views.two_factor), name="two_factor"),
+            path("two-factor/", self.admin_view(two_factor.two_factor), name="two_factor"),
             path(
                 "two-factor/recovery-codes/",
-                self.admin_view(views.recovery_codes_new),
+                self.admin_view(two_factor.recovery_codes_new),
                 name="recovery_codes",
             ),
         ]
         return own + super().get_urls()
+
+    def render_page(self, request: HttpRequest, template: str, context: dict) -> TemplateResponse:
+        """One of our pages, with what every admin page has in its context."""
+        request.current_app = self.name
+        return TemplateResponse(request, template, {**self.each_context(request), **context})
 
 
 def _is_verified(user) -> bool:

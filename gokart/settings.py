@@ -180,7 +180,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOCKOUT_FAILURES", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "access.views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "access.sign_in.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "access.addresses.client_address"
 # The sign-in audit (access.SignInEvent) is the one record of sign-ins; axes keeps only the
 # failure counters its lockout needs, and its own admin pages are replaced by ours.

@@ -1,13 +1,11 @@
-"""The admin's two-step sign-in, authenticator set-up, recovery codes and the lockout page.
+"""The admin's two-step sign-in, and the page a lockout shows.
 
 Step one is Django's admin login form (user name and password, the same error for an unknown
 user as for a wrong password). When the user must use a second factor, or has set one up, the
 password step does not sign in: it leaves a pending sign-in (``pending.py``) and goes on to the
-code page, or to the set-up page for someone required to have a second factor who has none.
-A wrong code counts as a failed sign-in for the lockout.
+code page, or to the set-up page (``two_factor.py``) for someone required to have a second
+factor who has none. A wrong code counts as a failed sign-in for the lockout.
 """
-
-from base64 import b32encode
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
@@ -18,20 +16,17 @@ from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
 from django_otp import devices_for_user, verify_token
-from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access import services
-from access.forms import AuthenticatorConfirmForm, SecondFactorForm
+from access.forms import SecondFactorForm
 from access.models import SignInEventKind
 from access.pending import (
     PendingSignIn,
@@ -40,8 +35,7 @@ from access.pending import (
     pending_sign_in_get,
     pending_sign_in_start,
 )
-from access.policy import second_factor_asked, second_factor_required
-from access.qr import qr_svg
+from access.policy import second_factor_asked
 from access.receivers import SECOND_FACTOR_SENDER
 
 EXPIRED_MESSAGE = "The sign-in took too long. Enter your password again."
@@ -123,7 +117,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             pending_sign_in_clear(request)
             return lockout_response(request)
         form.add_error("otp_token", "That code is not right, or was used already. Try again.")
-    return _render(
+    return admin.site.render_page(
         request,
         "admin/access/second_factor.html",
         {"title": "Second factor", "form": form, "pending_user": pending.user},
@@ -162,90 +156,6 @@ def _second_factor_passed(
     return HttpResponseRedirect(pending.next_url)
 
 
-@sensitive_post_parameters("otp_token")
-@csrf_protect
-@never_cache
-def authenticator_setup(request: HttpRequest) -> HttpResponse:
-    """Set up an authenticator app: its QR code, a code from it, then recovery codes once.
-
-    Open to a signed-in staff member without one, and, during sign-in, to someone who must
-    have a second factor and has none yet (they are signed in once the app's code checks).
-    """
-    pending = pending_sign_in_get(request)
-    user = pending.user if pending is not None else request.user
-    if pending is None and not (user.is_active and user.is_staff):
-        return redirect(f"{reverse('admin:login')}?{REDIRECT_FIELD_NAME}={request.path}")
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        if pending is not None:  # someone who already has a second factor must use it
-            return redirect("admin:second_factor")
-        messages.info(request, "Your authenticator app is set up already.")
-        return redirect("admin:two_factor")
-
-    device = services.authenticator_start(user=user)
-    form = AuthenticatorConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        codes = services.authenticator_confirm(
-            device=device, token=form.cleaned_data["otp_token"], request=request
-        )
-        if codes is not None:
-            device.refresh_from_db()
-            if pending is not None:
-                pending_sign_in_finish(request=request, pending=pending, device=device)
-                next_url = pending.next_url
-            else:
-                otp_login(request, device)
-                next_url = reverse("admin:two_factor")
-            return _render(
-                request,
-                "admin/access/recovery_codes.html",
-                {"title": "Your recovery codes", "codes": codes, "next_url": next_url},
-            )
-        form.add_error("otp_token", "That code is not right. Check the phone's clock is set.")
-    return _render(
-        request,
-        "admin/access/authenticator_setup.html",
-        {
-            "title": "Set up an authenticator app",
-            "form": form,
-            "qr_svg": qr_svg(device.config_url),
-            "key": _grouped(b32encode(device.bin_key).decode()),
-            "required": second_factor_required(user),
-            "pending": pending is not None,
-        },
-    )
-
-
-def two_factor(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's own page: their second factor and recovery codes."""
-    user = request.user
-    authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    return _render(
-        request,
-        "admin/access/two_factor.html",
-        {
-            "title": "Two-factor sign-in",
-            "authenticator": authenticator,
-            "codes_left": services.recovery_codes_left(user=user),
-            "required": second_factor_required(user),
-            "verified": user.is_verified(),
-        },
-    )
-
-
-@require_POST
-def recovery_codes_new(request: HttpRequest) -> HttpResponse:
-    """Replace the signed-in user's recovery codes: only in a session verified by a code."""
-    if not request.user.is_verified():
-        messages.error(request, "Sign in with your authenticator app first to get new codes.")
-        return redirect("admin:two_factor")
-    codes = services.recovery_codes_replace(user=request.user, request=request)
-    return _render(
-        request,
-        "admin/access/recovery_codes.html",
-        {"title": "Your recovery codes", "codes": codes, "next_url": reverse("admin:two_factor")},
-    )
-
-
 def lockout_response(
     request: HttpRequest,
     original_response: HttpResponse | None = None,
@@ -254,7 +164,7 @@ def lockout_response(
     """The sign-in page with the one lockout message, whoever the name (django-axes' hook)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     pending_sign_in_clear(request)
-    response = _render(
+    response = admin.site.render_page(
         request,
         "admin/login.html",
         {
@@ -273,18 +183,9 @@ def lockout_response(
     return response.render()
 
 
-def _render(request: HttpRequest, template: str, context: dict) -> TemplateResponse:
-    request.current_app = admin.site.name
-    return TemplateResponse(request, template, {**admin.site.each_context(request), **context})
-
-
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
     allowed = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return target if allowed else reverse("admin:index")
-
-
-def _grouped(key: str) -> str:
-    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
