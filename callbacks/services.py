@@ -1,11 +1,13 @@
-"""Partner callbacks: the outbox rows owed for status changes, and their delivery."""
+"""Partner callbacks: the rule of which changes owe a callback, the outbox rows it writes,
+queueing their delivery, resending, and the partners' signing secrets."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -13,77 +15,53 @@ from django.db.models import Q
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery, Partner, signing_secret_generate
-
-if TYPE_CHECKING:
-    from conversions.models import StatusChange
+from callbacks.tasks import callback_dispatch_queue
 
 logger = logging.getLogger(__name__)
 
 
-def partner_wants_callback(*, partner: Partner, status: str) -> bool:
-    """Success callbacks are always on; Pending and Rejected ones follow the partner's toggles."""
-    if not partner.callback_url:
-        return False
-    if status == "pending":
-        return partner.pending_callbacks_enabled
-    if status == "rejected":
-        return partner.rejected_callbacks_enabled
-    return True
+@dataclass(frozen=True)
+class StatusChangeRows:
+    """A relation of status changes (a CTE of the statement that makes them), and the names of
+    the columns the outbox insert reads from it."""
+
+    relation: str
+    id: str = "id"
+    conversion_id: str = "conversion_id"
+    partner_id: str = "partner_id"
+    old_status: str = "old_status"
+    new_status: str = "new_status"
+    reason: str = "reason"
+    sequence_number: str = "sequence_number"
+    created_at: str = "created_at"
 
 
-def callback_deliveries_insert_sql(*, status_changes: str) -> str:
-    """SQL (PostgreSQL) that inserts the outbox rows owed for a relation of status changes.
+def callback_owed_sql(*, partner: str, status: str) -> str:
+    """The rule, as an SQL condition: whether ``partner`` (an alias of ``callbacks_partner``)
+    is owed a callback for a change to ``status`` (an SQL expression). Success callbacks are
+    always on; Pending and Rejected ones follow the partner's toggles; a partner without a
+    callback URL is owed none."""
+    return f"""({partner}.callback_url <> ''
+        AND ({status} = 'success'
+             OR ({status} = 'pending' AND {partner}.pending_callbacks_enabled)
+             OR ({status} = 'rejected' AND {partner}.rejected_callbacks_enabled)))"""
 
-    ``status_changes`` names a relation (a CTE) with the columns ``id`` (the StatusChange),
-    ``conversion_id``, ``partner_id``, ``new_status``, ``sequence_number`` and ``created_at``.
-    The same rule as :func:`partner_wants_callback`, set-based.
-    """
+
+def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
+    """SQL that inserts the outbox rows owed for a relation of status changes (returning one
+    row per delivery written). Each delivery is due at once, at its change's time."""
+    sc = status_changes
+    owed = callback_owed_sql(partner="p", status=f"sc.{sc.new_status}")
     return f"""
         INSERT INTO callbacks_callbackdelivery (
             id, status_change_id, conversion_id, partner_id, sequence_number, state, attempts,
             next_attempt_at, created_at, last_error)
-        SELECT gen_random_uuid(), sc.id, sc.conversion_id, sc.partner_id, sc.sequence_number,
-               'pending', 0, sc.created_at, sc.created_at, ''
-        FROM {status_changes} sc JOIN callbacks_partner p ON p.id = sc.partner_id
-        WHERE p.callback_url <> ''
-          AND (sc.new_status = 'success'
-               OR (sc.new_status = 'pending' AND p.pending_callbacks_enabled)
-               OR (sc.new_status = 'rejected' AND p.rejected_callbacks_enabled))
+        SELECT gen_random_uuid(), sc.{sc.id}, sc.{sc.conversion_id}, sc.{sc.partner_id},
+               sc.{sc.sequence_number}, 'pending', 0, sc.{sc.created_at}, sc.{sc.created_at}, ''
+        FROM {sc.relation} sc JOIN callbacks_partner p ON p.id = sc.{sc.partner_id}
+        WHERE {owed}
         RETURNING 1
-    """  # noqa: S608 -- status_changes is our own CTE name
-
-
-def callback_deliveries_create(*, status_changes: Sequence[StatusChange]) -> int:
-    """Write the outbox rows owed for these (saved) status changes; returns how many.
-
-    Call inside the transaction that made the changes.
-    """
-    if not status_changes:
-        return 0
-    from conversions.models import Conversion
-
-    partner_ids = dict(
-        Conversion.objects.filter(pk__in={sc.conversion_id for sc in status_changes}).values_list(
-            "pk", "partner_id"
-        )
-    )
-    partners = Partner.objects.in_bulk(set(partner_ids.values()))
-    deliveries = []
-    for change in status_changes:
-        partner = partners[partner_ids[change.conversion_id]]
-        if partner_wants_callback(partner=partner, status=change.new_status):
-            deliveries.append(
-                CallbackDelivery(
-                    status_change_id=change.pk,
-                    conversion_id=change.conversion_id,
-                    partner=partner,
-                    sequence_number=change.sequence_number,
-                    next_attempt_at=change.created_at,
-                    created_at=change.created_at,
-                )
-            )
-    CallbackDelivery.objects.bulk_create(deliveries)
-    return len(deliveries)
+    """  # noqa: S608 -- only our own relation and column names are interpolated
 
 
 def callback_deliveries_dispatch_on_commit() -> None:
@@ -92,18 +70,7 @@ def callback_deliveries_dispatch_on_commit() -> None:
     If the message is lost (broker down, crash before enqueue), the periodic sweep finds the
     outbox rows anyway: a lost message delays a callback, it never loses one.
     """
-
-    def dispatch() -> None:
-        from callbacks.tasks import callback_deliveries_dispatch
-
-        try:
-            callback_deliveries_dispatch.delay()
-        except Exception:  # noqa: BLE001 -- the sweep will pick the rows up
-            logger.warning(
-                "Could not queue callback dispatch; the sweep will deliver", exc_info=True
-            )
-
-    transaction.on_commit(dispatch)
+    transaction.on_commit(callback_dispatch_queue)
 
 
 def partner_signing_secret_rotate(

@@ -225,6 +225,9 @@ class StatusChange(models.Model):
     reason = models.TextField(blank=True)
     sequence_number = models.PositiveIntegerField()
     callbacks_suppressed = models.BooleanField(default=False)
+    # Whether this change owed the partner a callback when it was made (the partner wanted
+    # that status and the change did not suppress callbacks): its outbox row must exist.
+    callback_owed = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

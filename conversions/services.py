@@ -2,33 +2,29 @@
 
 Every real change writes, in the same transaction, the conversion's new status, one
 ``StatusChange`` audit row and, when the partner wants that status, one ``CallbackDelivery``
-outbox row. A change to the status a conversion already has is a no-op: no audit row, no
-callback. Callbacks are queued only after commit.
+outbox row (``conversions.audit``). A change to the status a conversion already has is a no-op:
+no audit row, no callback. Callbacks are queued only after commit.
 
-On PostgreSQL the change is one set-based statement whatever the number of conversions: it
-locks the target rows, re-reads their current status under the lock (so a concurrent change is
-never lost and an audit row's ``old_status`` is always the status that was replaced), updates
-them, and inserts the audit and outbox rows from what it updated. Other databases (SQLite on a
-bare machine) take a portable ORM path in chunks.
+The change is one set-based statement whatever the number of conversions: it locks the target
+rows, re-reads their current status under the lock (so a concurrent change is never lost and an
+audit row's ``old_status`` is always the status that was replaced), updates them, and inserts
+the audit and outbox rows from what it updated.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services as callback_services
-from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
-
-# ORM path: conversions handled per query.
-_ORM_CHUNK = 500
+from callbacks.services import StatusChangeRows
+from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
+from conversions.models import Conversion, ImportJob, Source, Status
 
 
 @dataclass(frozen=True)
@@ -67,22 +63,14 @@ def conversion_status_set(
     ids = sorted({int(pk) for pk in conversion_ids})
     if not ids:
         return StatusChangeResult()
-    if connection.vendor == "postgresql":
-        source_sql = (
-            "SELECT unnest(%s::bigint[]) AS conversion_id, %s::varchar AS status,"
-            " %s::text AS reason, %s::varchar AS expected_status"
-        )
-        return _apply_postgresql(
-            source_sql,
-            [ids, status, reason, only_from],
-            source=source,
-            user=user,
-            import_job=import_job,
-            send_callbacks=send_callbacks,
-        )
-    rows = ((pk, status, reason, only_from) for pk in ids)
-    return _apply_orm(
-        rows, source=source, user=user, import_job=import_job, send_callbacks=send_callbacks
+    source_sql = (
+        "SELECT unnest(%(ids)s::bigint[]) AS conversion_id, %(status)s::varchar AS status,"
+        " %(reason)s::text AS reason, %(only_from)s::varchar AS expected_status"
+    )
+    return _apply(
+        source_sql,
+        {"ids": ids, "status": status, "reason": reason, "only_from": only_from},
+        audit=_audit_context(source, user, import_job, send_callbacks),
     )
 
 
@@ -104,32 +92,22 @@ def conversion_status_apply_staged(
     """
     if not table.replace("_", "").isalnum():
         raise ValueError(f"Not a table name: {table!r}")
-    if connection.vendor == "postgresql":
-        source_sql = f"SELECT conversion_id, status, reason, expected_status FROM {table}"  # noqa: S608
-        return _apply_postgresql(
-            source_sql,
-            [],
-            source=source,
-            user=user,
-            import_job=import_job,
-            send_callbacks=send_callbacks,
-            id_bounded=True,
-        )
+    source_sql = f"SELECT conversion_id, status, reason, expected_status FROM {table}"  # noqa: S608
+    return _apply(
+        source_sql,
+        {},
+        audit=_audit_context(source, user, import_job, send_callbacks),
+        id_bounded=True,
+    )
 
-    def staged_rows() -> Iterator[tuple[int, str, str, str | None]]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT conversion_id, status, reason, expected_status FROM {table}"  # noqa: S608
-                " ORDER BY conversion_id"
-            )
-            while batch := cursor.fetchmany(_ORM_CHUNK):
-                yield from batch
 
-    return _apply_orm(
-        staged_rows(),
+def _audit_context(
+    source: str, user: Any, import_job: ImportJob | None, send_callbacks: bool
+) -> AuditContext:
+    return AuditContext(
         source=source,
-        user=user,
-        import_job=import_job,
+        user_id=getattr(user, "pk", None),
+        import_job_id=getattr(import_job, "pk", None),
         send_callbacks=send_callbacks,
     )
 
@@ -139,17 +117,13 @@ def _check_status(status: str) -> None:
         raise ValueError(f"Unknown status {status!r}; expected one of {Status.values}.")
 
 
-def _apply_postgresql(
+def _apply(
     source_sql: str,
-    source_params: list[Any],
+    source_params: dict[str, Any],
     *,
-    source: str,
-    user: Any,
-    import_job: ImportJob | None,
-    send_callbacks: bool,
+    audit: AuditContext,
     id_bounded: bool = False,
 ) -> StatusChangeResult:
-    now = timezone.now()
     # A staged set comes in chunks of neighbouring ids (a few per cent of the table each).
     # Bounding the look-up by the chunk's first and last id keeps PostgreSQL from hashing the
     # whole conversions table, twice per chunk: 6.3 s -> 3.7 s per 100,000 changes against
@@ -160,10 +134,8 @@ def _apply_postgresql(
         if id_bounded
         else ""
     )
-    deliveries_sql = (
-        callback_services.callback_deliveries_insert_sql(status_changes="changed")
-        if send_callbacks
-        else "SELECT 1 WHERE false"
+    record_sql = status_changes_record_sql(
+        changes=StatusChangeRows("changed"), send_callbacks=audit.send_callbacks
     )
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the
     # WHERE clause against, and returns, the row's newest version: old_status is what is
@@ -183,13 +155,11 @@ def _apply_postgresql(
             ORDER BY c.id
             FOR UPDATE OF c
         ),
-        audit_ids AS (
-            SELECT pg_get_serial_sequence('conversions_statuschange', 'id')::regclass AS sequence
-        ),
+        audit_ids AS (SELECT {AUDIT_ID_SEQUENCE_SQL} AS sequence),
         changed AS (
             UPDATE conversions_conversion c
-            SET status = l.new_status, status_reason = l.reason, status_source = %s,
-                status_changed_at = %s, status_version = c.status_version + 1,
+            SET status = l.new_status, status_reason = l.reason, status_source = %(audit_source)s,
+                status_changed_at = %(now)s, status_version = c.status_version + 1,
                 pending_until = NULL
             FROM locked l, audit_ids
             WHERE c.id = l.id
@@ -198,27 +168,11 @@ def _apply_postgresql(
                       c.status_version AS sequence_number, l.reason,
                       c.status_changed_at AS created_at
         ),
-        audit AS (
-            INSERT INTO conversions_statuschange (
-                id, conversion_id, old_status, new_status, source, user_id, import_job_id,
-                reason, sequence_number, callbacks_suppressed, created_at)
-            SELECT id, conversion_id, old_status, new_status, %s, %s, %s, reason,
-                   sequence_number, %s, created_at
-            FROM changed
-        ),
-        deliveries AS ({deliveries_sql})
+        {record_sql}
         SELECT old_status, new_status, count(*), (SELECT count(*) FROM deliveries)
         FROM changed GROUP BY old_status, new_status
     """  # noqa: S608 -- only our own SQL fragments are interpolated
-    params = [
-        *source_params,
-        source,
-        now,
-        source,
-        getattr(user, "pk", None),
-        getattr(import_job, "pk", None),
-        not send_callbacks,
-    ]
+    params = {**source_params, **audit.params(), "now": timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -228,61 +182,6 @@ def _apply_postgresql(
     return StatusChangeResult(
         transitions={(old, new): count for old, new, count, _ in rows}, callbacks=callbacks
     )
-
-
-def _apply_orm(
-    rows: Iterable[tuple[int, str, str, str | None]],
-    *,
-    source: str,
-    user: Any,
-    import_job: ImportJob | None,
-    send_callbacks: bool,
-) -> StatusChangeResult:
-    now = timezone.now()
-    transitions: Counter[tuple[str, str]] = Counter()
-    callbacks = 0
-    iterator = iter(rows)
-    with transaction.atomic():
-        while chunk := list(islice(iterator, _ORM_CHUNK)):
-            wanted = {row[0]: row for row in chunk}
-            current = Conversion.objects.select_for_update().in_bulk(list(wanted), field_name="pk")
-            changes = []
-            for pk, (_, new_status, reason, expected) in wanted.items():
-                conversion = current.get(pk)
-                if conversion is None or conversion.status == new_status:
-                    continue
-                if expected is not None and conversion.status != expected:
-                    continue
-                version = conversion.status_version + 1
-                Conversion.objects.filter(pk=pk).update(
-                    status=new_status,
-                    status_reason=reason,
-                    status_source=source,
-                    status_changed_at=now,
-                    status_version=version,
-                    pending_until=None,
-                )
-                transitions[(conversion.status, new_status)] += 1
-                changes.append(
-                    StatusChange(
-                        conversion_id=pk,
-                        old_status=conversion.status,
-                        new_status=new_status,
-                        source=source,
-                        user=user,
-                        import_job=import_job,
-                        reason=reason,
-                        sequence_number=version,
-                        callbacks_suppressed=not send_callbacks,
-                        created_at=now,
-                    )
-                )
-            StatusChange.objects.bulk_create(changes)
-            if send_callbacks and changes:
-                callbacks += callback_services.callback_deliveries_create(status_changes=changes)
-        if callbacks:
-            callback_services.callback_deliveries_dispatch_on_commit()
-    return StatusChangeResult(transitions=dict(transitions), callbacks=callbacks)
 
 
 def conversions_pending_promote(*, now: datetime | None = None, batch_size: int = 5000) -> int:

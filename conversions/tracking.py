@@ -18,10 +18,10 @@ already recorded with ``duplicate=True``), with the status the offer gives it:
 
 The new conversion, its first ``StatusChange`` audit row (old status "" → new, source
 postback, sequence 1) and, when the partner wants that status, its ``CallbackDelivery`` outbox
-row are written together. On PostgreSQL that is one ``INSERT … ON CONFLICT DO NOTHING``
-statement with the audit and outbox inserts chained to it, so a busy postback endpoint costs
-two round trips (attribute, record); concurrent copies of one postback are settled by the
-unique constraints, never by a read-then-write race.
+row are written together: one ``INSERT … ON CONFLICT DO NOTHING`` statement with the audit
+trail's writer (``conversions.audit``) chained to it, so a busy postback endpoint costs two
+round trips (attribute, record); concurrent copies of one postback are settled by the unique
+constraints, never by a read-then-write race.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, FilteredRelation, Model, Q
+from django.db import IntegrityError, connection
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from callbacks import services as callback_services
 from callbacks.models import Partner
-from conversions.models import Click, Conversion, Offer, Source, Status, StatusChange
+from callbacks.services import StatusChangeRows
+from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
+from conversions.models import Click, Conversion, Offer, Source, Status
 
 
 class TrackingError(Exception):
@@ -96,10 +98,7 @@ def conversion_record_from_postback(
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    postgresql = _postgresql()
-    found = (_attribution_find_postgresql if postgresql else _attribution_find_orm)(
-        gk_click_id=gk_click_id, event_code=event_code
-    )
+    found = _attribution_find(gk_click_id=gk_click_id, event_code=event_code)
     attribution, offer_event = _attribution_check(found, event_code=event_code, token=token)
     status, reason, pending_until = _initial_status(attribution, now=now)
     conversion = Conversion(
@@ -118,27 +117,10 @@ def conversion_record_from_postback(
         transaction_id=transaction_id,
         created_at=now,
     )
-    change = StatusChange(
-        old_status="",
-        new_status=status,
-        source=Source.POSTBACK,
-        reason=reason,
-        sequence_number=1,
-        created_at=now,
-    )
-    if postgresql:
-        recorded = _conversion_insert_postgresql(conversion=conversion, change=change)
-    else:
-        recorded = _conversion_insert_orm(conversion=conversion, change=change)
+    recorded = _conversion_insert(conversion=conversion)
     if not recorded:
         return _duplicate_result(conversion=conversion)
     return PostbackResult(conversion_id=conversion.pk, status=status, duplicate=False)
-
-
-def _postgresql() -> bool:
-    """Whether the set-based PostgreSQL statements are used (tests switch it off to run the
-    portable path on PostgreSQL too)."""
-    return connection.vendor == "postgresql"
 
 
 @dataclass(frozen=True)
@@ -178,7 +160,7 @@ _ATTRIBUTION_SQL = """
 """
 
 
-def _attribution_find_postgresql(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
+def _attribution_find(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
     # Raw SQL: the ORM would spend longer compiling this query than PostgreSQL running it.
     if event_code:
         sql, params = _ATTRIBUTION_SQL.format(event_condition="e.code = %s"), [event_code]
@@ -201,40 +183,6 @@ def _attribution_find_postgresql(*, gk_click_id: str, event_code: str | None) ->
             )
             for row in cursor.fetchall()
         ]
-
-
-def _attribution_find_orm(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
-    event_condition = Q(offer__events__code=event_code) if event_code else Q()
-    clicks = (
-        Click.objects.filter(gk_click_id=gk_click_id)
-        .select_related("offer")
-        .annotate(
-            event=FilteredRelation("offer__events", condition=event_condition),
-            event_pk=F("event__id"),
-            event_payout=F("event__payout"),
-            event_revenue=F("event__revenue"),
-        )
-        .order_by("event__id")[:2]
-    )
-    return [
-        _Attribution(
-            click_id=click.pk,
-            partner_id=click.partner_id,
-            clicked_at=click.created_at,
-            offer_id=click.offer.pk,
-            offer_is_active=click.offer.is_active,
-            rewarding_mode=click.offer.rewarding_mode,
-            pending_time=click.offer.pending_time,
-            attribution_window=click.offer.attribution_window,
-            postback_secret=click.offer.postback_secret,
-            offer_event=(
-                _OfferEvent(click.event_pk, click.event_payout, click.event_revenue)
-                if click.event_pk
-                else None
-            ),
-        )
-        for click in clicks
-    ]
 
 
 def _attribution_check(
@@ -270,67 +218,53 @@ def _initial_status(
     return Status.SUCCESS, "", None
 
 
-def _insert_values(instance: Model, *, skip: str | None = None) -> tuple[list[str], list[Any]]:
+def _insert_values(instance: Model) -> tuple[list[str], list[Any]]:
     """Columns and database values of an unsaved instance, as ``Model.save()`` would insert
     them (so a field added later with a default is written here too)."""
     columns, values = [], []
     for field in instance._meta.concrete_fields:
-        if field.primary_key or field.name == skip:
+        if field.primary_key:
             continue
         columns.append(connection.ops.quote_name(str(field.column)))
         values.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
     return columns, values
 
 
-def _conversion_insert_postgresql(*, conversion: Conversion, change: StatusChange) -> bool:
-    """Insert the conversion, its audit row and its outbox row in one statement; False (and
-    nothing written) when a conversion for the same click and event or transaction exists."""
-    conversion_columns, conversion_values = _insert_values(conversion)
-    change_columns, change_values = _insert_values(change, skip="conversion")
-    deliveries_sql = callback_services.callback_deliveries_insert_sql(status_changes="new_change")
+def _conversion_insert(*, conversion: Conversion) -> bool:
+    """Insert the conversion, its first audit row and its outbox row in one statement; False
+    (and nothing written) when a conversion for the same click and event or transaction
+    exists."""
+    columns, values = _insert_values(conversion)
+    params: dict[str, Any] = {f"v{index}": value for index, value in enumerate(values)}
+    params.update(AuditContext(source=Source.POSTBACK).params())
+    placeholders = ", ".join(f"%(v{index})s" for index in range(len(values)))
+    record_sql = status_changes_record_sql(
+        changes=StatusChangeRows("first_change"), send_callbacks=True
+    )
     sql = f"""
         WITH new_conversion AS (
-            INSERT INTO conversions_conversion ({", ".join(conversion_columns)})
-            VALUES ({", ".join(["%s"] * len(conversion_values))})
+            INSERT INTO conversions_conversion ({", ".join(columns)})
+            VALUES ({placeholders})
             ON CONFLICT DO NOTHING
-            RETURNING id, partner_id
+            RETURNING id, partner_id, status, status_reason, status_version, created_at
         ),
-        audit AS (
-            INSERT INTO conversions_statuschange (conversion_id, {", ".join(change_columns)})
-            SELECT id, {", ".join(["%s"] * len(change_values))} FROM new_conversion
-            RETURNING id, conversion_id, new_status, sequence_number, created_at
+        first_change AS (
+            SELECT nextval({AUDIT_ID_SEQUENCE_SQL}) AS id, id AS conversion_id, partner_id,
+                   ''::varchar AS old_status, status AS new_status, status_reason AS reason,
+                   status_version AS sequence_number, created_at
+            FROM new_conversion
         ),
-        new_change AS (
-            SELECT audit.*, new_conversion.partner_id
-            FROM audit JOIN new_conversion ON new_conversion.id = audit.conversion_id
-        ),
-        deliveries AS ({deliveries_sql})
+        {record_sql}
         SELECT id, (SELECT count(*) FROM deliveries) FROM new_conversion
     """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*conversion_values, *change_values])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
     conversion.pk, deliveries = row
     if deliveries:
         callback_services.callback_deliveries_dispatch_on_commit()
-    return True
-
-
-def _conversion_insert_orm(*, conversion: Conversion, change: StatusChange) -> bool:
-    """The portable path (SQLite): the same rows, through the ORM, in one transaction."""
-    try:
-        with transaction.atomic():
-            conversion.save(force_insert=True)
-            change.conversion = conversion
-            change.save(force_insert=True)
-            if callback_services.callback_deliveries_create(status_changes=[change]):
-                callback_services.callback_deliveries_dispatch_on_commit()
-    except IntegrityError:
-        # A conversion for this click and event, or this transaction id, is already recorded.
-        conversion.pk = None
-        return False
     return True
 
 

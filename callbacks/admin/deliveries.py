@@ -38,8 +38,8 @@ from django.utils.timezone import localtime
 
 from callbacks import services as callback_services
 from callbacks.models import CallbackAttempt, CallbackDelivery
-from conversions.admin.pagination import LargeTablePaginator
-from conversions.models import Conversion
+from conversions.selectors import conversion_ids_of_click
+from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 RESEND_PERMISSION = "callbacks.change_callbackdelivery"
 
@@ -105,7 +105,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-class CallbackAttemptInline(admin.TabularInline):
+class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Every attempt of a delivery, oldest first, read-only."""
 
     model = CallbackAttempt
@@ -115,15 +115,6 @@ class CallbackAttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "attempts"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="started")
     def started(self, attempt: CallbackAttempt) -> str:
@@ -149,7 +140,7 @@ class CallbackAttemptInline(admin.TabularInline):
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(admin.ModelAdmin):
+class CallbackDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/callbacks/callbackdelivery/change_form.html"
     list_display = [
         "short_id",
@@ -200,17 +191,7 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["callbacks/admin.css"]}
 
-    # -- permissions: read-only, resending needs the change permission ----------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Nothing on a delivery is edited by hand; "change" permission means "may resend".
-        return False
-
+    # -- permissions: read-only; the change permission means "may resend" ------------------
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request) and request.user.has_perm(RESEND_PERMISSION)
 
@@ -275,14 +256,9 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        conversion_ids: set[int] = set()
+        conversion_ids = conversion_ids_of_click(gk_click_id=term)
         if term.isascii() and term.isdigit() and len(term) < 19:
             conversion_ids.add(int(term))
-        conversion_ids.update(
-            Conversion.objects.order_by()
-            .filter(click__gk_click_id=term)
-            .values_list("pk", flat=True)[:1000]
-        )
         condition = Q(conversion_id__in=conversion_ids)
         with contextlib.suppress(ValueError):
             condition |= Q(pk=uuid.UUID(term))

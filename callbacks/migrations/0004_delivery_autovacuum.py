@@ -7,25 +7,14 @@ statistics and few dead index entries at the front of the due index.
 from django.db import migrations
 
 
-def autovacuum_tune(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        "ALTER TABLE callbacks_callbackdelivery SET ("
-        " autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)"
-    )
-
-
-def autovacuum_reset(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        "ALTER TABLE callbacks_callbackdelivery RESET ("
-        " autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)"
-    )
-
-
 class Migration(migrations.Migration):
     dependencies = [("callbacks", "0003_delivery_retry_window_url_schemes")]
 
-    operations = [migrations.RunPython(autovacuum_tune, autovacuum_reset)]
+    operations = [
+        migrations.RunSQL(
+            "ALTER TABLE callbacks_callbackdelivery SET ("
+            " autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)",
+            "ALTER TABLE callbacks_callbackdelivery RESET ("
+            " autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)",
+        )
+    ]

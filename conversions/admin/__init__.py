@@ -1,7 +1,7 @@
 """Admin pages of the conversions app: Conversion Management, offers and clicks."""
 
-from conversions.admin.conversion import ConversionAdmin, status_badge
+from conversions.admin.conversion import ConversionAdmin
+from conversions.admin.display import status_badge
 from conversions.admin.offers import ClickAdmin, OfferAdmin
-from conversions.admin.pagination import LargeTablePaginator
 
-__all__ = ["ClickAdmin", "ConversionAdmin", "LargeTablePaginator", "OfferAdmin", "status_badge"]
+__all__ = ["ClickAdmin", "ConversionAdmin", "OfferAdmin", "status_badge"]

@@ -1,98 +1,51 @@
-"""Conversion Management: the conversion list, its status buttons, action and history.
+"""Conversion Management: the conversion list, its columns, search, and a conversion's page
+with its status history.
 
-The admin only reads and calls services: every status change goes through
-``conversions.services.conversion_status_set`` with ``source=admin``, the acting user and the
-reason typed on the confirmation page. Changing a status needs the custom permission
-``conversions.change_conversion_status``; nothing else about a conversion is editable here
-(conversions are tracked data: no add, no delete, every field read-only).
+The admin only reads and calls services. Changing a status (the row buttons, the page's
+buttons, the action) is ``conversions.admin.status_changes``; import and export are
+``conversions.imports.admin``; the "Callback sent" column and filter are ``callbacks.admin``.
+Nothing else about a conversion is editable here (conversions are tracked data: no add, no
+delete, every field read-only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
-from conversions.admin.pagination import LargeTablePaginator
+from conversions.admin.display import money, short_time, status_badge
+from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
 from conversions.imports.admin import ConversionImportExportMixin
-from conversions.models import Conversion, Source, Status, StatusChange
-from conversions.services import StatusChangeResult, conversion_status_set
-
-STATUS_PERMISSION = "conversions.change_conversion_status"
-
-# The "set status" action refuses larger selections: a change that big belongs in a bulk
-# import, with its preview of what will change.
-ACTION_MAX_CONVERSIONS = 10_000
+from conversions.models import Conversion, Status
+from conversions.selectors import (
+    conversion_ids_matching,
+    conversion_status_history,
+)
+from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 # Shown on the status page of one conversion: enough to see how it got where it is.
 HISTORY_ROWS = 200
 
-CENTS = Decimal("0.01")
-
-REASON_FIELD = forms.CharField(
-    required=False,
-    max_length=1000,
-    widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-    help_text="Optional. Kept in the status history and sent to the partner as the "
-    "rejection reason on Rejected.",
-)
-
-
-class StatusReasonForm(forms.Form):
-    """The confirmation of one conversion's new status (the status is in the URL)."""
-
-    reason = REASON_FIELD
-
-
-class StatusActionForm(forms.Form):
-    """The confirmation page of the "Set status of selected conversions" action."""
-
-    status = forms.ChoiceField(choices=Status.choices, widget=forms.RadioSelect, label="New status")
-    reason = REASON_FIELD
-
-
-def status_badge(status: str) -> SafeString:
-    """A status as a coloured badge (styles in ``static/conversions/admin.css``)."""
-    return format_html(
-        '<span class="gk-status gk-status-{}">{}</span>', status, Status(status).label
-    )
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """An amount with its currency: "1.50 USD", keeping sub-cent digits when there are any."""
-    cents = amount.quantize(CENTS)
-    return f"{cents if amount == cents else amount.normalize()} {currency}"
-
-
-def short_time(value: datetime) -> str:
-    """A timestamp in the admin's time zone, to the minute: "2026-11-24 20:53"."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-
-
-def _plural(count: int, word: str = "conversion") -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
-
 
 @admin.register(Conversion)
-class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admin.ModelAdmin):
+class ConversionAdmin(
+    ConversionStatusChangeMixin,
+    ConversionImportExportMixin,
+    ConversionCallbackMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
     change_form_template = "admin/conversions/conversion/change_form.html"
     list_display = [
         "id",
@@ -154,20 +107,7 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     class Media:
         css = {"all": ["conversions/admin.css"]}
 
-    # -- permissions ------------------------------------------------------------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Conversion | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Conversion | None = None) -> bool:
-        # Tracked fields are never edited; the status changes through the status pages.
-        return False
-
-    def has_change_status_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request) and request.user.has_perm(STATUS_PERMISSION)
-
+    # -- permissions: read-only (ReadOnlyAdminMixin); the status has its own permission -----
     # -- columns ----------------------------------------------------------------------------
     # Django capitalises headers ("Gk_click_id"): name the column so that reads well.
     @admin.display(description="Click ID (gk_click_id)")
@@ -244,33 +184,6 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
     def click_time(self, obj: Conversion) -> str:
         return date_format(timezone.localtime(obj.click.created_at), "DATETIME_FORMAT")
 
-    def get_list_display(self, request: HttpRequest) -> list[Any]:
-        columns = list(super().get_list_display(request))
-        if self.has_change_status_permission(request):
-            columns.append(self._set_status_column(next_url=request.get_full_path()))
-        return columns
-
-    @staticmethod
-    def _set_status_column(*, next_url: str) -> Callable[[Conversion], SafeString]:
-        """The row buttons: a link per other status, each to a confirmation page."""
-        # Built once per page rather than reversed per button (200 per page).
-        changelist = reverse("admin:conversions_conversion_changelist")
-        back = urlencode({"next": next_url})
-
-        @admin.display(description="set status")
-        def set_status(obj: Conversion) -> SafeString:
-            return format_html_join(
-                " ",
-                '<a class="button gk-set gk-set-{}" href="{}{}/status/{}/?{}">{}</a>',
-                (
-                    (value, changelist, obj.pk, value, back, label)
-                    for value, label in Status.choices
-                    if value != obj.status
-                ),
-            )
-
-        return set_status
-
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -292,127 +205,9 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         Each is an exact match on its own index; the matching ids are looked up first so the
         list query stays a primary-key lookup instead of an OR across a join.
         """
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        ids: set[int] = set()
-        if term.isascii() and term.isdigit() and len(term) < 19:
-            ids.add(int(term))
-        matches = Conversion.objects.order_by()
-        ids.update(matches.filter(click__gk_click_id=term).values_list("pk", flat=True)[:1000])
-        ids.update(matches.filter(transaction_id=term).values_list("pk", flat=True)[:1000])
-        return queryset.filter(pk__in=ids), False
-
-    # -- one conversion: the row and change-page buttons ------------------------------------
-    def get_urls(self) -> list[URLPattern]:
-        status_urls = [
-            path(
-                "<int:object_id>/status/<str:status>/",
-                self.admin_site.admin_view(self.status_view),
-                name="conversions_conversion_status",
-            ),
-        ]
-        return status_urls + super().get_urls()
-
-    def status_view(self, request: HttpRequest, object_id: int, status: str) -> HttpResponse:
-        """GET: confirm setting one conversion's status, with a reason. POST: set it."""
-        if not self.has_change_status_permission(request):
-            raise PermissionDenied
-        if status not in Status.values:
-            raise Http404(f"Unknown status {status!r}.")
-        conversion = get_object_or_404(
-            Conversion.objects.select_related("click", "offer", "offer_event", "partner"),
-            pk=object_id,
-        )
-        next_url = self._next_url(request)
-        form = StatusReasonForm(request.POST if request.method == "POST" else None)
-        if form.is_valid():
-            result = conversion_status_set(
-                conversion_ids=[conversion.pk],
-                status=status,
-                source=Source.ADMIN,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-            label = Status(status).label
-            if result.changed:
-                self.message_user(request, f"Conversion {conversion.pk} set to {label}.")
-            else:
-                self.message_user(
-                    request, f"Conversion {conversion.pk} was already {label}.", messages.WARNING
-                )
-            return HttpResponseRedirect(next_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Set conversion {conversion.pk} to {Status(status).label}?",
-            "opts": self.opts,
-            "media": self.media,
-            "conversion": conversion,
-            "status": status,
-            "status_label": Status(status).label,
-            "current_badge": status_badge(conversion.status),
-            "new_badge": status_badge(status),
-            "payout": money(conversion.payout, conversion.offer.currency),
-            "form": form,
-            "next_url": next_url,
-        }
-        return TemplateResponse(
-            request, "admin/conversions/conversion/status_confirmation.html", context
-        )
-
-    def _next_url(self, request: HttpRequest) -> str:
-        next_url = request.POST.get("next") or request.GET.get("next") or ""
-        if next_url and url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            return next_url
-        return reverse("admin:conversions_conversion_changelist")
-
-    # -- many conversions: the changelist action --------------------------------------------
-    @admin.action(description="Set status of selected conversions", permissions=["change_status"])
-    def set_status_action(
-        self, request: HttpRequest, queryset: QuerySet[Conversion]
-    ) -> HttpResponse | None:
-        """First POST: the confirmation page (status and reason). Its POST ("apply"): set it."""
-        ids = list(queryset.order_by().values_list("pk", flat=True)[: ACTION_MAX_CONVERSIONS + 1])
-        if len(ids) > ACTION_MAX_CONVERSIONS:
-            self.message_user(
-                request,
-                f"More than {ACTION_MAX_CONVERSIONS:,} conversions selected: narrow the filter, "
-                "or use Import to change them in bulk with a preview.",
-                messages.ERROR,
-            )
-            return None
-        form = StatusActionForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            status = form.cleaned_data["status"]
-            result = conversion_status_set(
-                conversion_ids=ids,
-                status=status,
-                source=Source.ADMIN,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-            self.message_user(request, _action_message(result, selected=len(ids), status=status))
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Set the status of the selected conversions",
-            "opts": self.opts,
-            "media": self.media,
-            "count": len(ids),
-            "count_label": _plural(len(ids)),
-            "statuses": _status_counts(ids),
-            "form": form,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            # Posted back as they came: the selected rows of the page, or "all matching the
-            # filters" (select_across), which the list's query string still carries.
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-        }
-        return TemplateResponse(
-            request, "admin/conversions/conversion/status_action_confirmation.html", context
-        )
+        return queryset.filter(pk__in=conversion_ids_matching(term=search_term)), False
 
     # -- the change page: buttons and history -----------------------------------------------
     def change_view(
@@ -425,10 +220,8 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
         extra_context = dict(extra_context or {})
         conversion = self.get_object(request, object_id)
         if conversion is not None:
-            extra_context["status_history"] = (
-                StatusChange.objects.filter(conversion_id=conversion.pk)
-                .select_related("user", "import_job")
-                .order_by("-sequence_number")[:HISTORY_ROWS]
+            extra_context["status_history"] = conversion_status_history(
+                conversion_id=conversion.pk, limit=HISTORY_ROWS
             )
             if self.has_change_status_permission(request):
                 here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
@@ -438,29 +231,3 @@ class ConversionAdmin(ConversionImportExportMixin, ConversionCallbackMixin, admi
                     if value != conversion.status
                 ]
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-def status_url(conversion_id: int, status: str, *, next_url: str) -> str:
-    """The confirmation page that sets one conversion's status, returning to ``next_url``."""
-    url = reverse("admin:conversions_conversion_status", args=[conversion_id, status])
-    return f"{url}?{urlencode({'next': next_url})}"
-
-
-def _status_counts(ids: list[int]) -> list[tuple[SafeString, int]]:
-    """How many of the selected conversions are in each status now (for the confirmation)."""
-    counts = dict(
-        Conversion.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list("status")
-        .annotate(count=Count("pk"))
-    )
-    return [(status_badge(value), counts[value]) for value in Status.values if value in counts]
-
-
-def _action_message(result: StatusChangeResult, *, selected: int, status: str) -> str:
-    label = Status(status).label
-    unchanged = selected - result.changed
-    message = f"{_plural(result.changed)} set to {label}."
-    if unchanged:
-        message += f" {_plural(unchanged)} already {label}, left as is."
-    return message

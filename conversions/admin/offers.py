@@ -10,8 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
-from conversions.admin.pagination import LargeTablePaginator
 from conversions.models import Click, Offer, OfferEvent
+from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 
 class OfferEventInline(admin.TabularInline):
@@ -77,7 +77,7 @@ class OfferAdmin(admin.ModelAdmin):
 
 
 @admin.register(Click)
-class ClickAdmin(admin.ModelAdmin):
+class ClickAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Clicks are tracked data: looked up by exact gk_click_id, never edited here."""
 
     list_display = ["gk_click_id", "offer", "partner", "sub_id", "created_at"]
@@ -91,12 +91,3 @@ class ClickAdmin(admin.ModelAdmin):
     sortable_by = ["gk_click_id", "created_at"]
     raw_id_fields = ["offer", "partner"]
     readonly_fields = ["gk_click_id", "offer", "partner", "sub_id", "ip_address", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Click | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Click | None = None) -> bool:
-        return False

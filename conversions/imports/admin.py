@@ -9,7 +9,8 @@ through its documented hooks:
   ``ImportJob`` admin below) shows validation progress, the preview, the confirmation and the
   outcome. ``process_import`` (import-export's confirm step) is not used: jobs are confirmed
   on their page.
-- ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX.
+- ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX
+  (``conversions.reports.export``).
 
 Importing needs ``conversions.change_conversion_status``, on every import URL; exporting needs
 view permission on conversions.
@@ -38,11 +39,11 @@ from import_export.forms import ExportForm
 
 from conversions.imports import services, uploads, views
 from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
-from conversions.imports.resources import (
-    ConversionReportResource,
-    ConversionStatusImportResource,
-)
+from conversions.imports.resources import ConversionStatusImportResource
+from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob
+from conversions.reports import export
+from conversions.reports.resource import ConversionReportResource
 
 IMPORT_PERMISSION = "conversions.change_conversion_status"
 
@@ -179,14 +180,14 @@ class ConversionImportExportMixin(ImportExportMixin):
             file_format = formats[int(form.cleaned_data["format"])]()
             extension = file_format.get_extension()
             queryset: QuerySet = self.get_export_queryset(request)
-            if extension == "xlsx" and views.xlsx_too_many_rows(queryset):
+            if extension == "xlsx" and export.xlsx_too_many_rows(queryset):
                 form.add_error(
                     "format",
-                    f"This report has more than {views.XLSX_MAX_ROWS:,} conversions, more than "
+                    f"This report has more than {export.XLSX_MAX_ROWS:,} conversions, more than "
                     "one XLSX sheet holds. Filter the list further, or export CSV.",
                 )
             else:
-                return views.conversion_report_response(
+                return export.conversion_report_response(
                     queryset=queryset,
                     file_format=extension,
                     filename=self.get_export_filename(request, queryset, file_format),
@@ -267,18 +268,18 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="rows · to change · rejected")
     def counts(self, job: ImportJob) -> str:
-        preview = views.import_job_preview(job)
-        if preview is None:
+        summary = ImportSummary.from_json(job.summary)
+        if summary is None:
             return "—"
-        return f"{preview['rows']:,} · {preview['will_change_total']:,} · {preview['rejected']:,}"
+        return f"{summary.rows:,} · {summary.will_change_total:,} · {summary.rejected_rows:,}"
 
     @admin.display(description="outcome")
     def outcome(self, job: ImportJob) -> str:
-        preview = views.import_job_preview(job)
-        if job.state == ImportJob.State.APPLIED and preview:
-            text = f"{preview['applied_total']:,} changed"
-            if preview["changed_since_preview"]:
-                text += f", {preview['changed_since_preview']:,} changed since preview"
+        summary = ImportSummary.from_json(job.summary)
+        if job.state == ImportJob.State.APPLIED and summary:
+            text = f"{summary.applied_total:,} changed"
+            if summary.changed_since_preview:
+                text += f", {summary.changed_since_preview:,} changed since preview"
             if not job.send_callbacks:
                 text += ", no callbacks"
             return text

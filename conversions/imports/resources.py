@@ -1,10 +1,9 @@
-"""The column mappings of Conversion Management's import and export (django-import-export).
+"""The column mapping of Conversion Management's import (django-import-export).
 
-The resources describe the mapping only. Nothing reads a file or builds a tablib ``Dataset``
-through them: the upload goes to an ``ImportJob`` (streamed, validated and applied set-based by
-a Celery worker) and the export is streamed row by row from the database (see ``views``). They
-are what import-export's pages show as "this importer will import the following fields", and
-the export's columns come from ``ConversionReportResource`` in its declared order.
+The resource describes the mapping only. Nothing reads a file or builds a tablib ``Dataset``
+through it: the upload goes to an ``ImportJob`` (streamed, validated and applied set-based by
+a Celery worker). It is what import-export's page shows as "this importer will import the
+following fields". The export's resource is ``conversions.reports.resource``.
 """
 
 from __future__ import annotations
@@ -27,58 +26,3 @@ class ConversionStatusImportResource(resources.ModelResource):
         model = Conversion
         name = "Conversion statuses (gk_click_id, EventId, Status, Reason)"
         fields = ("gk_click_id", "event_id", "status", "reason")
-
-
-class ConversionReportResource(resources.ModelResource):
-    """The conversion report. Its first four columns are the import's, so an exported report
-    with its Status column edited imports back."""
-
-    event_id = fields.Field(attribute="id", column_name="EventId")
-    gk_click_id = fields.Field(attribute="click__gk_click_id", column_name="gk_click_id")
-    status = fields.Field(attribute="status", column_name="Status")
-    reason = fields.Field(attribute="status_reason", column_name="Reason")
-    offer_id = fields.Field(attribute="offer_id", column_name="Offer ID")
-    offer = fields.Field(attribute="offer__name", column_name="Offer")
-    event = fields.Field(attribute="offer_event__code", column_name="Event")
-    event_name = fields.Field(attribute="offer_event__name", column_name="Event name")
-    partner_id = fields.Field(attribute="partner_id", column_name="Partner ID")
-    partner = fields.Field(attribute="partner__name", column_name="Partner")
-    sub_id = fields.Field(attribute="click__sub_id", column_name="Partner sub id")
-    payout = fields.Field(attribute="payout", column_name="Payout")
-    revenue = fields.Field(attribute="revenue", column_name="Revenue")
-    currency = fields.Field(attribute="offer__currency", column_name="Currency")
-    transaction_id = fields.Field(attribute="transaction_id", column_name="Transaction ID")
-    created_at = fields.Field(attribute="created_at", column_name="Created (UTC)")
-    status_changed_at = fields.Field(
-        attribute="status_changed_at", column_name="Status changed (UTC)"
-    )
-    status_source = fields.Field(attribute="status_source", column_name="Status source")
-
-    class Meta:
-        model = Conversion
-        name = "Conversion report"
-        fields = (
-            "event_id",
-            "gk_click_id",
-            "status",
-            "reason",
-            "offer_id",
-            "offer",
-            "event",
-            "event_name",
-            "partner_id",
-            "partner",
-            "sub_id",
-            "payout",
-            "revenue",
-            "currency",
-            "transaction_id",
-            "created_at",
-            "status_changed_at",
-            "status_source",
-        )
-
-    @classmethod
-    def report_columns(cls) -> list[tuple[str, str]]:
-        """(column header, ORM lookup) of every column, in order."""
-        return [(field.column_name, field.attribute) for field in cls().get_export_fields()]

@@ -18,16 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from conversions.imports.readers import UnusableFile
+from conversions.imports.reading.types import UnusableFile
 from conversions.models import Status
+from conversions.reports.formulas import formula_unescape
 
 MAX_COLUMNS = 1000
 MAX_CLICK_ID_CHARS = 64
 MAX_REASON_CHARS = 1000
 # Original values kept for the report of rejected rows are cut to this length.
 REPORT_VALUE_CHARS = 200
-# Prefixes a spreadsheet would run as a formula; the export escapes them with an apostrophe.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMN_NAMES = {
     "event_id": ("eventid", "id", "conversioneventid", "conversionid"),
@@ -156,8 +155,7 @@ def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow 
         event_id = _event_id_parse(event)
         if event_id is None:
             error = f"EventId “{_cut(event)}” is not a conversion number."
-    if reason[:1] == "'" and reason[1:2] in FORMULA_PREFIXES and reason[1:2]:
-        reason = reason[1:]  # the export's formula escape, undone
+    reason = formula_unescape(reason)  # the export's formula escape, undone
     if error is not None:
         return StagedRow(
             row_number,

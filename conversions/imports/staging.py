@@ -1,7 +1,7 @@
 """The staging tables of one import job, and the set-based SQL that resolves and counts its rows.
 
-Per job, four tables named after it (on PostgreSQL ``UNLOGGED``: no WAL for data that the file
-can always rebuild; COPY fills them):
+Per job, four ``UNLOGGED`` tables named after it (no WAL for data that the file can always
+rebuild; COPY fills them):
 
 - ``rows``: one row per data row of the file as checked in Python (``StagedRow``);
 - ``targets``: each valid row joined to the conversions it names: by EventId (one, and the
@@ -17,9 +17,8 @@ Conflicts: a conversion asked for two different statuses by two rows rejects bot
 (with every other conversion a click-only row among them names), so a clash in a fan-out never
 half-applies. Two rows asking for the same status are fine; the first row's reason is kept.
 
-Validation drops all but ``changes``, which the apply uses and drops. The SQL is written once
-for PostgreSQL and SQLite; only loading (COPY or batched INSERT), the report's export and the
-apply's chunking differ.
+Validation drops all but ``changes``, which the apply uses and drops, in chunks of conversion
+ids (a temporary view per chunk, ``staging_apply_view``).
 """
 
 # Table names are built from the job's integer id, never from input:
@@ -27,7 +26,6 @@ apply's chunking differ.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +33,10 @@ from typing import IO, Any
 
 from django.db import connection
 
-from conversions.imports.rows import FORMULA_PREFIXES, StagedRow
+from conversions.imports.rows import StagedRow
+from conversions.imports.summary import FanOut, ImportSummary, RowError
+from conversions.reports.csv_writer import csv_chunks
+from conversions.reports.formulas import formula_escape_sql
 
 ROW_COLUMNS = (
     "row_number",
@@ -52,10 +53,6 @@ ERRORS_SHOWN = 50
 SMALL_FILE_ROWS = 100_000
 # The temporary view through which one chunk of an apply reaches the status service.
 APPLY_CHUNK_VIEW = "import_apply_chunk"
-
-
-def _postgresql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 @dataclass(frozen=True)
@@ -88,10 +85,6 @@ def _execute(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
-def _create_prefix() -> str:
-    return "CREATE UNLOGGED TABLE" if _postgresql() else "CREATE TABLE"
-
-
 def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
     for name in tables.all():
         if keep_changes and name == tables.changes:
@@ -102,7 +95,7 @@ def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
 def staging_rows_create(tables: StagingTables) -> None:
     staging_drop(tables)
     _execute(
-        f"""{_create_prefix()} {tables.rows} (
+        f"""CREATE UNLOGGED TABLE {tables.rows} (
             row_number integer NOT NULL, gk_click_id text NOT NULL, event_id_text text NOT NULL,
             status_text text NOT NULL, reason text NOT NULL, event_id bigint,
             status varchar(16), error text)"""
@@ -110,26 +103,17 @@ def staging_rows_create(tables: StagingTables) -> None:
 
 
 def staging_rows_load(tables: StagingTables, rows: Iterable[StagedRow]) -> int:
-    """Load the checked rows (COPY on PostgreSQL); returns how many."""
+    """Load the checked rows with COPY; returns how many."""
     count = 0
     columns = ", ".join(ROW_COLUMNS)
-    with connection.cursor() as cursor:
-        if _postgresql():
-            with cursor.copy(f"COPY {tables.rows} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-            return count
-        sql = f"INSERT INTO {tables.rows} ({columns}) VALUES ({', '.join(['%s'] * 8)})"
-        batch: list[StagedRow] = []
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {tables.rows} ({columns}) FROM STDIN") as copy,
+    ):
         for row in rows:
-            batch.append(row)
-            if len(batch) == 10_000:
-                cursor.executemany(sql, batch)
-                count += len(batch)
-                batch = []
-        cursor.executemany(sql, batch)
-        return count + len(batch)
+            copy.write_row(row)
+            count += 1
+    return count
 
 
 @contextmanager
@@ -158,14 +142,13 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
     conversions: 0.55 s against 0.23 s). For larger files a hash join is right (1M rows in
     random order: 2.5 s against 7.0 s by look-ups).
     """
-    postgresql = _postgresql()
-    small = postgresql and rows <= SMALL_FILE_ROWS
-    if postgresql and not small:
+    small = rows <= SMALL_FILE_ROWS
+    if not small:
         _execute(f"ANALYZE {tables.rows}")
     look_ups = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if small else {}
     with _planner_settings(**look_ups):
         _execute(
-            f"""{_create_prefix()} {tables.targets} AS
+            f"""CREATE UNLOGGED TABLE {tables.targets} AS
         SELECT r.row_number, c.id AS conversion_id, c.status AS current_status, c.offer_id,
                r.status, r.reason, 0 AS by_click,
                CASE WHEN r.gk_click_id <> '' AND cl.gk_click_id <> r.gk_click_id
@@ -183,13 +166,9 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
         JOIN conversions_conversion c ON c.click_id = cl.id
         WHERE r.error IS NULL AND r.event_id IS NULL"""
         )
-    if postgresql:
-        _execute(f"ANALYZE {tables.targets}")
-    else:
-        _execute(f"CREATE INDEX {tables.targets}_row ON {tables.targets} (row_number)")
-        _execute(f"CREATE INDEX {tables.targets}_conv ON {tables.targets} (conversion_id)")
+    _execute(f"ANALYZE {tables.targets}")
     _execute(
-        f"""{_create_prefix()} {tables.rejects} (
+        f"""CREATE UNLOGGED TABLE {tables.rejects} (
             row_number integer NOT NULL, kind varchar(16) NOT NULL, message text NOT NULL)"""
     )
     _execute(
@@ -233,35 +212,24 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
         WHERE t.mismatch IS NULL
         GROUP BY t.row_number"""
     )
-    if postgresql:
-        _execute(f"ANALYZE {tables.rejects}")
-    else:
-        _execute(f"CREATE INDEX {tables.rejects}_row ON {tables.rejects} (row_number)")
-    # Each conversion's first accepted row: one sort (PostgreSQL's DISTINCT ON, 1.8 s for 2M
-    # rows against 3.7 s for a grouping joined back to the targets; SQLite has a window).
-    accepted = f"""FROM {tables.targets} t
-        WHERE NOT EXISTS (SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)"""
-    if postgresql:
-        first_rows = f"""SELECT DISTINCT ON (t.conversion_id)
+    _execute(f"ANALYZE {tables.rejects}")
+    # Each conversion's first accepted row: one sort (DISTINCT ON, 1.8 s for 2M rows against
+    # 3.7 s for a grouping joined back to the targets).
+    _execute(
+        f"""CREATE UNLOGGED TABLE {tables.changes} AS
+        SELECT DISTINCT ON (t.conversion_id)
                t.conversion_id, t.status, t.reason, t.current_status AS expected_status
-        {accepted}
+        FROM {tables.targets} t
+        WHERE NOT EXISTS (SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)
         ORDER BY t.conversion_id, t.row_number"""
-    else:
-        first_rows = f"""SELECT conversion_id, status, reason, expected_status FROM (
-            SELECT t.conversion_id, t.status, t.reason, t.current_status AS expected_status,
-                   ROW_NUMBER() OVER (PARTITION BY t.conversion_id ORDER BY t.row_number) AS k
-            {accepted}) f
-        WHERE k = 1"""
-    _execute(f"{_create_prefix()} {tables.changes} AS {first_rows}")
-    if postgresql:
-        _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
-        _execute(f"ANALYZE {tables.changes}")
-    else:
-        _execute(f"CREATE UNIQUE INDEX {tables.changes}_pk ON {tables.changes} (conversion_id)")
+    )
+    _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
+    _execute(f"ANALYZE {tables.changes}")
 
 
-def staging_counts(tables: StagingTables) -> dict[str, Any]:
-    """The preview's counts (see the summary schema in ``conversions.imports.services``)."""
+def staging_counts(tables: StagingTables) -> ImportSummary:
+    """The preview's counts (the validation part of the summary, but for the columns and the
+    reader, which the caller knows)."""
     will_change: dict[str, int] = {}
     unchanged = 0
     for expected, status, count in _execute(
@@ -274,7 +242,7 @@ def staging_counts(tables: StagingTables) -> dict[str, Any]:
             will_change[f"{expected}->{status}"] = count
     rejected = dict(_execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
     fan_out = [
-        {"offer": name, "offer_id": offer_id, "click_rows": click_rows, "conversions": count}
+        FanOut(offer=name, offer_id=offer_id, click_rows=click_rows, conversions=count)
         for offer_id, name, click_rows, count in _execute(
             f"""SELECT o.id, o.name, COUNT(DISTINCT t.row_number), COUNT(*)
             FROM {tables.targets} t JOIN conversions_offer o ON o.id = t.offer_id
@@ -284,7 +252,7 @@ def staging_counts(tables: StagingTables) -> dict[str, Any]:
         )
     ]
     errors = [
-        {"row": row, "message": message}
+        RowError(row=row, message=message)
         for row, message in _execute(
             f"SELECT row_number, message FROM {tables.rejects}"
             f" ORDER BY row_number LIMIT {ERRORS_SHOWN}"
@@ -292,74 +260,37 @@ def staging_counts(tables: StagingTables) -> dict[str, Any]:
     ]
     ((rows,),) = _execute(f"SELECT COUNT(*) FROM {tables.rows}")
     ((staged,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes}")
-    return {
-        "rows": rows,
-        "will_change": will_change,
-        "will_change_total": sum(will_change.values()),
-        "unchanged": unchanged,
-        "not_found": rejected.get("not_found", 0),
-        "invalid": rejected.get("invalid", 0),
-        "conflicting": rejected.get("conflicting", 0),
-        "rejected_rows": sum(rejected.values()),
-        "fan_out": fan_out,
-        "errors": errors,
-        "staged": staged,
-    }
+    return ImportSummary(
+        rows=rows,
+        will_change=will_change,
+        will_change_total=sum(will_change.values()),
+        unchanged=unchanged,
+        not_found=rejected.get("not_found", 0),
+        invalid=rejected.get("invalid", 0),
+        conflicting=rejected.get("conflicting", 0),
+        rejected_rows=sum(rejected.values()),
+        fan_out=fan_out,
+        errors=errors,
+        staged=staged,
+    )
 
 
 def staging_report_write(tables: StagingTables, out: IO[bytes], headers: list[str]) -> None:
     """Write the CSV of every rejected row: row number, original values, reason (UTF-8 with a
-    byte order mark so that Excel opens it right; formula-like values escaped)."""
-    out.write("\ufeff".encode())
-    out.write(_csv_line(["Row", *headers, "Problem"]))
-    if _postgresql():
-
-        def escaped(column: str) -> str:
-            prefixes = ", ".join(
-                f"chr({ord(p)})" if p in "\t\r" else f"'{p}'" for p in FORMULA_PREFIXES
-            )
-            return (
-                f"CASE WHEN substr({column}, 1, 1) IN ({prefixes})"
-                f" THEN '''' || {column} ELSE {column} END"
-            )
-
-        sql = f"""COPY (
-            SELECT x.row_number, {escaped("r.gk_click_id")}, {escaped("r.event_id_text")},
-                   {escaped("r.status_text")}, {escaped("r.reason")}, x.message
-            FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
-            ORDER BY x.row_number) TO STDOUT WITH (FORMAT csv)"""
-        with connection.cursor() as cursor, cursor.copy(sql) as copy:
-            for block in copy:
-                out.write(block)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT x.row_number, r.gk_click_id, r.event_id_text, r.status_text, r.reason,
-                   x.message
-            FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
-            ORDER BY x.row_number"""
-        )
-        while batch := cursor.fetchmany(5000):
-            for row_number, *values, message in batch:
-                out.write(_csv_line([row_number, *map(_formula_escape, values), message]))
-
-
-def _formula_escape(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
-
-class _Line:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> None:
-        self.text += text
-
-
-def _csv_line(values: list[Any]) -> bytes:
-    line = _Line()
-    csv.writer(line, lineterminator="\r\n").writerow(values)
-    return line.text.encode()
+    byte order mark so that Excel opens it right; formula-like values escaped). PostgreSQL
+    writes the rows (COPY), after the header line of the one CSV writer."""
+    out.write("".join(csv_chunks(["Row", *headers, "Problem"])).encode())
+    values = ", ".join(
+        formula_escape_sql(f"r.{column}")
+        for column in ("gk_click_id", "event_id_text", "status_text", "reason")
+    )
+    sql = f"""COPY (
+        SELECT x.row_number, {values}, x.message
+        FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
+        ORDER BY x.row_number) TO STDOUT WITH (FORMAT csv)"""
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for block in copy:
+            out.write(block)
 
 
 def staging_changes_count(tables: StagingTables) -> int | None:
@@ -376,7 +307,7 @@ def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tupl
     ((total,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE expected_status <> status")
     if total == 0:
         return []
-    if not _postgresql() or total <= chunk_rows:
+    if total <= chunk_rows:
         return [(0, 2**62, total)]
     parts = -(-total // chunk_rows)
     fractions = ", ".join(str(k / parts) for k in range(1, parts))
@@ -390,8 +321,6 @@ def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tupl
 
 def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -> str:
     """A temporary view of one chunk's changes, for the status service; returns its name."""
-    if not _postgresql():
-        return tables.changes
     _execute(
         f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
         SELECT conversion_id, status, reason, expected_status FROM {tables.changes}
@@ -402,8 +331,7 @@ def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -
 
 
 def staging_apply_view_drop() -> None:
-    if _postgresql():
-        _execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
+    _execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
 
 
 def staging_changed_since_preview(tables: StagingTables) -> int:

@@ -1,41 +1,37 @@
-"""Celery tasks of bulk imports: each takes a job id and calls its service (idempotent)."""
+"""Celery tasks of bulk imports: each takes a job id and calls its worker-side service
+(idempotent). ``services`` queues them; they never import ``services``."""
 
 from celery import shared_task
 
+from conversions.imports import applying, recovery, validation
 from conversions.models import ImportJob
 
 
 @shared_task(acks_late=True)
 def import_job_validate_task(import_job_id: int) -> None:
     """Validate an uploaded job's file (a dry run)."""
-    from conversions.imports import services
-
     job = ImportJob.objects.filter(pk=import_job_id).first()
     if job is not None:
-        services.import_job_validate(import_job=job)
+        validation.import_job_validate(import_job=job)
 
 
 @shared_task(acks_late=True)
 def import_job_apply_task(import_job_id: int) -> None:
     """Apply a confirmed job (all or nothing)."""
-    from conversions.imports import services
-
     job = ImportJob.objects.filter(pk=import_job_id).first()
     if job is not None:
-        services.import_job_apply(import_job=job)
+        applying.import_job_apply(import_job=job)
 
 
 @shared_task(acks_late=True)
 def import_jobs_fail_stale_task() -> int:
-    """Periodic: fail the applies, and restart the validations, whose worker died."""
-    from conversions.imports import services
-
-    return services.import_jobs_fail_stale()
+    """Periodic: fail the applies, and queue again the validations, whose worker died."""
+    return recovery.import_jobs_fail_stale(
+        validation_queue=import_job_validate_task.delay_on_commit
+    )
 
 
 @shared_task(acks_late=True)
 def import_jobs_expire_unconfirmed_task() -> int:
     """Periodic: drop the checked rows of validated jobs nobody confirmed in time."""
-    from conversions.imports import services
-
-    return services.import_jobs_expire_unconfirmed()
+    return recovery.import_jobs_expire_unconfirmed()

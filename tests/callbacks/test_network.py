@@ -96,7 +96,7 @@ def deliver_to(url, partner_factory, conversion_factory):
     conversion_status_set(
         conversion_ids=[conversion.pk], status=Status.SUCCESS, source=Source.ADMIN
     )
-    callback_deliveries_deliver_due(spread=False)
+    callback_deliveries_deliver_due()
     return CallbackDelivery.objects.get(conversion=conversion)
 
 
@@ -257,7 +257,7 @@ def test_a_stale_lease_is_claimed_again(partner_factory, conversion_factory, rec
     expired = timezone.now() - timedelta(seconds=1)
     CallbackDelivery.objects.update(lease_expires_at=expired, next_attempt_at=expired, attempts=1)
 
-    assert callback_deliveries_deliver_due(spread=False) == 1
+    assert callback_deliveries_deliver_due() == 1
 
     delivery = CallbackDelivery.objects.get()
     assert (delivery.state, delivery.attempts) == (CallbackDelivery.State.DELIVERED, 2)

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from django.utils.http import http_date
 
-from callbacks.delivery import retry_delay_seconds
 from callbacks.models import CallbackAttempt, CallbackDelivery
+from callbacks.sending import retry_delay_seconds
 from callbacks.services import callback_deliveries_resend
 from callbacks.tasks import callback_deliveries_sweep
 from conversions.models import Source, Status

@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status
+from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status, StatusChange
 from tests.callbacks.factories import PartnerFactory
 
 
@@ -39,10 +39,12 @@ class ClickFactory(factory.django.DjangoModelFactory):
 
 
 class ConversionFactory(factory.django.DjangoModelFactory):
-    """A conversion as a postback would have recorded it (version 1, source postback)."""
+    """A conversion as a postback would have recorded it (version 1, source postback), with its
+    first audit row, so that ``audit_verify`` holds for it."""
 
     class Meta:
         model = Conversion
+        skip_postgeneration_save = True
 
     click = factory.SubFactory(ClickFactory)
     offer_event = factory.SubFactory(
@@ -57,3 +59,22 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     payout = factory.SelfAttribute("offer_event.payout")
     revenue = factory.SelfAttribute("offer_event.revenue")
     transaction_id = factory.Sequence(lambda n: f"txn-{n}")
+
+    @factory.post_generation
+    def first_audit_row(obj, create, extracted, **kwargs):  # noqa: N805 -- factory_boy's hook
+        if create:
+            StatusChange.objects.create(
+                conversion=obj,
+                old_status="",
+                new_status=obj.status,
+                source=obj.status_source,
+                reason=obj.status_reason,
+                sequence_number=obj.status_version,
+                created_at=obj.created_at,
+            )
+
+
+def changes_since_recorded():
+    """The audit rows of status changes made after the conversions were recorded (every
+    factory-made conversion has its first audit row, sequence 1)."""
+    return StatusChange.objects.filter(sequence_number__gt=1)

@@ -8,8 +8,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from conversions.admin import ConversionAdmin, LargeTablePaginator
+from conversions.admin import ConversionAdmin
 from conversions.models import Offer, OfferEvent, Source, Status
+from gokart.admin_base import LargeTablePaginator
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from conversions.models import Source, Status, StatusChange
+from conversions.models import Source, Status
+from tests.conversions.factories import changes_since_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +58,9 @@ def viewer_client(django_user_model):
 
 def audit_rows(conversion):
     return list(
-        StatusChange.objects.filter(conversion=conversion).values_list(
-            "old_status", "new_status", "source", "user__username", "reason"
-        )
+        changes_since_recorded()
+        .filter(conversion=conversion)
+        .values_list("old_status", "new_status", "source", "user__username", "reason")
     )
 
 
@@ -192,7 +193,7 @@ def test_the_action_shows_a_confirmation_page_first(agent_client, conversion_fac
     assert response.status_code == 200
     assert "Set the status of <strong>2 conversions</strong>" in page
     assert 'name="status"' in page and 'name="reason"' in page
-    assert StatusChange.objects.count() == 0
+    assert changes_since_recorded().count() == 0
 
 
 def test_the_action_sets_every_selected_conversion_and_reports_no_ops(
@@ -258,7 +259,7 @@ def test_the_action_on_all_matching_conversions_keeps_the_list_filter(
 def test_the_action_refuses_a_selection_larger_than_its_limit(
     agent_client, conversion_factory, monkeypatch
 ):
-    monkeypatch.setattr("conversions.admin.conversion.ACTION_MAX_CONVERSIONS", 2)
+    monkeypatch.setattr("conversions.admin.status_changes.ACTION_MAX_CONVERSIONS", 2)
     conversions = conversion_factory.create_batch(3, status=Status.PENDING)
 
     response = agent_client.post(
@@ -275,7 +276,7 @@ def test_the_action_refuses_a_selection_larger_than_its_limit(
     )
 
     assert "use Import to change them in bulk" in shown_messages(response)[0]
-    assert StatusChange.objects.count() == 0
+    assert changes_since_recorded().count() == 0
 
 
 # -- permissions -----------------------------------------------------------------------------

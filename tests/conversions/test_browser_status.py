@@ -2,7 +2,8 @@
 
 import pytest
 
-from conversions.models import Source, Status, StatusChange
+from conversions.models import Source, Status
+from tests.conversions.factories import changes_since_recorded
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,5 +42,5 @@ def test_an_admin_rejects_a_conversion_from_its_row_and_sees_badge_and_history(
     assert history.locator(".gk-history-change").inner_text() == "Success → Rejected"
     assert history.locator(".gk-history-reason").inner_text() == "Fraud review: duplicate device"
     assert "admin" in history.inner_text()
-    change = StatusChange.objects.get(conversion=conversion)
+    change = changes_since_recorded().get(conversion=conversion)
     assert (change.source, change.user.username) == (Source.ADMIN, "admin")

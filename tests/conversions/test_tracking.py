@@ -12,21 +12,12 @@ from django.test import Client
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
-from conversions import tracking
 from conversions.models import Click, Conversion, Offer, Source, Status, StatusChange
 from conversions.tracking import conversion_record_from_postback
 
 pytestmark = pytest.mark.django_db
 
 CALLBACK_URL = "http://127.0.0.1:9/callbacks"
-
-
-@pytest.fixture(autouse=True, params=["postgresql", "portable"])
-def tracking_path(request, monkeypatch):
-    """Every rule holds on both paths: PostgreSQL's statements and the portable ORM one."""
-    if request.param == "portable":
-        monkeypatch.setattr(tracking, "_postgresql", lambda: False)
-    return request.param
 
 
 @pytest.fixture

@@ -11,16 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from callbacks.models import Partner
-from conversions.models import (
-    Click,
-    Conversion,
-    Offer,
-    OfferEvent,
-    Source,
-    Status,
-    StatusChange,
-)
+from conversions.models import Click, Offer, OfferEvent, Source, Status
 from conversions.services import conversion_status_set
+from conversions.tracking import conversion_record_from_postback
 
 DEMO_CALLBACK_URL = "http://127.0.0.1:8001/callbacks"
 
@@ -88,60 +81,44 @@ class Command(BaseCommand):
             Partner.objects.create(name="CashbackCity", callback_url=DEMO_CALLBACK_URL),
             Partner.objects.create(name="PlayPoints"),
         ]
-        # Historical demo data is written directly (as if tracked before callbacks existed);
-        # the changes made at the end go through the service, with audit rows and callbacks.
-        clicks = Click.objects.bulk_create(
-            Click(
-                offer=rng.choice([game, game, survey, bank]),
-                partner=rng.choice(partners),
-                sub_id=f"user-{rng.randrange(1, 5000)}",
+        # The history is recorded as the advertisers' postbacks would have recorded it, through
+        # the tracking service (so every conversion has its first audit row), while the
+        # partners had no callback URL yet: the demo's receiver gets only today's changes.
+        callback_urls = {partner.pk: partner.callback_url for partner in partners}
+        Partner.objects.update(callback_url="")
+        conversions = []
+        for _ in range(count // 2):
+            offer = rng.choice([game, game, survey, bank])
+            partner = rng.choice(partners)
+            clicked = now - timedelta(minutes=rng.randrange(60, 60 * 24 * 30))
+            click = Click.objects.create(
+                offer=offer, partner=partner, sub_id=f"user-{rng.randrange(1, 5000)}"
             )
-            for _ in range(count // 2)
-        )
-        by_offer: dict[int, list[OfferEvent]] = {}
-        for event in events:
-            by_offer.setdefault(event.offer_id, []).append(event)
-        rows = []
-        for click in clicks:
-            offer_events = by_offer[click.offer_id]
+            Click.objects.filter(pk=click.pk).update(created_at=clicked)
+            offer_events = [event for event in events if event.offer_id == offer.pk]
+            converted = clicked
             for event in offer_events[: rng.randint(1, len(offer_events))]:
-                created = now - timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
-                status = rng.choice([Status.SUCCESS] * 6 + [Status.PENDING] * 3 + [Status.REJECTED])
-                rows.append(
-                    Conversion(
-                        click=click,
-                        offer_event=event,
-                        offer_id=click.offer_id,
-                        partner_id=click.partner_id,
-                        status=status,
-                        status_reason=("Duplicate device" if status == Status.REJECTED else ""),
-                        status_source=Source.POSTBACK,
-                        status_changed_at=created,
-                        pending_until=(
-                            created + bank.pending_time
-                            if status == Status.PENDING and click.offer_id == bank.pk
-                            else None
-                        ),
-                        payout=event.payout,
-                        revenue=event.revenue,
-                        transaction_id=f"TX{rng.randrange(10**9):09d}",
-                        created_at=created,
-                    )
+                converted += timedelta(minutes=rng.randrange(1, 60 * 24))
+                result = conversion_record_from_postback(
+                    gk_click_id=click.gk_click_id,
+                    event_code=event.code,
+                    transaction_id=f"TX{rng.randrange(10**9):09d}",
+                    token=offer.postback_secret,
+                    now=min(converted, now),
                 )
-        conversions = Conversion.objects.bulk_create(rows)
-        StatusChange.objects.bulk_create(
-            StatusChange(
-                conversion=c,
-                old_status="",
-                new_status=c.status,
-                source=Source.POSTBACK,
-                reason=c.status_reason,
-                sequence_number=1,
-                created_at=c.created_at,
-            )
-            for c in conversions
+                conversions.append(result)
+        # A fraud review rejected some of them back then.
+        duplicates = [c.conversion_id for c in conversions if rng.random() < 0.08]
+        conversion_status_set(
+            conversion_ids=duplicates,
+            status=Status.REJECTED,
+            source=Source.ADMIN,
+            user=user,
+            reason="Duplicate device",
         )
-        pending = [c.pk for c in conversions if c.status == Status.PENDING][:20]
+        for partner in partners:
+            Partner.objects.filter(pk=partner.pk).update(callback_url=callback_urls[partner.pk])
+        pending = [c.conversion_id for c in conversions if c.status == Status.PENDING][:20]
         conversion_status_set(
             conversion_ids=pending[:10],
             status=Status.SUCCESS,

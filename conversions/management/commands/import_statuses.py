@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from conversions.imports import services
+from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob
 
 
@@ -64,37 +65,37 @@ class Command(BaseCommand):
         job = services.import_job_apply(import_job=job)
         if job.state != ImportJob.State.APPLIED:
             raise CommandError(job.error_message or f"Import {job.pk} is {job.state}.")
-        summary = job.summary
+        summary = ImportSummary.from_json(job.summary)
+        assert summary is not None and summary.applied is not None  # noqa: S101 -- applied
         self.stdout.write(
-            f"Applied: {summary['applied_total']:,} conversions changed"
+            f"Applied: {summary.applied_total:,} conversions changed"
             + "".join(
-                f", {key.replace('->', ' → ')}: {count:,}"
-                for key, count in summary["applied"].items()
+                f", {key.replace('->', ' → ')}: {count:,}" for key, count in summary.applied.items()
             )
             + f"; changed since the preview (left as they are): "
-            f"{summary['changed_since_preview']:,}; callbacks owed: {summary['callbacks']:,}."
+            f"{summary.changed_since_preview:,}; callbacks owed: {summary.callbacks:,}."
         )
 
     def _summary_print(self, job: ImportJob) -> None:
-        summary = job.summary
+        summary = ImportSummary.from_json(job.summary)
         write = self.stdout.write
         write(f"Import job {job.pk}: {job.original_name} ({job.file_format}), {job.state}")
-        if not summary:
+        if summary is None:
             return
-        write(f"Rows read: {summary['rows']:,}")
-        write(f"Will change: {summary['will_change_total']:,}")
-        for key, count in summary["will_change"].items():
+        write(f"Rows read: {summary.rows:,}")
+        write(f"Will change: {summary.will_change_total:,}")
+        for key, count in summary.will_change.items():
             write(f"  {key.replace('->', ' → ')}: {count:,}")
-        write(f"Unchanged (already in that status): {summary['unchanged']:,}")
-        write(f"Not found: {summary['not_found']:,}")
-        write(f"Invalid: {summary['invalid']:,}")
-        write(f"Conflicting: {summary['conflicting']:,}")
-        for item in summary["fan_out"]:
+        write(f"Unchanged (already in that status): {summary.unchanged:,}")
+        write(f"Not found: {summary.not_found:,}")
+        write(f"Invalid: {summary.invalid:,}")
+        write(f"Conflicting: {summary.conflicting:,}")
+        for item in summary.fan_out:
             write(
-                f"Fan-out: {item['click_rows']:,} click-only rows → {item['conversions']:,} "
-                f"conversions of offer {item['offer']} ({item['offer_id']})"
+                f"Fan-out: {item.click_rows:,} click-only rows → {item.conversions:,} "
+                f"conversions of offer {item.offer} ({item.offer_id})"
             )
-        for error in summary["errors"][:20]:
-            write(f"  row {error['row']}: {error['message']}")
+        for error in summary.errors[:20]:
+            write(f"  row {error.row}: {error.message}")
         if job.error_report:
             write(f"Rejected rows report: {job.error_report.path}")

@@ -10,7 +10,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from conversions.imports import services
-from conversions.models import ImportJob, Status, StatusChange
+from conversions.models import ImportJob, Status
+from tests.conversions.factories import changes_since_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +149,7 @@ def test_the_preview_shows_counts_and_problem_rows(admin_client, conversion_fact
     assert "confirm-form" in page
     pending.refresh_from_db()
     assert pending.status == Status.PENDING
-    assert not StatusChange.objects.exists()
+    assert not changes_since_recorded().exists()
 
 
 def test_confirming_queues_the_apply_and_records_the_no_callbacks_choice(
@@ -184,7 +185,7 @@ def test_confirming_queues_the_apply_and_records_the_no_callbacks_choice(
     for conversion in (first, second):
         conversion.refresh_from_db()
         assert conversion.status == Status.REJECTED
-    audit = StatusChange.objects.filter(import_job=job)
+    audit = changes_since_recorded().filter(import_job=job)
     assert audit.count() == 2
     assert all(change.callbacks_suppressed for change in audit)
     assert all(change.user == admin_user and change.reason == "Fraud" for change in audit)
@@ -251,4 +252,4 @@ def test_export_edit_and_reimport_changes_exactly_the_edited_rows(
     assert statuses == {conversions[0].pk: Status.SUCCESS, conversions[1].pk: Status.REJECTED}
     conversions[2].refresh_from_db()
     assert conversions[2].status == Status.PENDING
-    assert StatusChange.objects.filter(import_job=job).count() == 2
+    assert changes_since_recorded().filter(import_job=job).count() == 2

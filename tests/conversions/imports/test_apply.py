@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
 from conversions.imports import services, staging, tasks
-from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
+from conversions.models import Conversion, ImportJob, Source, Status
 from conversions.services import conversion_status_set
+from tests.conversions.factories import changes_since_recorded
 from tests.conversions.imports.status_files import HEADER, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
@@ -40,7 +41,7 @@ def test_apply_changes_statuses_with_audit_rows_carrying_job_user_and_reason(
     assert job.summary["applied_total"] == 3
     assert job.summary["changed_since_preview"] == 0
     assert [status_of(c) for c in three_pending] == [Status.SUCCESS] * 3
-    audit = StatusChange.objects.filter(conversion__in=three_pending)
+    audit = changes_since_recorded().filter(conversion__in=three_pending)
     assert {(a.old_status, a.new_status, a.source, a.reason) for a in audit} == {
         (Status.PENDING, Status.SUCCESS, Source.BULK_IMPORT, "Q3 reconciliation")
     }
@@ -58,7 +59,7 @@ def test_without_callbacks_the_audit_says_so_and_no_callback_is_owed(
 
     assert job.summary["callbacks"] == 0
     assert not CallbackDelivery.objects.exists()
-    assert set(StatusChange.objects.values_list("callbacks_suppressed", flat=True)) == {True}
+    assert set(changes_since_recorded().values_list("callbacks_suppressed", flat=True)) == {True}
 
 
 def test_a_change_made_between_preview_and_apply_is_kept_and_reported(
@@ -79,7 +80,7 @@ def test_a_change_made_between_preview_and_apply_is_kept_and_reported(
     assert job.summary["applied"] == {"pending->success": 2}
     assert job.summary["changed_since_preview"] == 1
     assert status_of(three_pending[0]) == Status.REJECTED
-    assert StatusChange.objects.filter(conversion=three_pending[0]).count() == 1
+    assert changes_since_recorded().filter(conversion=three_pending[0]).count() == 1
 
 
 def test_applying_twice_changes_nothing_the_second_time(
@@ -95,7 +96,7 @@ def test_applying_twice_changes_nothing_the_second_time(
     assert second.summary["will_change"] == {}
     assert second.summary["unchanged"] == 3
     assert second.summary["applied_total"] == 0
-    assert StatusChange.objects.count() == 3
+    assert changes_since_recorded().count() == 3
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger fails it")
@@ -124,7 +125,7 @@ def test_a_failure_mid_apply_changes_nothing_and_the_job_can_be_retried(
     assert "disk full (test)" in job.error_message
     assert "Nothing was changed" in job.error_message
     assert [status_of(c) for c in three_pending] == [Status.PENDING] * 3
-    assert not StatusChange.objects.exists()
+    assert not changes_since_recorded().exists()
     assert not CallbackDelivery.objects.exists()
 
     with connection.cursor() as cursor:

@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from conversions.imports import services
-from conversions.models import Conversion, ImportJob, Status, StatusChange
+from conversions.models import Conversion, ImportJob, Status
+from tests.conversions.factories import changes_since_recorded
 from tests.conversions.imports.status_files import HEADER, status_file, xlsx_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
@@ -108,7 +109,7 @@ def test_a_bomb_by_total_size_is_refused(tmp_path, admin_user, settings):
 def invalid_job(import_validated, path):
     job = import_validated(path)
     assert job.state == ImportJob.State.INVALID
-    assert not StatusChange.objects.exists()
+    assert not changes_since_recorded().exists()
     return job
 
 
@@ -274,5 +275,5 @@ def test_the_export_formula_escape_is_undone_on_the_reason(tmp_path, import_appl
         status_file(tmp_path, [HEADER, ["", conversion.pk, "Rejected", "'-chargeback"]])
     )
     assert job.state == ImportJob.State.APPLIED
-    assert StatusChange.objects.get(conversion=conversion).reason == "-chargeback"
+    assert changes_since_recorded().get(conversion=conversion).reason == "-chargeback"
     assert Conversion.objects.get(pk=conversion.pk).status_reason == "-chargeback"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from conversions.models import ImportJob, Status, StatusChange
+from conversions.models import ImportJob, Status
+from tests.conversions.factories import changes_since_recorded
 from tests.conversions.imports.status_files import HEADER, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
@@ -47,7 +48,7 @@ def test_it_applies_as_the_named_user(tmp_path, conversion_factory, admin_user):
     output = run(path, "--user", "admin")
 
     assert "Applied: 1 conversions changed, pending → rejected: 1" in output
-    change = StatusChange.objects.get(conversion=conversion)
+    change = changes_since_recorded().get(conversion=conversion)
     assert (change.new_status, change.user, change.reason) == (
         Status.REJECTED,
         admin_user,

@@ -8,8 +8,10 @@ import logging
 import pytest
 import xlwt
 
-from conversions.imports.readers import calamine_rows, file_rows, xls_rows
-from conversions.imports.xlsx import xlsx_for_values_reader, xlsx_rows
+from conversions.imports.reading.calamine import calamine_rows
+from conversions.imports.reading.rows import file_rows
+from conversions.imports.reading.xls import xls_rows
+from conversions.imports.reading.xlsx import xlsx_for_values_reader, xlsx_rows
 from conversions.models import Status
 from tests.conversions.imports.status_files import HEADER, status_file, xls_bytes, xlsx_bytes
 
@@ -79,7 +81,7 @@ def test_a_sheet_whose_data_starts_further_down_and_right_keeps_its_row_numbers(
         tmp_path, [[None], [None], *[[None, None, *row] for row in rows]], file_format
     )
 
-    with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
+    with caplog.at_level(logging.INFO, logger="conversions.imports.reading.process"):
         job = import_validated(path)
 
     assert job.state == "validated", job.error_message
@@ -108,7 +110,7 @@ def test_a_sheet_too_large_for_the_fast_reader_is_read_by_the_reference_reader(
         tmp_path, [HEADER, ["", conversion.pk, "Rejected", "late"], *blank, stray], file_format
     )
 
-    with caplog.at_level(logging.INFO, logger="conversions.imports.reader_process"):
+    with caplog.at_level(logging.INFO, logger="conversions.imports.reading.process"):
         job = import_validated(path)
 
     assert job.state == "validated", job.error_message

@@ -6,7 +6,8 @@ import io
 import pytest
 
 from conversions.imports import staging
-from conversions.models import Conversion, Status, StatusChange
+from conversions.models import Conversion, Status
+from tests.conversions.factories import changes_since_recorded
 from tests.conversions.imports.status_files import HEADER, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
@@ -88,7 +89,7 @@ def test_preview_counts_every_kind_of_row_and_changes_nothing(
         in (summary["errors"][2]["message"])
     )
     assert statuses() == before
-    assert not StatusChange.objects.exists()
+    assert not changes_since_recorded().exists()
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx", "xls"])

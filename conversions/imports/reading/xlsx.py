@@ -25,7 +25,7 @@ from typing import IO
 from django.conf import settings
 from lxml import etree
 
-from conversions.imports.readers import Progress, Rows, UnusableFile
+from conversions.imports.reading.types import Progress, Rows, UnusableFile
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"

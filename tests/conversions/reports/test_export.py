@@ -1,4 +1,4 @@
-"""Export of the conversion report from Conversion Management: CSV and XLSX, streamed."""
+"""The conversion report from Conversion Management: CSV and XLSX, streamed, formulas escaped."""
 
 import csv
 import io
@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from conversions.imports import xlsx_export
-from conversions.imports.xlsx_export import xlsx_stream
 from conversions.models import Status
+from conversions.reports import xlsx as xlsx_export
+from conversions.reports.xlsx import xlsx_stream
 
 pytestmark = pytest.mark.django_db
 

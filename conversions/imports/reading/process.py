@@ -1,7 +1,7 @@
 """The XLSX and XLS readers in a child process, so that parsing runs on one core while the
 worker checks the rows and copies them to PostgreSQL on another.
 
-Each file is read first by python-calamine (``readers.calamine_rows``), measured at 1.7 s
+Each file is read first by python-calamine (``calamine.calamine_rows``), measured at 1.7 s
 against our streaming reader's 10 s for a 1,048,575-row XLSX, and 0.05 s against xlrd's 0.4 s
 for a 65,535-row XLS. But calamine holds the sheet's whole bounding box in memory (one cell at
 IV65536 of an XLS costs 1 GB), and it sees no formula, only their cached results. So:
@@ -12,15 +12,16 @@ IV65536 of an XLS costs 1 GB), and it sees no formula, only their cached results
   given to it (``xlsx.xlsx_for_values_reader``);
 - a file it stops on or cannot read, or does not get, is read again by the reference reader of
   its format, in a second child: ``xlsx.xlsx_rows`` (hardened, streaming, sees formulas) or
-  xlrd (``readers.xls_rows``, sparse). Their messages are the ones an admin reads.
+  xlrd (``xls.xls_rows``, sparse). Their messages are the ones an admin reads.
 
-A separate interpreter, not a fork: workers run tasks in threads. Records on the child's stdout,
-each a ``marshal`` object after its length (4 bytes): ``("rows", [(number, cells), …])``,
-``("progress", done, total)``, then ``("end",)``; or ``("unusable", message)`` for a file the
-reference reader refuses (raised again in the worker as ``UnusableFile``); or ``("unread",
-reason)`` from calamine's child for a file it leaves to the reference reader. A child that stops
-otherwise is raised as ``RuntimeError`` with the end of its stderr, unless it is calamine's and
-sent no row yet.
+A separate interpreter, not a fork: workers run tasks in threads. The child is
+``python -m conversions.imports.reading.child``; this module is the worker's side. Records on
+the child's stdout, each a ``marshal`` object after its length (4 bytes): ``("rows", [(number,
+cells), …])``, ``("progress", done, total)``, then ``("end",)``; or ``("unusable", message)``
+for a file the reference reader refuses (raised again in the worker as ``UnusableFile``); or
+``("unread", reason)`` from calamine's child for a file it leaves to the reference reader. A
+child that stops otherwise is raised as ``RuntimeError`` with the end of its stderr, unless it
+is calamine's and sent no row yet.
 """
 
 from __future__ import annotations
@@ -30,15 +31,15 @@ import logging
 import marshal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conversions.imports.readers import Progress, Rows, UnusableFile
+from conversions.imports.reading.types import Progress, Rows, UnusableFile
 
 logger = logging.getLogger(__name__)
 
-BATCH_ROWS = 2048
+# The child's module: run by its path, never imported here.
+CHILD_MODULE = "conversions.imports.reading.child"
 # The settings the XLSX reader takes from Django, passed to the child (which does not set
 # Django up).
 XLSX_SETTINGS = (
@@ -46,11 +47,6 @@ XLSX_SETTINGS = (
     "IMPORT_XLSX_MAX_RATIO",
     "IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES",
 )
-
-
-# calamine's memory per cell of a sheet, measured at about 70 bytes (295 MB for 1,048,576 rows
-# of four cells); a sheet of more cells than the limit allows at this rate is not given to it.
-CALAMINE_BYTES_PER_CELL = 80
 
 
 class _Unread(Exception):
@@ -85,7 +81,7 @@ def _child_rows(
     progress: Progress | None,
 ) -> Rows:
     child = subprocess.Popen(  # noqa: S603 -- our own module, our own interpreter
-        [sys.executable, "-m", __name__, file_format, reader, str(path), json.dumps(options)],
+        [sys.executable, "-m", CHILD_MODULE, file_format, reader, str(path), json.dumps(options)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -133,67 +129,3 @@ def _child_rows(
         child.wait()
         child.stdout.close()
         child.stderr.close()
-
-
-# --- the child --------------------------------------------------------------------------------
-
-
-def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) -> None:
-    out = sys.stdout.buffer
-
-    def dump(record: tuple) -> None:
-        data = marshal.dumps(record)
-        out.write(len(data).to_bytes(4, "little"))
-        out.write(data)
-
-    def progress(done: int, total: int) -> None:
-        dump(("progress", done, total))
-
-    if file_format == "xlsx":
-        from django.conf import settings
-
-        settings.configure(**options["settings"])
-    rows: Callable[..., Rows]
-    if reader == "calamine":
-        import resource
-
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (options["max_bytes"], hard))
-        from conversions.imports.readers import calamine_rows as rows
-    elif file_format == "xlsx":
-        from conversions.imports.xlsx import xlsx_rows as rows
-    else:
-        from conversions.imports.readers import xls_rows as rows
-
-    batch: list[tuple[int, list[str]]] = []
-    read = 0
-    try:
-        if reader == "calamine" and file_format == "xlsx":
-            from conversions.imports.xlsx import xlsx_for_values_reader
-
-            max_cells = options["max_bytes"] // CALAMINE_BYTES_PER_CELL
-            if not xlsx_for_values_reader(path, max_cells=max_cells):
-                raise _Unread(f"the sheet holds formulas, a DTD or more than {max_cells:,} cells")
-        for row in rows(path, progress=progress):
-            read += 1
-            batch.append(row)
-            if len(batch) == BATCH_ROWS:
-                dump(("rows", batch))
-                batch = []
-        dump(("rows", batch))
-        dump(("end",))
-    except UnusableFile as error:
-        if reader == "calamine" and not read:
-            dump(("unread", error.message[:300]))
-        else:
-            dump(("rows", batch))
-            dump(("unusable", error.message))
-    except BaseException as error:  # noqa: BLE001 -- calamine raises its own kinds, and panics
-        if reader != "calamine" or read:
-            raise
-        dump(("unread", f"{type(error).__name__}: {error}"[:300]))
-    out.flush()
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))

@@ -1,10 +1,14 @@
-"""A changelist paginator for tables of millions of rows."""
+"""What every app's admin shares: the changelist paginator for tables of millions of rows, and
+the permissions of admin pages that only show tracked data."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
 
@@ -12,7 +16,7 @@ from django.utils.functional import cached_property
 class LargeTablePaginator(Paginator):
     """A paginator that never counts a whole large table, and pages by primary key.
 
-    - Unfiltered on PostgreSQL, the planner's row estimate (``pg_class.reltuples``, kept fresh by
+    - Unfiltered, the planner's row estimate (``pg_class.reltuples``, kept fresh by
       autovacuum) stands in for ``COUNT(*)``; the list reads "about 2,000,000 conversions".
     - Filtered (or a small table), counting stops after ``COUNT_CAP`` rows; the list then reads
       "more than 10,000 conversions" and its last reachable page is ``COUNT_CAP / per_page``
@@ -34,7 +38,7 @@ class LargeTablePaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):
             return len(queryset)
-        if connection.vendor == "postgresql" and not queryset.query.where:
+        if not queryset.query.where:
             estimate = _estimated_rows(queryset.model._meta.db_table)
             if estimate > self.COUNT_CAP:
                 self.count_is_estimate = True
@@ -65,8 +69,8 @@ class LargeTablePaginator(Paginator):
         if bottom and isinstance(object_list, QuerySet):
             # The queryset keeps its ordering, so the page's rows come back in the same order.
             page_keys = list(object_list.values_list("pk", flat=True)[bottom:top])
-            return self._get_page(object_list.filter(pk__in=page_keys), number, self)
-        return self._get_page(object_list[bottom:top], number, self)
+            return Page(object_list.filter(pk__in=page_keys), number, self)
+        return Page(object_list[bottom:top], number, self)
 
 
 def _estimated_rows(table: str) -> int:
@@ -75,3 +79,17 @@ def _estimated_rows(table: str) -> int:
         row = cursor.fetchone()
     # reltuples is -1 for a table never vacuumed or analysed.
     return max(int(row[0]), 0) if row else 0
+
+
+class ReadOnlyAdminMixin:
+    """An admin (or inline) of tracked data: it can be looked at, never added, edited or
+    deleted by hand. Actions that change such data are services with their own permission."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

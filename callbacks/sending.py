@@ -1,0 +1,257 @@
+"""Sending callbacks: one HTTP attempt per claimed delivery, and the retry policy.
+
+Each delivery is sent outside any transaction, over a keep-alive session per partner, through
+the SSRF guard (``callbacks.network``), signed (``callbacks.signing``). No send starts that
+could outlive the claim's lease; the rest of the batch is handed back.
+
+Outcomes: any 2xx is Delivered. 5xx, 408, 429, a timeout or a connection error is retried: after
+``CALLBACK_RETRY_FIRST_DELAY`` (2 minutes), then each wait is the time already spent retrying
+plus the first delay (so it doubles: 2, 4, 8, 16 … minutes, capped at
+``CALLBACK_RETRY_MAX_DELAY``), times a random factor between 0.75 and 1.25 so that a partner's
+outage does not end in a thundering herd; a ``Retry-After`` (seconds or an HTTP date) replaces
+the computed wait, up to ``CALLBACK_RETRY_AFTER_MAX``. After ``CALLBACK_RETRY_FOR`` (3 days) of
+failures the delivery is Failed. Other 4xx, 3xx (redirects are never followed), a refused
+address and a missing or unusable URL fail at once. Waits live in ``next_attempt_at``, never in
+a broker countdown. Every attempt keeps its status, latency and the first 2 kB of the answer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from callbacks.models import Partner
+from callbacks.network import CallbackAddressRefused, callback_session
+from callbacks.outbox import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    ClaimedDelivery,
+    Outcome,
+    send_budget_seconds,
+)
+from callbacks.payloads import callback_body
+from callbacks.signing import callback_headers_sign
+
+logger = logging.getLogger(__name__)
+
+# Response body kept per attempt, and the most read to keep a connection reusable.
+RESPONSE_EXCERPT_BYTES = 2048
+_RESPONSE_READ_LIMIT = 64 * 1024
+
+# One keep-alive session per partner, per worker process.
+_sessions: dict[int, requests.Session] = {}
+
+
+def callback_deliveries_send(claimed: list[ClaimedDelivery]) -> list[Outcome]:
+    """Send each claimed delivery (no transaction is open); returns one outcome per delivery."""
+    budget = timedelta(seconds=send_budget_seconds())
+    partners = Partner.objects.in_bulk({delivery.partner_id for delivery in claimed})
+    outcomes: list[Outcome] = []
+    for delivery in sorted(claimed, key=lambda d: d.partner_id):
+        if outcomes and timezone.now() + budget > delivery.lease_expires_at:
+            outcomes.append(Outcome(delivery=delivery, state=PENDING))  # handed back
+            continue
+        outcomes.append(_send_one(delivery, partners[delivery.partner_id]))
+    return outcomes
+
+
+def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
+    started_at = timezone.now()
+    if not partner.callback_url:
+        return _failed(delivery, started_at, error="The partner has no callback URL.")
+    assert delivery.payload is not None
+    body = callback_body(payload=delivery.payload, sent_at=started_at)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "GoKart-Callbacks/1.0",
+        **callback_headers_sign(
+            delivery_id=str(delivery.id), body=body, partner=partner, now=started_at
+        ),
+    }
+    session = _sessions.get(partner.pk)
+    if session is None:
+        session = _sessions[partner.pk] = callback_session()
+    clock = time.monotonic()
+    try:
+        response = session.post(
+            partner.callback_url,
+            data=body.encode(),
+            headers=headers,
+            timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            excerpt = _response_excerpt(response)
+        finally:
+            response.close()
+    except CallbackAddressRefused as error:
+        return _failed(delivery, started_at, error=str(error), clock=clock)
+    except requests.Timeout as error:
+        kind = "connect" if isinstance(error, requests.ConnectTimeout) else "read"
+        timeout = (
+            settings.CALLBACK_CONNECT_TIMEOUT
+            if kind == "connect"
+            else settings.CALLBACK_READ_TIMEOUT
+        )
+        return _retry(
+            delivery, started_at, error=f"Timed out ({kind} timeout {timeout:g} s).", clock=clock
+        )
+    except requests.ConnectionError as error:
+        return _retry(
+            delivery, started_at, error=f"Connection error: {_reason(error)}", clock=clock
+        )
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
+        return _failed(delivery, started_at, error=f"Unusable callback URL: {error}", clock=clock)
+    except requests.RequestException as error:
+        return _retry(delivery, started_at, error=f"Request failed: {error}", clock=clock)
+    except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
+        logger.exception("Unexpected error sending callback %s", delivery.id)
+        return _retry(delivery, started_at, error=f"Unexpected error: {error!r}", clock=clock)
+    duration_ms = _elapsed_ms(clock)
+    code = response.status_code
+    answered: dict[str, Any] = {
+        "response_status": code,
+        "response_body": excerpt,
+        "duration_ms": duration_ms,
+    }
+    if 200 <= code < 300:
+        return Outcome(
+            delivery=delivery,
+            state=DELIVERED,
+            started_at=started_at,
+            delivered_at=timezone.now(),
+            **answered,
+        )
+    if code in (408, 429) or code >= 500:
+        retry_after = _retry_after_seconds(response.headers.get("Retry-After"), now=started_at)
+        return _retry(
+            delivery,
+            started_at,
+            error=f"HTTP {code} from the partner.",
+            retry_after=retry_after,
+            **answered,
+        )
+    if 300 <= code < 400:
+        location = response.headers.get("Location", "")
+        message = (
+            f"HTTP {code} redirect to {location or '(no location)'}: redirects are not followed."
+        )
+    else:
+        message = f"HTTP {code} from the partner: not retried."
+    return _failed(delivery, started_at, error=message, **answered)
+
+
+def _reason(error: Exception) -> str:
+    # requests wraps urllib3's MaxRetryError; the innermost reason reads best.
+    reason: Any = error.args[0] if error.args else error
+    reason = getattr(reason, "reason", reason)
+    return str(reason)
+
+
+def _elapsed_ms(clock: float) -> int:
+    return int((time.monotonic() - clock) * 1000)
+
+
+def _response_excerpt(response: requests.Response) -> str:
+    """The first 2 kB of the body; the rest is read (up to a limit) so the connection can be
+    reused, or the connection is dropped."""
+    received = bytearray()
+    for chunk in response.iter_content(chunk_size=8192):
+        if len(received) < RESPONSE_EXCERPT_BYTES:
+            received += chunk
+        if len(received) > _RESPONSE_READ_LIMIT:
+            break
+    return bytes(received[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", errors="replace")
+
+
+def _retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent or
+    unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _failed(
+    delivery: ClaimedDelivery,
+    started_at: datetime,
+    *,
+    error: str,
+    clock: float | None = None,
+    **answered: Any,
+) -> Outcome:
+    if clock is not None and "duration_ms" not in answered:
+        answered["duration_ms"] = _elapsed_ms(clock)
+    return Outcome(delivery=delivery, state=FAILED, started_at=started_at, error=error, **answered)
+
+
+def _retry(
+    delivery: ClaimedDelivery,
+    started_at: datetime,
+    *,
+    error: str,
+    retry_after: float | None = None,
+    clock: float | None = None,
+    **answered: Any,
+) -> Outcome:
+    """Schedule the next attempt, or fail the delivery once its retry window is over."""
+    if clock is not None and "duration_ms" not in answered:
+        answered["duration_ms"] = _elapsed_ms(clock)
+    retrying_since = delivery.retrying_since or started_at
+    deadline = retrying_since + timedelta(seconds=settings.CALLBACK_RETRY_FOR)
+    if started_at >= deadline:
+        days = settings.CALLBACK_RETRY_FOR / 86400
+        return Outcome(
+            delivery=delivery,
+            state=FAILED,
+            started_at=started_at,
+            error=f"{error} Gave up after {delivery.attempts} attempts over {days:g} days.",
+            **answered,
+        )
+    if retry_after is not None:
+        delay = min(retry_after, settings.CALLBACK_RETRY_AFTER_MAX)
+    else:
+        delay = retry_delay_seconds(retrying_for=(started_at - retrying_since).total_seconds())
+    next_attempt_at = min(started_at + timedelta(seconds=delay), deadline)
+    return Outcome(
+        delivery=delivery,
+        state=PENDING,
+        started_at=started_at,
+        error=error,
+        next_attempt_at=next_attempt_at,
+        retrying_since=retrying_since,
+        **answered,
+    )
+
+
+def retry_delay_seconds(*, retrying_for: float) -> float:
+    """The wait before the next attempt, given how long the delivery has been failing.
+
+    ``first delay + time already spent``: 2, 4, 8, 16 … minutes (each wait about doubles the
+    last), capped, and jittered by ±25 %. Because each wait is derived from the jittered waits
+    before it, partners' retries spread out rather than arriving in step.
+    """
+    base = min(
+        settings.CALLBACK_RETRY_FIRST_DELAY + max(0.0, retrying_for),
+        settings.CALLBACK_RETRY_MAX_DELAY,
+    )
+    return base * random.uniform(0.75, 1.25)

@@ -1,0 +1,115 @@
+"""The worker's apply of a confirmed import job: every valid change or none, in one transaction,
+through the status service's set-based path, in chunks of conversion ids (see the state machine
+in ``services``)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversions.imports import staging, worker
+from conversions.imports.summary import ImportSummary
+from conversions.models import ImportJob, Source
+from conversions.services import conversion_status_apply_staged
+
+State = ImportJob.State
+STALE_APPLY_MESSAGE = (
+    "The worker applying this import stopped before it finished (it was restarted or killed). "
+    "Nothing was changed: the import is all or nothing. Use Retry to apply it again."
+)
+
+
+def import_job_apply(*, import_job: ImportJob) -> ImportJob:
+    """Apply a queued job: every valid change or none, in one transaction.
+
+    Statuses are re-read at apply time: a conversion whose status is no longer the one the
+    preview saw is left alone and counted in ``changed_since_preview``. Audit rows carry the
+    job, its uploader and each row's reason; callbacks follow unless the job says not to.
+    Idempotent: an applied job is returned as it is; a job found ``applying`` (its worker died)
+    is marked failed. A failure leaves nothing changed and the job ``failed``.
+    """
+    with worker.job_lock(import_job.pk) as acquired:
+        import_job.refresh_from_db()
+        if not acquired:
+            return import_job
+        if import_job.state == State.APPLYING:
+            import_job_fail_stale(import_job)
+        elif import_job.state == State.QUEUED:
+            _apply(import_job)
+    return import_job
+
+
+def import_job_fail_stale(import_job: ImportJob) -> None:
+    """An ``applying`` job whose worker is gone: its transaction rolled back, so it failed."""
+    worker.job_fail(import_job, STALE_APPLY_MESSAGE)
+
+
+def _apply(import_job: ImportJob) -> None:
+    tables = staging.StagingTables(import_job.pk)
+    staged = staging.staging_changes_count(tables)
+    summary = ImportSummary.from_json(import_job.summary)
+    if summary is None or staged != summary.staged:
+        worker.job_fail(
+            import_job,
+            "The checked rows of this import are no longer in the database (it was "
+            "restarted). Nothing was changed. Use Retry to check the file again.",
+        )
+        return
+    started = time.monotonic()
+    total = summary.will_change_total
+    worker.job_start(import_job, State.APPLYING, progress_total=total)
+    progress = worker.ProgressWriter(import_job.pk)
+    try:
+        with transaction.atomic():
+            worker.jit_off()
+            transitions: Counter[str] = Counter()
+            callbacks = done = 0
+            chunks = staging.staging_apply_chunks(
+                tables, chunk_rows=int(getattr(settings, "IMPORT_APPLY_CHUNK_ROWS", 100_000))
+            )
+            for after_id, up_to_id, rows in chunks:
+                result = conversion_status_apply_staged(
+                    table=staging.staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
+                    source=Source.BULK_IMPORT,
+                    user=import_job.user,
+                    import_job=import_job,
+                    send_callbacks=import_job.send_callbacks,
+                )
+                for (old, new), count in result.transitions.items():
+                    transitions[f"{old}->{new}"] += count
+                callbacks += result.callbacks
+                done += rows
+                progress(min(done, total), total)
+            applied_total = sum(transitions.values())
+            moved = staging.staging_changed_since_preview(tables) - applied_total
+            staging.staging_apply_view_drop()
+            staging.staging_drop(tables)
+            summary = summary.replace(
+                applied=dict(sorted(transitions.items())),
+                applied_total=applied_total,
+                changed_since_preview=moved,
+                callbacks=callbacks,
+                apply_seconds=round(time.monotonic() - started, 2),
+            )
+            worker.job_update(
+                import_job,
+                state=State.APPLIED,
+                summary=summary.to_json(),
+                finished_at=timezone.now(),
+                progress_done=total,
+            )
+    except Exception as error:
+        worker.job_fail_unexpected(
+            import_job,
+            error,
+            step="Applying",
+            message="Applying stopped on an error ({error}). Nothing was changed: the import "
+            "is all or nothing. Use Retry to apply it again.",
+            progress_done=0,
+        )
+    finally:
+        progress.close()
