@@ -229,15 +229,19 @@ if GOKART_HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
-# Content-Security-Policy (django-csp): scripts and style sheets from our own origin only, no
-# inline script. Style attributes are allowed (`style-src-attr`): the admin, django-import-export
-# and the import job's progress bar write them, and they cannot run code.
+# Content-Security-Policy (django-csp): scripts, style sheets and everything else from our own
+# origin only; no inline script, no inline style. The one exception: the two style attributes of
+# django-import-export's export template, allowed by the hash of their exact text.
+CSP_STYLE_ATTRIBUTE_HASHES = [
+    "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",  # style="padding: 0;"
+    "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='",  # style="font-weight: bold;"
+]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "style-src-attr": ["'unsafe-inline'"],
+        "style-src-attr": ["'unsafe-hashes'", *CSP_STYLE_ATTRIBUTE_HASHES],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
