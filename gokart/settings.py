@@ -46,15 +46,23 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our site as ``admin.site``: the two-step sign-in and the check of the
+    # second factor (access/sites.py).
+    "access.apps.GoKartAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "access.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
+    "access.apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static
+    "access.apps.LockoutsConfig",  # axes
+    "csp",
     "import_export",
     "conversions",
     "callbacks",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -63,8 +71,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "access.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the sign-in page's generic message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gokart.urls"
@@ -163,14 +176,91 @@ IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Admin access -----------------------------------------------------------------------------
+# See README "Admin access". django-axes' backend comes first: it refuses a locked-out sign-in
+# before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Every staff sign-in asks for a second factor (an authenticator app's code, or a recovery
+# code). On unless DEBUG, so that the demo login of `make run` stays one password.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", not DEBUG)
+# Staff who can change conversion statuses (or approve large changes) need it even when
+# ADMIN_REQUIRE_2FA is off.
+ADMIN_REQUIRE_2FA_FOR_PERMISSIONS = env_bool("ADMIN_REQUIRE_2FA_FOR_PERMISSIONS", not DEBUG)
+# The password step is good for this long while the second factor is asked for.
+ADMIN_SECOND_FACTOR_WITHIN_SECONDS = 300
+# A signed-in session with no request for this long is signed out.
+ADMIN_IDLE_TIMEOUT_MINUTES = int(os.environ.get("ADMIN_IDLE_TIMEOUT_MINUTES", "30"))
+# However active, a session ends after this many hours (a working day).
+SESSION_COOKIE_AGE = int(os.environ.get("ADMIN_SESSION_HOURS", "12")) * 3600
+
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "GoKart back office")
+# Each wrong code doubles the wait before the next one is checked (django-otp's throttling).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin pages of devices (where an administrator removes a lost phone's) never show keys
+# or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Lockout (django-axes): this many failed sign-ins for one user name, or from one address, lock
+# that name or address for the cool-off, counted again from each refused attempt.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "access.sign_in.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "access.addresses.client_address"
+# The sign-in audit (access.SignInEvent) is the one record of sign-ins; axes keeps only the
+# failure counters its lockout needs, and its own admin pages are replaced by ours.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["otp_token", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+
+# X-Forwarded-For is believed only behind the TLS proxy (GOKART_HTTPS=1): the address is the
+# last one in the header, the one that proxy appended.
+GOKART_HTTPS = env_bool("GOKART_HTTPS", False)
+GOKART_TRUST_X_FORWARDED_FOR = env_bool("GOKART_TRUST_X_FORWARDED_FOR", GOKART_HTTPS)
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("GOKART_HTTPS", False):
+if GOKART_HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Content-Security-Policy (django-csp): scripts, style sheets and everything else from our own
+# origin only; no inline script, no inline style. The one exception: the two style attributes of
+# django-import-export's export template, allowed by the hash of their exact text.
+CSP_STYLE_ATTRIBUTE_HASHES = [
+    "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",  # style="padding: 0;"
+    "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='",  # style="font-weight: bold;"
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-hashes'", *CSP_STYLE_ATTRIBUTE_HASHES],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -259,4 +349,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; the sign-in audit records them instead.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

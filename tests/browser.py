@@ -31,13 +31,30 @@ def browser():
         browser.close()
 
 
+def is_csp_violation(text: str) -> bool:
+    """Whether a console message is Chromium's report of a Content-Security-Policy refusal."""
+    return "Content Security Policy" in text or text.startswith("Refused to")
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A browser page on the live server; the test fails if any page broke the CSP."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if is_csp_violation(message.text)
+            else None
+        ),
+    )
+    page.csp_violations = violations
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

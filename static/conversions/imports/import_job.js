@@ -6,11 +6,17 @@
 
   function start() {
     const root = document.getElementById("import-job");
-    if (!root || root.dataset.running !== "1") {
+    if (!root) {
+      return;
+    }
+    const bar = root.querySelector(".gk-progress-bar");
+    // The bar's width comes from its data attribute: the Content-Security-Policy refuses style
+    // attributes, not styles set from a script.
+    bar.style.width = bar.dataset.percent + "%";
+    if (root.dataset.running !== "1") {
       return;
     }
     const pageState = root.dataset.state;
-    const bar = root.querySelector(".gk-progress-bar");
     const meter = document.getElementById("job-progress");
     const text = document.getElementById("job-progress-text");
     const badge = document.getElementById("job-state");

@@ -92,7 +92,7 @@ def test_upload_preview_confirm_and_watch_the_import_apply(
     page.wait_for_selector("#job-progress-text:has-text('Done: 100%')", timeout=30_000)
     assert page.inner_text("#job-state") == "Applied"
     assert page.inner_text("#applied-total") == "2"
-    assert page.locator(".gk-progress-bar").get_attribute("style") == "width: 100%"
+    assert page.locator(".gk-progress-bar").evaluate("bar => bar.style.width") == "100%"
     page.screenshot(path="/tmp/impadmin_browser_job.png", full_page=True)
     job = ImportJob.objects.get()
     assert StatusChange.objects.filter(import_job=job).count() == 2

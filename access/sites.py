@@ -1,0 +1,55 @@
+"""The admin site: Django's, with the two-step sign-in and the second-factor check.
+
+It is ``admin.site`` itself (``GoKartAdminConfig.default_site``), so every ``@admin.register``
+in the project lands on it.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+
+from access.policy import second_factor_required
+
+
+class GoKartAdminSite(admin.AdminSite):
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Active staff; when the settings require it of them, verified by a second factor."""
+        if not super().has_permission(request):
+            return False
+        user = request.user
+        return not second_factor_required(user) or _is_verified(user)
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        from access.sign_in import sign_in
+
+        return sign_in(request, extra_context)
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        from access import sign_in, two_factor
+
+        own = [
+            # Before sign-in is complete: these read the pending sign-in themselves.
+            path("login/second-factor/", sign_in.second_factor, name="second_factor"),
+            path("two-factor/setup/", two_factor.authenticator_setup, name="authenticator_setup"),
+            # Signed in.
+            path("two-factor/", self.admin_view(two_factor.two_factor), name="two_factor"),
+            path(
+                "two-factor/recovery-codes/",
+                self.admin_view(two_factor.recovery_codes_new),
+                name="recovery_codes",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def render_page(self, request: HttpRequest, template: str, context: dict) -> TemplateResponse:
+        """One of our pages, with what every admin page has in its context."""
+        request.current_app = self.name
+        return TemplateResponse(request, template, {**self.each_context(request), **context})
+
+
+def _is_verified(user) -> bool:
+    # django-otp's middleware gives request.user is_verified(); a user signed in during this
+    # request (the sign-in's last step) has only the otp_device that method reads.
+    is_verified = getattr(user, "is_verified", None)
+    return is_verified() if is_verified else getattr(user, "otp_device", None) is not None
