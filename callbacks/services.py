@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -15,25 +14,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery, Partner, signing_secret_generate
+from callbacks.status_change_rows import StatusChangeRows
 from callbacks.tasks import callback_dispatch_queue
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StatusChangeRows:
-    """A relation of status changes (a CTE of the statement that makes them), and the names of
-    the columns the outbox insert reads from it."""
-
-    relation: str
-    id: str = "id"
-    conversion_id: str = "conversion_id"
-    partner_id: str = "partner_id"
-    old_status: str = "old_status"
-    new_status: str = "new_status"
-    reason: str = "reason"
-    sequence_number: str = "sequence_number"
-    created_at: str = "created_at"
 
 
 def callback_owed_sql(*, partner: str, status: str) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.db import connection
 
-from callbacks.services import StatusChangeRows, callback_deliveries_insert_sql, callback_owed_sql
+from callbacks.services import callback_deliveries_insert_sql, callback_owed_sql
+from callbacks.status_change_rows import StatusChangeRows
 
 
 @dataclass(frozen=True)

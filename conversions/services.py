@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services as callback_services
-from callbacks.services import StatusChangeRows
+from callbacks.status_change_rows import StatusChangeRows
 from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
 from conversions.models import Conversion, ImportJob, Source, Status
 

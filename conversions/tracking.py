@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from callbacks import services as callback_services
 from callbacks.models import Partner
-from callbacks.services import StatusChangeRows
+from callbacks.status_change_rows import StatusChangeRows
 from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
 from conversions.models import Click, Conversion, Offer, Source, Status
 
