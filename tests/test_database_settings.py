@@ -5,9 +5,11 @@ Settings are loaded in a fresh interpreter each time, as ``manage.py`` would loa
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -125,7 +127,19 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
-def test_embedded_server_keeps_its_data_between_runs_and_stops_after_each(tmp_path):
+@pytest.fixture
+def server_dir():
+    """A folder for an embedded server's data, outside pytest's own temporary folders: the wheel
+    runs PostgreSQL as its own system user, which must be able to reach it, and pytest makes
+    its base folder private to root again each time a run starts."""
+    folder = Path(tempfile.mkdtemp(prefix="gokart-embedded-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_embedded_server_keeps_its_data_between_runs_and_stops_after_each(server_dir):
+    tmp_path = server_dir
     pgdata = tmp_path / "var" / "postgres"
     write = (
         "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL'], autocommit=True)"
@@ -156,7 +170,8 @@ def test_embedded_server_keeps_its_data_between_runs_and_stops_after_each(tmp_pa
     assert postgres_processes(pgdata.resolve()) == []
 
 
-def test_embedded_server_passes_on_the_exit_status_of_the_command(tmp_path):
+def test_embedded_server_passes_on_the_exit_status_of_the_command(server_dir):
+    tmp_path = server_dir
     result = run_python(
         ["-m", "gokart.embedded_postgres", sys.executable, "-c", "raise SystemExit(3)"], tmp_path
     )
