@@ -188,6 +188,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversions.imports.tasks.import_jobs_fail_stale_task",
         "schedule": timedelta(minutes=2),
     },
+    # The overview's tally gains a row per postback: fold them (conversions.tally).
+    "compact-conversion-tallies": {
+        "task": "conversions.tasks.conversion_tallies_compact",
+        "schedule": timedelta(seconds=float(os.environ.get("TALLY_COMPACT_SECONDS", "300"))),
+    },
     "import-jobs-expire-unconfirmed": {
         "task": "conversions.imports.tasks.import_jobs_expire_unconfirmed_task",
         "schedule": timedelta(hours=1),
