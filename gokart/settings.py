@@ -106,6 +106,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date-time format on every page ("2026-12-01 14:05 UTC"): gokart/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["gokart.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,11 +1,19 @@
-"""How the conversion pages write statuses, money, times and counts."""
+"""How the admin pages write statuses, money, times, durations and counts: one way each.
+
+- Times: "2026-12-01 14:05 UTC" (``when``), the format every other page gets from
+  ``gokart/formats`` too.
+- Money: two decimals and the currency, "0.50 USD"; an amount with sub-cent digits (a
+  0.125 USD install) keeps them rather than being rounded away.
+- Durations: in words, "7 days", "12 hours", "1 day 6 hours".
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -27,10 +35,40 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{cents if amount == cents else amount.normalize()} {currency}"
 
 
-def short_time(value: datetime) -> str:
-    """A timestamp in the admin's time zone, to the minute: "2026-11-24 20:53"."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+def money_by_currency(amounts: dict[str, Decimal]) -> str:
+    """Amounts in several currencies: "12.50 USD · 3.00 EUR"; "0.00" when there are none."""
+    if not amounts:
+        return "0.00"
+    return " · ".join(money(amount, currency) for currency, amount in sorted(amounts.items()))
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp in the admin's time zone, to the minute, with the zone: "2026-11-24 20:53
+    UTC"; "—" for none."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def duration(value: timedelta | None) -> str:
+    """A duration in words, to the minute: "7 days", "12 hours", "1 day 6 hours"; "—" for
+    none."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    parts = []
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}" + ("" if count == 1 else "s"))
+    return " ".join(parts) or "0 minutes"
 
 
 def plural(count: int, word: str = "conversion") -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def percent(share: float) -> str:
+    """A share as a whole percentage ("62%"), or with one decimal under 10% ("2.5%")."""
+    value = share * 100
+    return f"{value:.1f}%" if 0 < value < 10 else f"{value:.0f}%"
