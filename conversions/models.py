@@ -269,7 +269,9 @@ class ConversionTally(models.Model):
     change). A conversion deleted outside the status service is not subtracted.
     """
 
-    hour = models.DateTimeField(help_text="Start of the UTC hour the conversions were created in.")
+    # The UTC hour the conversions were created in; once compacted, the UTC day (its midnight)
+    # for conversions created before the last two days (conversions.tally).
+    hour = models.DateTimeField()
     # The keys are copied from conversions already written: no foreign-key checks to pay.
     offer = models.ForeignKey(
         Offer, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False

@@ -23,18 +23,11 @@ from django.utils import timezone
 from callbacks.models import CallbackDelivery, Partner
 from conversions.models import ImportJob, Offer, Status
 
-# The windows of the "conversions by status" table, and the backlog's ages.
-WINDOWS = [
-    ("Last 24 hours", timedelta(hours=24)),
-    ("Last 7 days", timedelta(days=7)),
-    ("Last 30 days", timedelta(days=30)),
-]
-BACKLOG_AGES = [
-    ("1 day", timedelta(days=1)),
-    ("7 days", timedelta(days=7)),
-    ("30 days", timedelta(days=30)),
-]
-RATES_WINDOW = timedelta(days=30)
+# The windows of the "conversions by status" table and the backlog's ages: hours for the last
+# day, calendar days (UTC) beyond, as the tally tells them apart.
+WINDOWS = [("Last 24 hours", "hours", 24), ("Last 7 days", "days", 7), ("Last 30 days", "days", 30)]
+BACKLOG_AGES = [("1 day", "hours", 24), ("7 days", "days", 7), ("30 days", "days", 30)]
+RATES_DAYS = 30
 CHART_DAYS = 30
 # Partners with failed callbacks are found among this many latest failed deliveries: one
 # bounded index range (``delivery_state_created``) instead of every failure ever recorded.
@@ -45,6 +38,23 @@ LATEST_IMPORTS = 5
 def hour_floor(value: datetime) -> datetime:
     """The start of the UTC hour of ``value``."""
     return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def window_start(now: datetime, unit: str, count: int) -> datetime:
+    """The start of the last ``count`` hours (from the start of the hour ``count`` hours ago)
+    or calendar days (from midnight UTC ``count - 1`` days before today)."""
+    hour = hour_floor(now)
+    if unit == "hours":
+        return hour - timedelta(hours=count)
+    return hour.replace(hour=0) - timedelta(days=count - 1)
+
+
+def age_cutoff(now: datetime, unit: str, count: int) -> datetime:
+    """Created before this is older than ``count`` hours (to the hour) or days (to the day)."""
+    hour = hour_floor(now)
+    if unit == "hours":
+        return hour - timedelta(hours=count)
+    return hour.replace(hour=0) - timedelta(days=count)
 
 
 @dataclass
@@ -135,14 +145,14 @@ def overview_read(*, now: datetime | None = None) -> Overview:
     """Everything the overview page shows, as of ``now`` (about ten small queries)."""
     now = now or timezone.now()
     hour = hour_floor(now)
-    rates_since = hour - RATES_WINDOW
+    rates_since = window_start(now, "days", RATES_DAYS)
     return Overview(
         now=now,
-        windows=_windows(hour),
+        windows=_windows(now),
         rates_since=rates_since,
         offer_rates=_rates("offer_id", Offer, since=rates_since),
         partner_rates=_rates("partner_id", Partner, since=rates_since),
-        backlog=_backlog(hour),
+        backlog=_backlog(now),
         failed_callbacks=_failed_callbacks(),
         held_callbacks=callbacks_held(),
         latest_imports=list(ImportJob.objects.select_related("user")[:LATEST_IMPORTS]),
@@ -162,8 +172,8 @@ def _fetch(sql: str, params: dict[str, object]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _windows(hour: datetime) -> list[WindowTotals]:
-    starts = {label: hour - length for label, length in WINDOWS}
+def _windows(now: datetime) -> list[WindowTotals]:
+    starts = {label: window_start(now, unit, count) for label, unit, count in WINDOWS}
     sums = ", ".join(
         f"(sum(t.conversions) FILTER (WHERE t.hour >= %(s{n})s))::bigint,"
         f" sum(t.payout) FILTER (WHERE t.hour >= %(s{n})s),"
@@ -175,10 +185,10 @@ def _windows(hour: datetime) -> list[WindowTotals]:
             FROM conversions_conversiontally t JOIN conversions_offer o ON o.id = t.offer_id
             WHERE t.hour >= %(s{len(WINDOWS) - 1})s
             GROUP BY 1, 2""",  # noqa: S608 -- only our own SQL is interpolated
-        {f"s{n}": starts[label] for n, (label, _) in enumerate(WINDOWS)},
+        {f"s{n}": starts[label] for n, (label, _, _) in enumerate(WINDOWS)},
     )
     windows = []
-    for n, (label, _) in enumerate(WINDOWS):
+    for n, (label, _, _) in enumerate(WINDOWS):
         by_status = {status: Amounts() for status in Status.values}
         total = Amounts()
         for status, currency, *sums in rows:
@@ -206,8 +216,8 @@ def _rates(column: str, model: type[Offer] | type[Partner], *, since: datetime) 
     return sorted(rates.values(), key=lambda r: (-r.total, r.name))
 
 
-def _backlog(hour: datetime) -> list[Backlog]:
-    cutoffs = [(label, hour - age) for label, age in BACKLOG_AGES]
+def _backlog(now: datetime) -> list[Backlog]:
+    cutoffs = [(label, age_cutoff(now, unit, count)) for label, unit, count in BACKLOG_AGES]
     sums = ", ".join(
         f"(sum(conversions) FILTER (WHERE hour < %(c{n})s))::bigint" for n in range(len(cutoffs))
     )

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from conversions.models import Conversion, ConversionTally, Status, StatusChange
+from conversions.tally import tally_bound_is_exact
 
 # A search term matches at most this many conversions per kind (a click has a few events).
 SEARCH_MATCHES_MAX = 1000
@@ -98,10 +99,10 @@ def conversion_totals_tallied(
     created_before: datetime | None = None,
 ) -> ConversionTotals:
     """Exact totals of the conversions with these keys, from the conversion tally. The created
-    bounds must be on UTC hour boundaries (the tally's resolution)."""
+    bounds must be ones the tally tells apart (``conversions.tally.tally_bound_is_exact``)."""
     for bound in (created_from, created_before):
-        if bound is not None and (bound.minute, bound.second, bound.microsecond) != (0, 0, 0):
-            raise ValueError(f"{bound} is not on an hour boundary.")
+        if bound is not None and not tally_bound_is_exact(bound):
+            raise ValueError(f"The tally cannot tell conversions apart at {bound}.")
     filters: dict[str, Any] = {}
     if status is not None:
         filters["status"] = status

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -26,7 +27,7 @@ from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
 from conversions.admin.display import money, status_badge, when
 from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
-from conversions.admin.totals import list_totals
+from conversions.admin.totals import list_paginator, list_totals
 from conversions.imports.admin import ConversionImportExportMixin
 from conversions.models import Conversion, Status
 from conversions.selectors import (
@@ -39,6 +40,10 @@ from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 HISTORY_ROWS = 200
 # What a search looks in, as the empty result says it.
 SEARCHED = "Conversion Event ID, gk_click_id, transaction id or partner sub id"
+VIEW_PERMISSION_NEEDED = (
+    "Conversion Management needs the permission “Can view conversion” "
+    "(conversions.view_conversion)."
+)
 
 
 @admin.register(Conversion)
@@ -87,7 +92,7 @@ class ConversionAdmin(
     empty_value_display = "—"  # (the site's default is a lazy translation, resolved per cell)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts aggregate the whole table
-    paginator = LargeTablePaginator
+    paginator = LargeTablePaginator  # with the list's totals: get_paginator
     actions = ["set_status_action"]
     fields = [
         "id",
@@ -224,6 +229,8 @@ class ConversionAdmin(
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied(VIEW_PERMISSION_NEEDED)
         # The list has many columns: it gets the whole width (the app menu is one click away
         # in the breadcrumbs).
         extra_context = {
@@ -238,6 +245,16 @@ class ConversionAdmin(
         changelist.gk_totals = list_totals(changelist)  # type: ignore[attr-defined]
         changelist.gk_search_fields = SEARCHED  # type: ignore[attr-defined]
         return changelist
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Conversion],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> LargeTablePaginator:
+        return list_paginator(request, queryset, per_page)
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         # A date range is read from its own index, in that index's order: the newest of the
@@ -269,6 +286,8 @@ class ConversionAdmin(
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied(VIEW_PERMISSION_NEEDED)
         extra_context = dict(extra_context or {})
         conversion = self.get_object(request, object_id)
         if conversion is not None:

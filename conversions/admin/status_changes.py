@@ -30,6 +30,10 @@ from conversions.selectors import conversion_status_counts
 from conversions.services import StatusChangeResult, conversion_status_set
 
 STATUS_PERMISSION = "conversions.change_conversion_status"
+STATUS_PERMISSION_NEEDED = (
+    "Changing the status of a conversion needs the permission "
+    "“Can change the status of conversions” (conversions.change_conversion_status)."
+)
 
 # The "set status" action refuses larger selections: a change that big belongs in a bulk
 # import, with its preview of what will change.
@@ -107,7 +111,7 @@ class ConversionStatusChangeMixin:
     def status_view(self, request: HttpRequest, object_id: int, status: str) -> HttpResponse:
         """GET: confirm setting one conversion's status, with a reason. POST: set it."""
         if not self.has_change_status_permission(request):
-            raise PermissionDenied
+            raise PermissionDenied(STATUS_PERMISSION_NEEDED)
         if status not in Status.values:
             raise Http404(f"Unknown status {status!r}.")
         conversion = get_object_or_404(

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name='ConversionTally',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField(help_text='Start of the UTC hour the conversions were created in.')),
+                ('hour', models.DateTimeField()),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('success', 'Success'), ('rejected', 'Rejected')], max_length=16)),
                 ('conversions', models.BigIntegerField()),
                 ('payout', models.DecimalField(decimal_places=4, max_digits=20)),

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 register = template.Library()
 
@@ -25,5 +27,15 @@ def admin_site_context(context: template.Context) -> str:
     that a view outside the admin renders, such as the 403 page; nothing for anonymous users."""
     request = context.get("request")
     if request is not None:
-        context.update(admin.site.each_context(request))
+        referer = request.META.get("HTTP_REFERER", "")
+        safe = url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        context.update(
+            {
+                **admin.site.each_context(request),
+                # "Go back": where the user came from, when that is this site.
+                "back_url": referer if referer and safe else reverse("admin:index"),
+            }
+        )
     return ""

@@ -1,12 +1,10 @@
 """Conversion Management's list: columns, exact search, filters, counts and query budget."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from conversions.admin import ConversionAdmin
 from conversions.models import Offer, OfferEvent, Source, Status

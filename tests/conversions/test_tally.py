@@ -6,8 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from conversions.imports import services as imports
@@ -21,10 +21,10 @@ from tests.conversions.imports.status_files import HEADER, csv_bytes
 pytestmark = pytest.mark.django_db
 
 
-def counted():
+def counted(trunc=TruncHour):
     """The conversions counted the slow way, by the tally's key."""
     rows = (
-        Conversion.objects.annotate(hour=TruncHour("created_at"))
+        Conversion.objects.annotate(hour=trunc("created_at"))
         .values_list("hour", "offer_id", "partner_id", "status")
         .annotate(n=Count("pk"), payout=Sum("payout"), revenue=Sum("revenue"))
         .order_by()
@@ -32,9 +32,10 @@ def counted():
     return {tuple(key): (n, payout, revenue) for *key, n, payout, revenue in rows}
 
 
-def tallied():
+def tallied(trunc=None):
     rows = (
-        ConversionTally.objects.values_list("hour", "offer_id", "partner_id", "status")
+        ConversionTally.objects.annotate(bucket=trunc("hour") if trunc else F("hour"))
+        .values_list("bucket", "offer_id", "partner_id", "status")
         .annotate(n=Sum("conversions"), payout=Sum("payout"), revenue=Sum("revenue"))
         .order_by()
     )
@@ -112,6 +113,14 @@ def test_the_tally_equals_a_full_count_after_every_kind_of_change(
     assert ConversionTally.objects.count() == len(counted())
     assert tallied() == counted()
     assert conversion_tallies_compact() == 0
+
+    # And once their hours are folded into days (conversions created before the last two
+    # days), the tally still equals a count by day
+    conversion_status_set(conversion_ids=ids[5:7], status=Status.SUCCESS, source=Source.ADMIN)
+    conversion_tallies_compact(now=now + timedelta(days=10))
+    assert set(ConversionTally.objects.values_list("hour__hour", flat=True)) == {0}
+    assert tallied(TruncDay) == counted(TruncDay)
+    assert ConversionTally.objects.count() == len(counted(TruncDay))
     audit_trail_assert_unbroken()
 
 
