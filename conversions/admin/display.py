@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -29,10 +28,15 @@ def status_badge(status: str) -> SafeString:
     )
 
 
-def money(amount: Decimal, currency: str) -> str:
+def amount(value: Decimal) -> str:
+    """An amount with two decimals, "1.50", keeping sub-cent digits when there are any."""
+    cents = value.quantize(CENTS)
+    return str(cents if value == cents else value.normalize())
+
+
+def money(value: Decimal, currency: str) -> str:
     """An amount with its currency: "1.50 USD", keeping sub-cent digits when there are any."""
-    cents = amount.quantize(CENTS)
-    return f"{cents if amount == cents else amount.normalize()} {currency}"
+    return f"{amount(value)} {currency}"
 
 
 def money_by_currency(amounts: dict[str, Decimal]) -> str:
@@ -47,7 +51,9 @@ def when(value: datetime | None) -> str:
     UTC"; "—" for none."""
     if value is None:
         return "—"
-    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    # The DATETIME_FORMAT of gokart/formats ("Y-m-d H:i T") by strftime: the list writes two
+    # per row, and date_format took 0.2 ms each (measured).
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def duration(value: timedelta | None) -> str:

@@ -144,3 +144,50 @@ def test_totals_past_the_count_bound_say_at_least(admin_client, conversion_facto
     assert totals_line(response).startswith(
         "more than 5 conversions · payout at least 9.00 USD · revenue at least 12.00 USD"
     )
+
+
+def test_one_way_to_write_times_money_and_durations(admin_client, conversion_factory):
+    from datetime import UTC, datetime
+
+    from django.utils.formats import date_format
+
+    from conversions.admin.display import duration, money, when
+
+    moment = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
+    assert when(moment) == "2026-12-01 14:05 UTC" == date_format(moment, "DATETIME_FORMAT")
+    assert money(Decimal("0.5000"), "USD") == "0.50 USD"
+    assert money(Decimal("0.1250"), "USD") == "0.125 USD"  # sub-cent digits are kept
+    assert duration(timedelta(days=7)) == "7 days"
+    assert duration(timedelta(hours=12)) == "12 hours"
+    assert duration(timedelta(days=1, hours=6)) == "1 day 6 hours"
+    conversion = conversion_factory(created_at=moment)
+    page = admin_client.get(
+        reverse("admin:conversions_conversion_change", args=[conversion.pk])
+    ).text
+    assert "2026-12-01 14:05 UTC" in page
+    assert "1.50 USD" in page
+
+
+def test_offers_show_durations_in_words_and_money_with_two_decimals(
+    admin_client, offer_event_factory
+):
+    event = offer_event_factory(payout=Decimal("0.5000"), offer__pending_time=timedelta(days=7))
+    offer = event.offer
+
+    listed = admin_client.get(reverse("admin:conversions_offer_changelist")).text
+    page = admin_client.get(reverse("admin:conversions_offer_change", args=[offer.pk])).text
+
+    assert '<td class="field-pending_time_words">7 days</td>' in listed
+    assert 'value="7 days"' in page and 'value="30 days"' in page
+    assert 'value="0.50"' in page
+    assert "0:00:00" not in listed + page
+
+
+def test_a_duration_typed_in_words_is_understood():
+    from conversions.admin.offers import DurationInWordsField
+
+    field = DurationInWordsField()
+    assert field.clean("7 days") == timedelta(days=7)
+    assert field.clean("1 day 6 hours") == timedelta(days=1, hours=6)
+    assert field.clean("12h") == timedelta(hours=12)
+    assert field.clean("7 00:00:00") == timedelta(days=7)
