@@ -35,8 +35,10 @@ def amount(value: Decimal) -> str:
 
 
 def money(value: Decimal, currency: str) -> str:
-    """An amount with its currency: "1.50 USD", keeping sub-cent digits when there are any."""
-    return f"{amount(value)} {currency}"
+    """An amount with its currency: "1,234.50 USD", keeping sub-cent digits when there are
+    any."""
+    cents = value.quantize(CENTS)
+    return f"{cents if value == cents else value.normalize():,} {currency}"
 
 
 def money_by_currency(amounts: dict[str, Decimal]) -> str:
