@@ -71,7 +71,6 @@ FILL_SQL = [
            'user-' || (g %% 50000),
            NULL, now() - interval '90 days' * (1 - g::float8 / %(clicks)s)
     FROM generate_series(0, %(clicks)s - 1) g, o, p
-    ORDER BY g
     """,
     # Two conversions per click (two of its offer's events), in time order.
     """
@@ -97,7 +96,6 @@ FILL_SQL = [
     CROSS JOIN first_click
     JOIN conversions_click c ON c.id = first_click.id + g / 2
     JOIN ev ON ev.offer_id = c.offer_id
-    ORDER BY g
     """,
     # The audit trail: every conversion's first status; a second change for the rejected
     # ones (version 2), made by an admin or an import.
@@ -129,19 +127,6 @@ FILL_SQL = [
     """,
 ]
 
-
-# The conversion tally, as migration conversions.0009 backfills it (and the status service then
-# keeps it): one row per hour, offer, partner and status.
-FILL_SQL.append(
-    """
-    INSERT INTO conversions_conversiontally (hour, offer_id, partner_id, status, conversions,
-        payout, revenue)
-    SELECT date_trunc('hour', created_at, 'UTC'), offer_id, partner_id, status, count(*),
-           sum(payout), sum(revenue)
-    FROM conversions_conversion
-    GROUP BY 1, 2, 3, 4
-    """
-)
 
 # The tables the fill writes millions of rows to: their indexes are dropped for the fill and
 # built again after it (a sorted build per index instead of one random insert per row and index:
@@ -197,14 +182,19 @@ def _indexes_drop(cursor) -> list[str]:  # noqa: ANN001
 def fill(rows: int) -> None:
     from django.db import connection, transaction
 
+    from conversions.tally import REBUILD_SQL
+
     params = {"rows": rows, "clicks": (rows + 1) // 2}
+    # Last, the conversion tally, counted from the conversions as conversion_tally_rebuild does
+    # (and migration 0009 backfills it); the status service then keeps it.
+    statements = [*FILL_SQL, REBUILD_SQL]
     with transaction.atomic(), connection.cursor() as cursor:
         # Set-based inserts of millions of rows gain nothing from JIT, and can stall in it.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
         cursor.execute("SET LOCAL work_mem = '256MB'")
         recreate = _indexes_drop(cursor)
-        for sql in FILL_SQL:
+        for sql in statements:
             started = time.perf_counter()
             cursor.execute(sql, params)
             table = sql.split("INSERT INTO ")[1].split()[0]
@@ -301,6 +291,19 @@ def pages() -> dict[str, dict[str, str]]:
         "totals counted": {"status_source__exact": "admin"},
         "totals week+status": {**week, "status__exact": "pending"},
     }
+
+
+def admin_client():  # noqa: ANN201
+    """Django's test client, logged in as a superuser of the bench's database."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def time_pages(client, prefix: str, runs: int) -> dict[str, float]:  # noqa: ANN001
@@ -409,16 +412,9 @@ def main() -> None:
         reuse=args.reuse,
         secret_key="bench-changelist-not-secret",
     )
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
     try:
         urlconf_install()
-        user, _ = get_user_model().objects.get_or_create(
-            username="bench", defaults={"is_staff": True, "is_superuser": True}
-        )
-        client = Client()
-        client.force_login(user)
+        client = admin_client()
         print(f"Timing ({args.runs} runs per page, median)", flush=True)
         ours = time_pages(client, "/admin/conversions/conversion/", args.runs)
         stock = time_pages(client, "/stock/conversions/conversion/", args.stock_runs or args.runs)

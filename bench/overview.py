@@ -23,7 +23,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.changelist import DATABASE, database_filled  # noqa: E402 -- after the path is set
+from bench.changelist import (  # noqa: E402 -- after the path is set
+    DATABASE,
+    admin_client,
+    database_filled,
+)
 from bench.database import database_drop  # noqa: E402
 
 
@@ -44,20 +48,14 @@ def main() -> None:
         reuse=args.reuse,
         secret_key="bench-overview-not-secret",
     )
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
 
     from conversions.models import ConversionTally
     from conversions.tally import conversion_tallies_compact
 
     try:
         conversion_tallies_compact()
-        user, _ = get_user_model().objects.get_or_create(
-            username="bench", defaults={"is_staff": True, "is_superuser": True}
-        )
-        client = Client()
-        client.force_login(user)
+        client = admin_client()
         queries: list[str] = []
 
         def count(execute, sql, params, many, context):  # noqa: ANN001, ANN202

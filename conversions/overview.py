@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -166,7 +167,7 @@ def callbacks_held() -> list[FailedCallbacks]:
     return []
 
 
-def _fetch(sql: str, params: dict[str, object]) -> list[tuple]:
+def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -174,14 +175,14 @@ def _fetch(sql: str, params: dict[str, object]) -> list[tuple]:
 
 def _windows(now: datetime) -> list[WindowTotals]:
     starts = {label: window_start(now, unit, count) for label, unit, count in WINDOWS}
-    sums = ", ".join(
+    sums_sql = ", ".join(
         f"(sum(t.conversions) FILTER (WHERE t.hour >= %(s{n})s))::bigint,"
         f" sum(t.payout) FILTER (WHERE t.hour >= %(s{n})s),"
         f" sum(t.revenue) FILTER (WHERE t.hour >= %(s{n})s)"
         for n in range(len(WINDOWS))
     )
     rows = _fetch(
-        f"""SELECT t.status, o.currency, {sums}
+        f"""SELECT t.status, o.currency, {sums_sql}
             FROM conversions_conversiontally t JOIN conversions_offer o ON o.id = t.offer_id
             WHERE t.hour >= %(s{len(WINDOWS) - 1})s
             GROUP BY 1, 2""",  # noqa: S608 -- only our own SQL is interpolated
@@ -191,8 +192,8 @@ def _windows(now: datetime) -> list[WindowTotals]:
     for n, (label, _, _) in enumerate(WINDOWS):
         by_status = {status: Amounts() for status in Status.values}
         total = Amounts()
-        for status, currency, *sums in rows:
-            count, payout, revenue = sums[3 * n : 3 * n + 3]
+        for status, currency, *window_sums in rows:
+            count, payout, revenue = window_sums[3 * n : 3 * n + 3]
             if count is None:
                 continue
             by_status[status].add(currency, count, payout, revenue)
