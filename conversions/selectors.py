@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
 from conversions.models import Conversion, ConversionTally, Status, StatusChange
@@ -124,16 +125,22 @@ def conversion_totals_tallied(
 
 
 def conversion_totals_counted(*, queryset: QuerySet[Conversion], cap: int) -> ConversionTotals:
-    """Totals of a filtered list, counting at most ``cap`` + 1 of its conversions (one bounded
-    index range); past ``cap`` they are not exact, only a lower bound."""
-    first = queryset.order_by().values("pk")[: cap + 1]
-    rows = (
-        Conversion.objects.filter(pk__in=first)
-        .order_by()
-        .values_list("offer__currency")
-        .annotate(n=Count("pk"), payout=Sum("payout"), revenue=Sum("revenue"))
-    )
-    totals = _totals(rows, exact=True)
+    """Totals of a filtered list, counting at most ``cap`` + 1 of its conversions (the newest,
+    in the list's order: one bounded index range); past ``cap`` they are not exact, only a
+    lower bound."""
+    # The limited rows are summed as they are read: with ``pk IN (… LIMIT)`` PostgreSQL looked
+    # each one up again by primary key (0.30 s against 0.06 s for 10,001 rows at 20M).
+    first = queryset.values_list("offer_id", "payout", "revenue")[: cap + 1]
+    sql, params = first.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT o.currency, count(*), sum(s.payout), sum(s.revenue)
+                FROM ({sql}) s (offer_id, payout, revenue)
+                JOIN conversions_offer o ON o.id = s.offer_id
+                GROUP BY 1""",  # noqa: S608 -- the ORM's own SQL, its values as parameters
+            params,
+        )
+        totals = _totals(cursor.fetchall(), exact=True)
     totals.exact = totals.conversions <= cap
     return totals
 
