@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
+from conversions.admin.changelist import ConversionChangeList
 from conversions.admin.display import money, status_badge, when
 from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
@@ -239,6 +240,9 @@ class ConversionAdmin(
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ConversionChangeList
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist = super().get_changelist_instance(request)

@@ -191,3 +191,13 @@ def test_a_duration_typed_in_words_is_understood():
     assert field.clean("1 day 6 hours") == timedelta(days=1, hours=6)
     assert field.clean("12h") == timedelta(hours=12)
     assert field.clean("7 00:00:00") == timedelta(days=7)
+
+
+def test_a_row_link_keeps_the_list_filters_for_the_way_back(admin_client, conversion_factory):
+    conversion = conversion_factory(status=Status.PENDING)
+
+    page = admin_client.get(CHANGELIST, {"status__exact": "pending"}).text
+
+    change = reverse("admin:conversions_conversion_change", args=[conversion.pk])
+    assert f'<a href="{change}?_changelist_filters=status__exact%3Dpending">' in page
+    assert f'<a href="{change}">' in admin_client.get(CHANGELIST).text
