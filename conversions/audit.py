@@ -5,7 +5,9 @@ pending-time promotion), is first made as a relation of *changes* inside one sta
 recorded from it by :func:`status_changes_record_sql`: one ``StatusChange`` audit row each, and
 one ``CallbackDelivery`` outbox row where the partner wants that status (the rule is
 ``callbacks.services.callback_owed_sql``). Both inserts read the same relation in the same
-statement, so an audit row never exists without the outbox row it owes, nor the reverse.
+statement, so an audit row never exists without the outbox row it owes, nor the reverse. The
+same statement keeps the conversion tally exact (``conversions.tally``): -1 for each old status,
++1 for each new one, in one small insert per statement.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import connection
 
 from callbacks.services import callback_deliveries_insert_sql, callback_owed_sql
 from callbacks.status_change_rows import StatusChangeRows
+from conversions.tally import TalliedColumns, conversion_tally_deltas_insert_sql
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,24 @@ class AuditContext:
         }
 
 
-def status_changes_record_sql(*, changes: StatusChangeRows, send_callbacks: bool) -> str:
-    """Two CTEs, ``audit`` and ``deliveries`` (one row per outbox row written), that record the
-    changes of the relation ``changes``. Its ``id`` column is the audit row's id, drawn by the
-    caller (``nextval`` of the audit table's sequence) so that both inserts read ``changes``
-    alone, with no join back. Each audit row records whether its change owed a callback (the
+def status_changes_record_sql(
+    *,
+    changes: StatusChangeRows,
+    send_callbacks: bool,
+    tallied: TalliedColumns | None = None,
+) -> str:
+    """Three CTEs, ``audit``, ``deliveries`` (one row per outbox row written) and ``tally``,
+    that record the changes of the relation ``changes``. Its ``id`` column is the audit row's
+    id, drawn by the caller (``nextval`` of the audit table's sequence) so that every insert
+    reads ``changes`` alone, with no join back; it also carries the changed conversion's offer,
+    money and creation time (``tallied`` names those columns; an ``old_status`` of '' is a
+    conversion's first status). Each audit row records whether its change owed a callback (the
     same rule the outbox insert applies). Parameters: :meth:`AuditContext.params`."""
     c = changes
     owed = (
         callback_owed_sql(partner="p", status=f"ch.{c.new_status}") if send_callbacks else "false"
     )
+    tally = conversion_tally_deltas_insert_sql(changes=changes, tallied=tallied or TalliedColumns())
     deliveries = (
         callback_deliveries_insert_sql(status_changes=changes)
         if send_callbacks
@@ -64,7 +75,8 @@ def status_changes_record_sql(*, changes: StatusChangeRows, send_callbacks: bool
                    ch.{c.created_at}
             FROM {c.relation} ch JOIN callbacks_partner p ON p.id = ch.{c.partner_id}
         ),
-        deliveries AS ({deliveries})
+        deliveries AS ({deliveries}),
+        tally AS ({tally})
     """  # noqa: S608 -- only our own relation and column names are interpolated
 
 

@@ -79,6 +79,14 @@ class Click(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        # Clicks are tracked data: looked at, never added, edited or deleted by hand.
+        default_permissions = ("view",)
+        indexes = [
+            # Conversion Management's search by the partner's user/sub id.
+            models.Index(fields=["sub_id"], name="click_sub_id"),
+        ]
+
     def __str__(self) -> str:
         return self.gk_click_id
 
@@ -124,6 +132,9 @@ class Conversion(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Conversions are tracked data: no add, change or delete by hand, so none is offered
+        # as a permission. Their status has a permission of its own.
+        default_permissions = ("view",)
         permissions = [
             ("change_conversion_status", "Can change the status of conversions"),
             ("approve_large_status_change", "Can approve large status changes"),
@@ -146,6 +157,8 @@ class Conversion(models.Model):
             models.Index(fields=["offer", "-id"], name="conversion_offer_id"),
             models.Index(fields=["partner", "-id"], name="conversion_partner_id"),
             models.Index(fields=["status_source", "-id"], name="conversion_source_id"),
+            # The list's "last status change" date range (newest change first).
+            models.Index(fields=["status_changed_at"], name="conversion_status_changed"),
             models.Index(
                 fields=["pending_until"],
                 condition=Q(pending_until__isnull=False),
@@ -261,6 +274,7 @@ class StatusChange(models.Model):
 
     class Meta:
         ordering = ["conversion_id", "sequence_number"]
+        default_permissions = ("view",)  # the audit trail is only ever read
         constraints = [
             models.UniqueConstraint(
                 fields=["conversion", "sequence_number"], name="statuschange_unique_sequence"
@@ -269,3 +283,43 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversion_id}: {self.old_status or '-'} → {self.new_status}"
+
+
+class ConversionTally(models.Model):
+    """Conversions counted by the hour they were created in, offer, partner and current status,
+    with their payout and revenue: what the overview and the list's totals read instead of
+    counting tens of millions of conversions.
+
+    Append-only deltas: the statement that records a status change (``conversions.audit``)
+    adds -1 (and minus the money) for the old status and +1 for the new one, a postback +1, so
+    writers never wait for each other on a hot row. ``conversion_tallies_compact`` folds the
+    rows of each key into one, periodically. The totals of a key are ``SUM`` over its rows;
+    they equal a ``COUNT`` over the conversions (tests compare the two after every kind of
+    change). A conversion deleted outside the status service is not subtracted.
+    """
+
+    # The UTC hour the conversions were created in; once compacted, the UTC day (its midnight)
+    # for conversions created before the last two days (conversions.tally).
+    hour = models.DateTimeField()
+    # The keys are copied from conversions already written: no foreign-key checks to pay.
+    offer = models.ForeignKey(
+        Offer, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    partner = models.ForeignKey(
+        "callbacks.Partner",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    conversions = models.BigIntegerField()
+    payout = models.DecimalField(max_digits=20, decimal_places=4)
+    revenue = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["hour"], name="tally_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.offer_id}/{self.partner_id} {self.status}"

@@ -8,7 +8,8 @@ no audit row, no callback. Callbacks are queued only after commit.
 The change is one set-based statement whatever the number of conversions: it locks the target
 rows, re-reads their current status under the lock (so a concurrent change is never lost and an
 audit row's ``old_status`` is always the status that was replaced), updates them, and inserts
-the audit and outbox rows from what it updated.
+the audit and outbox rows, and the conversion tally's deltas (``conversions.tally``), from what
+it updated.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def _apply(
             RETURNING nextval(audit_ids.sequence) AS id, c.id AS conversion_id,
                       c.partner_id, l.old_status, l.new_status,
                       c.status_version AS sequence_number, l.reason,
-                      c.status_changed_at AS created_at
+                      c.status_changed_at AS created_at, c.offer_id, c.payout, c.revenue,
+                      c.created_at AS conversion_created_at
         ),
         {record_sql}
         SELECT old_status, new_status, count(*), (SELECT count(*) FROM deliveries)

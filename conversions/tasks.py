@@ -4,7 +4,12 @@ from celery import shared_task
 
 from conversions.imports.tasks import import_job_apply_task, import_job_validate_task
 
-__all__ = ["conversions_pending_promote", "import_job_apply_task", "import_job_validate_task"]
+__all__ = [
+    "conversion_tallies_compact",
+    "conversions_pending_promote",
+    "import_job_apply_task",
+    "import_job_validate_task",
+]
 
 
 @shared_task(acks_late=True)
@@ -13,3 +18,11 @@ def conversions_pending_promote() -> int:
     from conversions import services
 
     return services.conversions_pending_promote()
+
+
+@shared_task(acks_late=True)
+def conversion_tallies_compact() -> int:
+    """Fold the conversion tally's delta rows into one per key (periodic)."""
+    from conversions import tally
+
+    return tally.conversion_tallies_compact()

@@ -18,10 +18,10 @@ already recorded with ``duplicate=True``), with the status the offer gives it:
 
 The new conversion, its first ``StatusChange`` audit row (old status "" → new, source
 postback, sequence 1) and, when the partner wants that status, its ``CallbackDelivery`` outbox
-row are written together: one ``INSERT … ON CONFLICT DO NOTHING`` statement with the audit
-trail's writer (``conversions.audit``) chained to it, so a busy postback endpoint costs two
-round trips (attribute, record); concurrent copies of one postback are settled by the unique
-constraints, never by a read-then-write race.
+row are written together, with the conversion tally's +1: one ``INSERT … ON CONFLICT DO
+NOTHING`` statement with the audit trail's writer (``conversions.audit``) chained to it, so a
+busy postback endpoint costs two round trips (attribute, record); concurrent copies of one
+postback are settled by the unique constraints, never by a read-then-write race.
 """
 
 from __future__ import annotations
@@ -246,12 +246,14 @@ def _conversion_insert(*, conversion: Conversion) -> bool:
             INSERT INTO conversions_conversion ({", ".join(columns)})
             VALUES ({placeholders})
             ON CONFLICT DO NOTHING
-            RETURNING id, partner_id, status, status_reason, status_version, created_at
+            RETURNING id, partner_id, status, status_reason, status_version, created_at,
+                      offer_id, payout, revenue
         ),
         first_change AS (
             SELECT nextval({AUDIT_ID_SEQUENCE_SQL}) AS id, id AS conversion_id, partner_id,
                    ''::varchar AS old_status, status AS new_status, status_reason AS reason,
-                   status_version AS sequence_number, created_at
+                   status_version AS sequence_number, created_at, offer_id, payout, revenue,
+                   created_at AS conversion_created_at
             FROM new_conversion
         ),
         {record_sql}

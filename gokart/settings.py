@@ -140,6 +140,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date-time format on every page ("2026-12-01 14:05 UTC"): gokart/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["gokart.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -309,6 +311,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversions.imports.tasks.import_jobs_fail_stale_task",
         "schedule": timedelta(minutes=2),
     },
+    # The overview's tally gains a row per postback: fold them (conversions.tally).
+    "compact-conversion-tallies": {
+        "task": "conversions.tasks.conversion_tallies_compact",
+        "schedule": timedelta(seconds=float(os.environ.get("TALLY_COMPACT_SECONDS", "300"))),
+    },
     "import-jobs-expire-unconfirmed": {
         "task": "conversions.imports.tasks.import_jobs_expire_unconfirmed_task",
         "schedule": timedelta(hours=1),
@@ -319,6 +326,10 @@ CELERY_BEAT_SCHEDULE["sweep-callback-deliveries"] = {
     "schedule": timedelta(seconds=float(os.environ.get("CALLBACK_SWEEP_SECONDS", "30"))),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# `make run`'s demo callback receiver (`manage.py callback_receiver`), where the demo's partners
+# point their callback URL.
+DEMO_RECEIVER_PORT = int(os.environ.get("RECEIVER_PORT", "8001"))
 
 # --- Tracking ---------------------------------------------------------------------------------
 # Longest parameter accepted on /click/ and /postback/ (bytes).

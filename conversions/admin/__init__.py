@@ -1,7 +1,12 @@
 """Admin pages of the conversions app: Conversion Management, offers and clicks."""
 
+from django.contrib import admin
+
 from conversions.admin.conversion import ConversionAdmin
 from conversions.admin.display import status_badge
 from conversions.admin.offers import ClickAdmin, OfferAdmin
 
 __all__ = ["ClickAdmin", "ConversionAdmin", "OfferAdmin", "status_badge"]
+
+# The site's first page is the overview (conversions.admin.overview), under Django's own view.
+admin.site.index_template = "admin/conversions/overview.html"

@@ -15,17 +15,20 @@ from urllib.parse import quote
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
-from conversions.admin.display import money, short_time, status_badge
+from conversions.admin.changelist import ConversionChangeList
+from conversions.admin.display import money, status_badge, when
+from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
+from conversions.admin.totals import list_paginator, list_totals
 from conversions.imports.admin import ConversionImportExportMixin
 from conversions.models import Conversion, Status
 from conversions.selectors import (
@@ -36,6 +39,12 @@ from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 # Shown on the status page of one conversion: enough to see how it got where it is.
 HISTORY_ROWS = 200
+# What a search looks in, as the empty result says it.
+SEARCHED = "Conversion Event ID, gk_click_id, transaction id or partner sub id"
+VIEW_PERMISSION_NEEDED = (
+    "Conversion Management needs the permission “Can view conversion” "
+    "(conversions.view_conversion)."
+)
 
 
 @admin.register(Conversion)
@@ -47,15 +56,15 @@ class ConversionAdmin(
     admin.ModelAdmin,
 ):
     change_form_template = "admin/conversions/conversion/change_form.html"
+    # Two facts per column where they belong together, so that every column, the status
+    # buttons included, fits a 1440-pixel screen without scrolling sideways.
     list_display = [
         "id",
         "gk_click_id",
-        "offer",
-        "event",
-        "partner",
+        "offer_and_event",
+        "partner_and_sub_id",
         "status_badge",
-        "payout_amount",
-        "revenue_amount",
+        "money",
         "created",
         "last_status_change",
         "callback_sent",
@@ -67,21 +76,24 @@ class ConversionAdmin(
         "offer",
         "partner",
         "status_source",
-        # Today / past 7 days / this month / this year: one indexed range, unlike
-        # date_hierarchy, which aggregates the distinct dates of the whole table.
-        ("created_at", admin.DateFieldListFilter),
+        # From / before dates: one indexed range each, unlike date_hierarchy, which
+        # aggregates the distinct dates of the whole table.
+        ("created_at", DateRangeListFilter),
+        ("status_changed_at", DateRangeListFilter),
         CallbackSentListFilter,
     ]
     # Sorting by any other column would sort the whole table; these read an index.
     sortable_by = ["id", "status_badge", "created"]
     # Only shows the search box: the search itself is get_search_results (exact matches).
     search_fields = ["=id"]
-    search_help_text = "Exact Conversion Event ID, gk_click_id or advertiser transaction id."
+    search_help_text = (
+        "Exact Conversion Event ID, gk_click_id, advertiser transaction id or partner sub id."
+    )
     list_per_page = 100
     empty_value_display = "—"  # (the site's default is a lazy translation, resolved per cell)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts aggregate the whole table
-    paginator = LargeTablePaginator
+    paginator = LargeTablePaginator  # with the list's totals: get_paginator
     actions = ["set_status_action"]
     fields = [
         "id",
@@ -94,15 +106,18 @@ class ConversionAdmin(
         "status_badge",
         "status_reason",
         "status_source",
-        "status_changed_at",
+        "status_changed",
         "status_version",
-        "pending_until",
+        "pending_until_time",
         "payout_amount",
         "revenue_amount",
         "transaction_id",
-        "created_at",
+        "created_time",
     ]
     readonly_fields = fields
+
+    # The list's page: filters folded into a "Filters" toggle on a narrow screen, totals.
+    change_list_template = "admin/conversions/conversion/change_list.html"
 
     class Media:
         css = {"all": ["conversions/admin.css", "conversions/change_set.css"]}
@@ -145,13 +160,29 @@ class ConversionAdmin(
             obj,
         )
 
-    @admin.display(description="event")
-    def event(self, obj: Conversion) -> str:
-        return obj.offer_event.name
+    @admin.display(description="offer · event")
+    def offer_and_event(self, obj: Conversion) -> SafeString:
+        return format_html(
+            '{}<br><span class="gk-quiet">{}</span>', obj.offer.name, obj.offer_event.name
+        )
+
+    @admin.display(description="partner · sub id")
+    def partner_and_sub_id(self, obj: Conversion) -> SafeString:
+        return format_html(
+            '{}<br><span class="gk-quiet">{}</span>', obj.partner.name, obj.click.sub_id or "—"
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Conversion) -> SafeString:
         return status_badge(obj.status)
+
+    @admin.display(description="payout · revenue")
+    def money(self, obj: Conversion) -> SafeString:
+        return format_html(
+            '{}<br><span class="gk-quiet">{}</span>',
+            money(obj.payout, obj.offer.currency),
+            money(obj.revenue, obj.offer.currency),
+        )
 
     @admin.display(description="payout")
     def payout_amount(self, obj: Conversion) -> str:
@@ -163,15 +194,15 @@ class ConversionAdmin(
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Conversion) -> SafeString:
-        date, time = short_time(obj.created_at).split()
-        return format_html('{}<br><span class="gk-quiet">{}</span>', date, time)
+        day, time = when(obj.created_at).split(" ", 1)
+        return format_html('{}<br><span class="gk-quiet">{}</span>', day, time)
 
     @admin.display(description="last status change")
     def last_status_change(self, obj: Conversion) -> SafeString:
-        date, time = short_time(obj.status_changed_at).split()
+        day, time = when(obj.status_changed_at).split(" ", 1)
         return format_html(
             '{}<br><span class="gk-quiet">{} · {}</span>',
-            date,
+            day,
             time,
             obj.get_status_source_display(),
         )
@@ -182,11 +213,25 @@ class ConversionAdmin(
 
     @admin.display(description="click time")
     def click_time(self, obj: Conversion) -> str:
-        return date_format(timezone.localtime(obj.click.created_at), "DATETIME_FORMAT")
+        return when(obj.click.created_at)
+
+    @admin.display(description="status changed at")
+    def status_changed(self, obj: Conversion) -> str:
+        return when(obj.status_changed_at)
+
+    @admin.display(description="pending until")
+    def pending_until_time(self, obj: Conversion) -> str:
+        return when(obj.pending_until)
+
+    @admin.display(description="created at")
+    def created_time(self, obj: Conversion) -> str:
+        return when(obj.created_at)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied(VIEW_PERMISSION_NEEDED)
         # The list has many columns: it gets the whole width (the app menu is one click away
         # in the breadcrumbs).
         extra_context = {
@@ -196,11 +241,39 @@ class ConversionAdmin(
         }
         return super().changelist_view(request, extra_context)
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ConversionChangeList
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        changelist.gk_totals = list_totals(changelist)  # type: ignore[attr-defined]
+        changelist.gk_search_fields = SEARCHED  # type: ignore[attr-defined]
+        return changelist
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Conversion],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> LargeTablePaginator:
+        return list_paginator(request, queryset, per_page)
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        # A date range is read from its own index, in that index's order: the newest of the
+        # range first, whatever the range (by id, an old range meant walking every newer row).
+        for field in ("status_changed_at", "created_at"):
+            if any(key.startswith(f"{field}__") for key in request.GET):
+                return [f"-{field}", "-id"]
+        return list(super().get_ordering(request))
+
     # -- search: exact matches on indexed columns, never a LIKE scan ------------------------
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Conversion], search_term: str
     ) -> tuple[QuerySet[Conversion], bool]:
-        """A term is a Conversion Event ID (when numeric), a gk_click_id or a transaction id.
+        """A term is a Conversion Event ID (when numeric), a gk_click_id, a transaction id or a
+        partner's sub id.
 
         Each is an exact match on its own index; the matching ids are looked up first so the
         list query stays a primary-key lookup instead of an OR across a join.
@@ -217,6 +290,8 @@ class ConversionAdmin(
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied(VIEW_PERMISSION_NEEDED)
         extra_context = dict(extra_context or {})
         conversion = self.get_object(request, object_id)
         if conversion is not None:
