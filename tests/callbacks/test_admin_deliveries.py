@@ -136,7 +136,7 @@ def test_a_pending_callback_shows_its_next_attempt_and_errors_read_as_text(
 
     page = admin_client.get(CHANGELIST).text
 
-    assert '<span class="gk-callback gk-callback-pending">Pending</span>' in page
+    assert '<span class="gk-callback gk-callback-retrying">Retrying</span>' in page
     assert "Connection refused by rewards.example" in page
     assert not re.search(r'<td class="field-next_attempt">—</td>', page)
 
@@ -287,20 +287,24 @@ def test_resend_action_makes_failed_and_delivered_callbacks_due_again_with_the_s
     pending = owed_callback(attempts=[(500, "", "")])
     pending_due = pending.next_attempt_at
 
-    # When an admin resends all three
-    response = admin_client.post(
-        CHANGELIST,
-        {
-            "action": "resend_action",
-            "_selected_action": [str(failed.pk), str(delivered.pk), str(pending.pk)],
-        },
-        follow=True,
-    )
+    selection = {
+        "action": "resend_action",
+        "_selected_action": [str(failed.pk), str(delivered.pk), str(pending.pk)],
+    }
+
+    # When an admin resends all three, they are first asked to confirm how many
+    confirmation = admin_client.post(CHANGELIST, selection)
+    assert confirmation.status_code == 200
+    assert "2 callbacks</strong> will be sent again" in confirmation.text
+    assert "1 selected callback already on its way" in confirmation.text
+    failed.refresh_from_db()
+    assert failed.state == State.FAILED
+    response = admin_client.post(CHANGELIST, {**selection, "post": "yes"}, follow=True)
 
     # Then the failed and delivered ones are pending again, due now, same ids, history kept
     assert shown_messages(response) == [
         "2 callbacks queued for resending (same id, new attempt). "
-        "1 callback still pending, left as is."
+        "1 callback already on their way, left as is."
     ]
     for delivery in (failed, delivered):
         delivery.refresh_from_db()
@@ -326,7 +330,9 @@ def test_resending_only_pending_callbacks_says_nothing_was_resent(admin_client, 
 def test_the_resend_button_on_a_failed_callback(admin_client, owed_callback):
     failed = owed_callback(state=State.FAILED, attempts=[(410, "Gone", "")])
     page = admin_client.get(change_url(failed)).text
-    assert f'action="{resend_url(failed)}"' in page
+    assert f'href="{resend_url(failed)}"' in page
+    confirmation = admin_client.get(resend_url(failed))
+    assert "1 callback</strong> will be sent again" in confirmation.text
 
     response = admin_client.post(resend_url(failed), follow=True)
 
@@ -343,15 +349,28 @@ def test_a_pending_callback_has_no_resend_button(admin_client, owed_callback):
 
     assert resend_url(pending) not in admin_client.get(change_url(pending)).text
     response = admin_client.post(resend_url(pending), follow=True)
-    assert "still pending" in shown_messages(response)[0]
+    assert "already on its way" in shown_messages(response)[0]
 
 
-def test_the_resend_url_only_takes_a_post(admin_client, owed_callback):
+def test_the_resend_url_confirms_on_a_get_and_changes_nothing(admin_client, owed_callback):
     failed = owed_callback(state=State.FAILED, attempts=[(410, "", "")])
 
-    assert admin_client.get(resend_url(failed)).status_code == 405
+    assert admin_client.get(resend_url(failed)).status_code == 200
     failed.refresh_from_db()
     assert failed.state == State.FAILED
+
+
+def test_the_confirmation_says_when_the_partner_is_still_failing(
+    admin_client, owed_callback, partner
+):
+    failed = owed_callback(state=State.FAILED, attempts=[(503, "", "")])
+    partner.failed_attempts_in_a_row = 12
+    partner.failing_since = timezone.now() - timedelta(hours=3)
+    partner.save()
+
+    page = admin_client.get(resend_url(failed)).text
+
+    assert "Reward Wall&#x27;s endpoint is still failing: 12 attempts failed in a row" in page
 
 
 def test_view_only_staff_see_no_resend_and_a_forged_post_is_forbidden(viewer_client, owed_callback):
@@ -396,7 +415,8 @@ def test_staff_with_the_change_permission_may_resend(django_user_model, owed_cal
     )
 
     response = support.post(
-        CHANGELIST, {"action": "resend_action", "_selected_action": [str(failed.pk)]}
+        CHANGELIST,
+        {"action": "resend_action", "_selected_action": [str(failed.pk)], "post": "yes"},
     )
 
     assert response.status_code == 302
