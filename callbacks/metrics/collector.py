@@ -175,7 +175,7 @@ class BackOfficeCollector(Collector):
             ).values_list("started_at", "finished_at")
         ]
         buckets = [
-            (str(bound), sum(1 for seconds in durations if seconds <= bound))
+            (str(float(bound)), sum(1 for seconds in durations if seconds <= bound))
             for bound in _IMPORT_BUCKETS
         ] + [("+Inf", len(durations))]
         histogram = HistogramMetricFamily(

@@ -15,17 +15,24 @@ import threading
 import time
 from collections import Counter
 
+from django.conf import settings
+
 from callbacks.broker import redis_client
 
 logger = logging.getLogger(__name__)
 
-POSTBACK_COUNTS_KEY = "gokart:metrics:postbacks"
+
 _FLUSH_EVERY = 1.0
 
 _lock = threading.Lock()
 _pending: Counter[str] = Counter()
 _local_totals: Counter[str] = Counter()  # without Redis: what this process counted
 _flusher_pid: int | None = None
+
+
+def postback_counts_key() -> str:
+    """The Redis hash of the totals (one per deployment's queue name)."""
+    return f"gokart:metrics:postbacks:{settings.CELERY_TASK_DEFAULT_QUEUE}"
 
 
 def postback_outcome_count(outcome: str) -> None:
@@ -60,7 +67,7 @@ def postback_counts_flush() -> None:
     try:
         pipeline = client.pipeline(transaction=False)
         for outcome, count in counts.items():
-            pipeline.hincrby(POSTBACK_COUNTS_KEY, outcome, count)
+            pipeline.hincrby(postback_counts_key(), outcome, count)
         pipeline.execute()
     except Exception:  # noqa: BLE001 -- keep them for the next flush
         logger.warning("Could not store postback counts", exc_info=True)
@@ -75,4 +82,5 @@ def postback_counts_read() -> dict[str, int]:
     if client is None:
         with _lock:
             return dict(_local_totals)
-    return {key.decode(): int(value) for key, value in client.hgetall(POSTBACK_COUNTS_KEY).items()}
+    totals = client.hgetall(postback_counts_key())
+    return {key.decode(): int(value) for key, value in totals.items()}
