@@ -16,6 +16,7 @@ _WIDTH = 840
 _HEIGHT = 160
 _LEFT = 36  # room for the y-axis labels
 _BOTTOM = 18  # room for the day labels
+_TOP = 8  # room for the top label
 _COLOURS = (("delivered", "#3f9c52"), ("retried", "#e0a21b"), ("failed", "#c8403a"))
 
 
@@ -30,7 +31,7 @@ def _nice_maximum(value: int) -> int:
 def health_chart_svg(buckets: list[HourBucket]) -> SafeString:
     """The chart of ``buckets`` (one per hour, oldest first) as an accessible SVG element."""
     plot_width = _WIDTH - _LEFT
-    plot_height = _HEIGHT - _BOTTOM
+    plot_height = _HEIGHT - _BOTTOM - _TOP
     top = _nice_maximum(max((bucket.counts.total for bucket in buckets), default=0) or 1)
     bar = plot_width / max(len(buckets), 1)
     total = sum(bucket.counts.total for bucket in buckets)
@@ -41,7 +42,7 @@ def health_chart_svg(buckets: list[HourBucket]) -> SafeString:
         f'attempts, {delivered:,} delivered">'
     ]
     for fraction in (0, 0.5, 1):
-        y = plot_height - fraction * plot_height
+        y = _TOP + plot_height - fraction * plot_height
         parts.append(
             f'<line x1="{_LEFT}" x2="{_WIDTH}" y1="{y:.1f}" y2="{y:.1f}" class="gk-chart-grid"/>'
             f'<text x="{_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" class="gk-chart-label">'
@@ -49,10 +50,11 @@ def health_chart_svg(buckets: list[HourBucket]) -> SafeString:
         )
     for index, bucket in enumerate(buckets):
         x = _LEFT + index * bar
-        y = float(plot_height)
+        y = float(_TOP + plot_height)
         if bucket.hour.hour == 0:
             parts.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{plot_height}" class="gk-chart-day"/>'
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_TOP + plot_height}" '
+                'class="gk-chart-day"/>'
                 f'<text x="{x + 2:.1f}" y="{_HEIGHT - 4}" class="gk-chart-label">'
                 f"{bucket.hour:%a %d}</text>"
             )

@@ -113,7 +113,7 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
     list_display = [
         "name",
         "callbacks_state",
-        "callback_url",
+        "callback_host",
         "success_24h",
         "latency_p95",
         "backlog",
@@ -205,6 +205,15 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
             )
         return format_html('<span class="gk-callback gk-callback-delivered">{}</span>', "Sending")
 
+    @admin.display(description="callback URL")
+    def callback_host(self, obj: Partner) -> SafeString | str:
+        """The URL's host (the full URL on hover and on the partner's page)."""
+        if not obj.callback_url:
+            return "—"
+        return format_html(
+            '<span title="{}">{}</span>', obj.callback_url, urlsplit(obj.callback_url).netloc
+        )
+
     @admin.display(description="success 24 h")
     def success_24h(self, obj: Partner) -> str:
         health = self._health(obj)
@@ -219,8 +228,8 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
         health = self._health(obj)
         if not health.backlog:
             return "0"
-        held = f", {health.held:,} held" if health.held else ""
-        return f"{health.backlog:,}{held} (oldest {_age(health.oldest_owed_age)})"
+        held = f" ({health.held:,} held)" if health.held else ""
+        return f"{health.backlog:,}{held}, oldest {_age(health.oldest_owed_age)}"
 
     @admin.display(description="failed")
     def failed_link(self, obj: Partner) -> SafeString:
