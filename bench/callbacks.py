@@ -21,8 +21,16 @@ What it does, all on this machine:
 6. checks that every delivery in the database reached the receiver (``lost``), counts ids
    received more than once (``duplicate_ids``) and signatures that did not verify.
 
+With ``--paused-backlog N`` a second partner (same receiver, same secret) is paused before the
+throughput phase and ``N / 2`` of its conversions change twice (Success, then Rejected): ``N``
+held callbacks sit in the outbox while the other phases run; after the latency phase it is
+resumed and the drain is timed. Its last-line fields: ``resumed_per_s`` (held callbacks
+received per second after the resume's commit), ``resumed_lost`` (held ones never received) and
+``order_violations`` (conversions whose Rejected arrived before their Success).
+
 Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
-Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…``.
+Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…`` (and
+``resumed_per_s=… resumed_lost=… order_violations=…`` with ``--paused-backlog``).
 """
 
 from __future__ import annotations
@@ -127,21 +135,29 @@ def free_port() -> int:
 
 def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
     """One offer, one partner (callbacks to ``callback_url``), ``count`` Pending conversions."""
-    from django.db import connection
-
     from callbacks.models import Partner
     from conversions.models import Offer, OfferEvent
 
     offer = Offer.objects.create(
         name="Bench offer", advertiser="Bench", landing_url="https://example.com/{gk_click_id}"
     )
-    event = OfferEvent.objects.create(offer=offer, code="install", name="Install")
+    OfferEvent.objects.create(offer=offer, code="install", name="Install")
     partner = Partner.objects.create(
         name="Bench partner",
         callback_url=callback_url,
         pending_callbacks_enabled=False,
         rejected_callbacks_enabled=True,
     )
+    return partner.signing_secret, conversions_seed(partner_id=partner.pk, count=count)
+
+
+def conversions_seed(*, partner_id: int, count: int) -> list[int]:
+    """``count`` Pending conversions of the bench offer for the partner (set-based SQL)."""
+    from django.db import connection
+
+    from conversions.models import OfferEvent
+
+    event = OfferEvent.objects.get(code="install")
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -149,7 +165,7 @@ def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
             SELECT md5(g::text || clock_timestamp()::text), %s, %s, 'user-' || g, now()
             FROM generate_series(1, %s) g
             """,
-            [offer.pk, partner.pk, count],
+            [event.offer_id, partner_id, count],
         )
         cursor.execute(
             """
@@ -158,14 +174,49 @@ def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
                 status_source, status_changed_at, status_version, payout, revenue,
                 transaction_id, created_at)
             SELECT id, %s, %s, %s, 'pending', '', 'postback', now(), 1, 1.5, 2.0, '', now()
-            FROM conversions_click WHERE offer_id = %s
+            FROM conversions_click WHERE partner_id = %s
             RETURNING id
             """,
-            [event.pk, offer.pk, partner.pk, offer.pk],
+            [event.pk, event.offer_id, partner_id, partner_id],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
         cursor.execute("ANALYZE")
-    return partner.signing_secret, ids
+    return ids
+
+
+def paused_backlog_seed(*, count: int, callback_url: str, secret: str) -> tuple[int, set[str]]:
+    """A second partner, paused, owed ``count`` held callbacks (``count / 2`` conversions set
+    to Success, then Rejected); returns its id and the held deliveries' ids."""
+    from callbacks.models import CallbackDelivery, Partner
+    from callbacks.pausing import partner_pause
+    from conversions.models import Source, Status
+    from conversions.services import conversion_status_set
+
+    partner = Partner.objects.create(
+        name="Paused partner", callback_url=callback_url, signing_secret=secret
+    )
+    partner_pause(partner_id=partner.pk, reason="bench: paused backlog")
+    ids = conversions_seed(partner_id=partner.pk, count=count // 2)
+    for status in (Status.SUCCESS, Status.REJECTED):
+        conversion_status_set(conversion_ids=ids, status=status, source=Source.ADMIN)
+    held = CallbackDelivery.objects.filter(partner=partner, state=CallbackDelivery.State.HELD)
+    return partner.pk, {str(pk) for pk in held.values_list("pk", flat=True)}
+
+
+def order_violations(records: list, delivery_ids: set[str]) -> int:
+    """Conversions among ``delivery_ids`` whose callbacks first arrived out of sequence."""
+    first: dict[str, tuple[int, int, float]] = {}
+    for delivery_id, conversion_id, sequence, arrived in records:
+        if delivery_id in delivery_ids and delivery_id not in first:
+            first[delivery_id] = (conversion_id, sequence, arrived)
+    arrivals: dict[int, list[tuple[float, int]]] = {}
+    for conversion_id, sequence, arrived in first.values():
+        arrivals.setdefault(conversion_id, []).append((arrived, sequence))
+    return sum(
+        1
+        for received in arrivals.values()
+        if [sequence for _, sequence in sorted(received)] != sorted(s for _, s in received)
+    )
 
 
 def workers_start(*, env: dict, concurrency: int, var_dir: Path) -> list[subprocess.Popen]:
@@ -213,6 +264,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--paused-backlog", type=int, default=0, help="held callbacks of a paused partner"
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -254,6 +308,14 @@ def main() -> None:
     secret, conversion_ids = seed(
         count=args.count, callback_url=f"http://127.0.0.1:{port}/gokart/callbacks"
     )
+    held_ids: set[str] = set()
+    if args.paused_backlog:
+        print(f"seeding a paused partner with {args.paused_backlog} held callbacks…", flush=True)
+        paused_partner, held_ids = paused_backlog_seed(
+            count=args.paused_backlog,
+            callback_url=f"http://127.0.0.1:{port}/gokart/callbacks",
+            secret=secret,
+        )
     receiver = subprocess.Popen(
         [sys.executable, __file__, "--receiver", str(port), secret], cwd=BASE_DIR
     )
@@ -299,6 +361,23 @@ def main() -> None:
             commit_times[conversion_id] = time.time()
         expected = result.callbacks + latency_changes
         stats = wait_received(port, expected, timeout=60)
+
+        # The paused partner's backlog: resumed, drained in each conversion's order.
+        resumed_per_s = 0.0
+        if held_ids:
+            from callbacks.pausing import partner_resume
+
+            resumed = partner_resume(partner_id=paused_partner)
+            resumed_at = time.time()
+            stats = wait_received(
+                port, expected + resumed, timeout=max(120, args.paused_backlog / 100)
+            )
+            resumed_per_s = (stats["received"] - expected) / (time.time() - resumed_at)
+            print(
+                f"resume: {stats['received'] - expected} of {resumed} held received"
+                f" = {resumed_per_s:.0f}/s",
+                flush=True,
+            )
         dump = receiver_get(port, "/dump")
     finally:
         for process in workers:
@@ -328,6 +407,14 @@ def main() -> None:
         f" {statistics.fmean(latencies):.1f} ms; bad signatures {dump['bad_signatures']}",
         flush=True,
     )
+    resumed_fields = ""
+    if held_ids:
+        resumed_lost = len(held_ids - distinct)
+        violations = order_violations(dump["records"], held_ids)
+        resumed_fields = (
+            f" resumed_per_s={resumed_per_s:.0f} resumed_lost={resumed_lost}"
+            f" order_violations={violations}"
+        )
     connection.close()
     if not args.keep_db:
         database_drop(server_url, DATABASE)
@@ -335,7 +422,7 @@ def main() -> None:
         f"delivered={len(distinct & expected_ids)} lost={lost}"
         f" duplicate_ids={len(received_ids) - len(distinct)}"
         f" deliveries_per_s={deliveries_per_s:.0f} p50_ms={percentile(latencies, 0.5):.1f}"
-        f" p99_ms={percentile(latencies, 0.99):.1f}"
+        f" p99_ms={percentile(latencies, 0.99):.1f}{resumed_fields}"
     )
 
 

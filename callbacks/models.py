@@ -38,7 +38,7 @@ class Partner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Paused: its deliveries are held (not attempted, their retry window stopped) until resumed.
     paused_at = models.DateTimeField(null=True, blank=True)
-    pause_reason = models.TextField(blank=True)
+    pause_reason = models.TextField(blank=True, db_default="")
     # The current run of failed attempts (reset by any delivered one): what auto-pause reads.
     failing_since = models.DateTimeField(null=True, blank=True)
     failed_attempts_in_a_row = models.PositiveIntegerField(default=0, db_default=0)
@@ -178,8 +178,8 @@ class CallbackAttempt(models.Model):
     )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
-    url = models.CharField("sent to", max_length=2000, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, db_default="")
+    url = models.CharField("sent to", max_length=2000, blank=True, db_default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)

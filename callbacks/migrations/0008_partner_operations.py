@@ -33,6 +33,7 @@ class Migration(migrations.Migration):
             name="outcome",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 choices=[
                     ("delivered", "Delivered"),
                     ("retry", "Failed, retried"),
@@ -55,7 +56,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="callbackattempt",
             name="url",
-            field=models.CharField(blank=True, max_length=2000, verbose_name="sent to"),
+            field=models.CharField(
+                blank=True, db_default="", max_length=2000, verbose_name="sent to"
+            ),
         ),
         migrations.AddField(
             model_name="partner",
@@ -70,7 +73,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="partner",
             name="pause_reason",
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, db_default=""),
         ),
         migrations.AddField(
             model_name="partner",
