@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -132,7 +133,7 @@ def partners_health(*, partner_ids: list[int]) -> dict[int, PartnerHealth]:
     if not partner_ids:
         return health
     now = timezone.now()
-    params = {
+    params: dict[str, Any] = {
         "partners": partner_ids,
         "outcomes": [str(outcome) for outcome in _OUTCOMES],
         "day": now - timedelta(hours=24),

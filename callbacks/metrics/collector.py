@@ -23,7 +23,8 @@ mode). Each query is bounded by an index: attempts by ``(partner, outcome, start
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count
@@ -92,7 +93,7 @@ class BackOfficeCollector(Collector):
 
     def _callbacks(self, partners: dict[int, Partner]) -> Iterator[Metric]:
         now = timezone.now()
-        params = {
+        params: dict[str, Any] = {
             "partners": list(partners),
             "outcomes": _OUTCOMES,
             "since": now - _LATENCY_WINDOW,
@@ -124,7 +125,7 @@ class BackOfficeCollector(Collector):
             "gokart_callback_partner_paused", "1 while the partner is paused.", labels=["partner"]
         )
         owed: dict[int, int] = dict.fromkeys(partners, 0)
-        oldest_at: dict[int, object] = {}
+        oldest_at: dict[int, datetime] = {}
         with connection.cursor() as cursor:
             cursor.execute(_ATTEMPTS_SQL, params)
             for partner_id, outcome, count in cursor.fetchall():
@@ -137,7 +138,7 @@ class BackOfficeCollector(Collector):
             for partner_id, state, count, first in cursor.fetchall():
                 deliveries.add_metric([partners[partner_id].name, state], count)
                 owed[partner_id] += count
-                if partner_id not in oldest_at or first < oldest_at[partner_id]:  # type: ignore[operator]
+                if partner_id not in oldest_at or first < oldest_at[partner_id]:
                     oldest_at[partner_id] = first
             cursor.execute(_FAILED_SQL, params)
             for partner_id, count in cursor.fetchall():
@@ -145,7 +146,7 @@ class BackOfficeCollector(Collector):
         for partner_id, partner in partners.items():
             backlog.add_metric([partner.name], owed[partner_id])
             first = oldest_at.get(partner_id)
-            age = (now - first).total_seconds() if first is not None else 0.0  # type: ignore[operator]
+            age = (now - first).total_seconds() if first is not None else 0.0
             oldest.add_metric([partner.name], max(age, 0.0))
             paused.add_metric([partner.name], 1 if partner.paused_at is not None else 0)
         paused_count = GaugeMetricFamily(
@@ -173,6 +174,7 @@ class BackOfficeCollector(Collector):
                 finished_at__gte=timezone.now() - timedelta(days=7),
                 started_at__isnull=False,
             ).values_list("started_at", "finished_at")
+            if started is not None and finished is not None
         ]
         buckets = [
             (str(float(bound)), sum(1 for seconds in durations if seconds <= bound))

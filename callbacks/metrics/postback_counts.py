@@ -83,4 +83,6 @@ def postback_counts_read() -> dict[str, int]:
         with _lock:
             return dict(_local_totals)
     totals = client.hgetall(postback_counts_key())
-    return {key.decode(): int(value) for key, value in totals.items()}
+    return {
+        key.decode() if isinstance(key, bytes) else key: int(value) for key, value in totals.items()
+    }
