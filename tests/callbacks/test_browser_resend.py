@@ -59,7 +59,7 @@ def test_a_failed_callback_is_resent_from_the_list_and_the_partner_gets_it(
     page.screenshot(path="/tmp/cbadmin_resend_confirmation.png", full_page=True)
     page.get_by_role("button", name="Yes, send 1 callback again").click()
 
-    # And once they confirm, they are told it is queued, and the partner receives it again, with the same id
+    # And once they confirm, they are told it is queued, and the partner gets it again (same id)
     assert "1 callback queued for resending" in page.locator("ul.messagelist").inner_text()
     first, second = receiver.wait_for(2)
     assert first.delivery_id == second.delivery_id == str(delivery.pk)
