@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from callbacks.admin import signing_secret_mask
 from callbacks.models import Partner, PartnerSigningSecret
+from tests.callbacks.deliveries_given import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +57,6 @@ def every_later_page(client, partner):
     ]
     assert all(page.status_code == 200 for page in pages)
     return "\n".join(page.text for page in pages)
-
-
-def staff_client(django_user_model, username, *codenames):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # -- the secret: shown once -----------------------------------------------------------------
