@@ -147,6 +147,8 @@ class CallbackDelivery(models.Model):
             # Partner health: backlog and oldest due; held ones on resume; Failed counts.
             models.Index(
                 fields=["partner", "next_attempt_at"],
+                # Index-only: backlog, held and retrying counts and the oldest owed.
+                include=["state", "attempts", "created_at"],
                 condition=Q(state__in=["pending", "held"]),
                 name="delivery_partner_backlog",
             ),

@@ -171,7 +171,7 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist = super().get_changelist_instance(request)
         rows = list(changelist.result_list)
-        health = partners_health(partner_ids=[row.pk for row in rows])
+        health = partners_health(partner_ids=[row.pk for row in rows], with_week=False)
         for row in rows:
             row._health = health[row.pk]
         return changelist

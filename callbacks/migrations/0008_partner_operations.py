@@ -111,6 +111,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("state__in", ["pending", "held"])),
                 fields=["partner", "next_attempt_at"],
+                include=("state", "attempts", "created_at"),
                 name="delivery_partner_backlog",
             ),
         ),
