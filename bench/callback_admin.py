@@ -11,7 +11,11 @@ admin code path), times each page after one warm-up, median of ``--runs``:
 - ``/admin/callbacks/callbackdelivery/``: unfiltered, state Failed, one partner, past 7 days,
   search by Conversion Event ID, search by gk_click_id, page 500 (or the last of a smaller table);
 - ``/admin/conversions/conversion/`` with the "Callback sent" column, unfiltered and filtered
-  by each choice (Sent, Pending, Failed, None owed).
+  by each choice (Sent, Due or retrying, Held, Failed, None owed);
+- ``/admin/callbacks/partner/`` (health of every partner) and a partner's page (health, the
+  hourly chart), after one attempt per attempted delivery is written (``attempts_fill``: at
+  the delivery's time, its outcome, 40–240 ms), so the health queries read as many attempts
+  as deliveries.
 
 For each page it prints the median, the query count and the slowest query's time.
 ``--proposed-indexes`` times with an index the callbacks migrations do not create
@@ -42,6 +46,7 @@ from bench.database import (  # noqa: E402
 DATABASE = "gokart_bench_cbadmin"
 DELIVERIES = "/admin/callbacks/callbackdelivery/"
 CONVERSIONS = "/admin/conversions/conversion/"
+PARTNERS = "/admin/callbacks/partner/"
 
 
 # Indexes these pages would use that the callbacks migrations do not create (the newest-first
@@ -66,6 +71,35 @@ def proposed_indexes(*, create: bool) -> None:
             else:
                 cursor.execute(f"DROP INDEX IF EXISTS {name}")
         cursor.execute("VACUUM ANALYZE callbacks_callbackdelivery")
+
+
+def attempts_fill() -> int:
+    """One attempt per attempted delivery, unless attempts exist (a reused database)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM callbacks_callbackattempt)")
+        if cursor.fetchone()[0]:
+            return 0
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            """
+            INSERT INTO callbacks_callbackattempt (delivery_id, partner_id, number, started_at,
+                outcome, url, duration_ms, response_status, response_body, error)
+            SELECT d.id, d.partner_id, 1, d.created_at,
+                   CASE d.state WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
+                        ELSE 'retry' END,
+                   'https://partner.example/callbacks', 40 + (abs(hashtext(d.id::text)) % 200),
+                   CASE d.state WHEN 'delivered' THEN 200 WHEN 'failed' THEN 410 ELSE 503 END,
+                   '', CASE d.state WHEN 'delivered' THEN '' ELSE 'HTTP 503 from the partner.'
+                       END
+            FROM callbacks_callbackdelivery d WHERE d.attempts > 0
+            """
+        )
+        written = cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE callbacks_callbackattempt")
+    return written
 
 
 def pages() -> dict[str, tuple[str, dict[str, str]]]:
@@ -99,8 +133,11 @@ def pages() -> dict[str, tuple[str, dict[str, str]]]:
         "conversions callback column": (CONVERSIONS, {}),
         "conversions sent": (CONVERSIONS, {"callback_sent": "sent"}),
         "conversions pending": (CONVERSIONS, {"callback_sent": "pending"}),
+        "conversions held": (CONVERSIONS, {"callback_sent": "held"}),
         "conversions failed": (CONVERSIONS, {"callback_sent": "failed"}),
         "conversions none owed": (CONVERSIONS, {"callback_sent": "none"}),
+        "partners list": (PARTNERS, {}),
+        "partner page": (f"{PARTNERS}{partner.pk}/change/", {}),
     }
 
 
@@ -170,6 +207,7 @@ def main() -> None:
 
     try:
         proposed_indexes(create=args.proposed_indexes)
+        print(f"attempts written: {attempts_fill()}", flush=True)
         deliveries = CallbackDelivery.objects.count()
         user, _ = get_user_model().objects.get_or_create(
             username="bench", defaults={"is_staff": True, "is_superuser": True}

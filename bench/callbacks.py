@@ -21,8 +21,16 @@ What it does, all on this machine:
 6. checks that every delivery in the database reached the receiver (``lost``), counts ids
    received more than once (``duplicate_ids``) and signatures that did not verify.
 
+With ``--paused-backlog N`` a second partner (same receiver, same secret) is paused before the
+throughput phase and ``N / 2`` of its conversions change twice (Success, then Rejected): ``N``
+held callbacks sit in the outbox while the other phases run; after the latency phase it is
+resumed and the drain is timed. Its last-line fields: ``resumed_per_s`` (held callbacks
+received per second after the resume's commit), ``resumed_lost`` (held ones never received) and
+``order_violations`` (conversions whose Rejected arrived before their Success).
+
 Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
-Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…``.
+Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…`` (and
+``resumed_per_s=… resumed_lost=… order_violations=…`` with ``--paused-backlog``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.callbacks_seed import order_violations, paused_backlog_seed, seed  # noqa: E402
 from bench.database import database_drop, database_recreate  # noqa: E402
 
 DATABASE = "gokart_bench_callbacks"
@@ -125,49 +134,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
-    """One offer, one partner (callbacks to ``callback_url``), ``count`` Pending conversions."""
-    from django.db import connection
-
-    from callbacks.models import Partner
-    from conversions.models import Offer, OfferEvent
-
-    offer = Offer.objects.create(
-        name="Bench offer", advertiser="Bench", landing_url="https://example.com/{gk_click_id}"
-    )
-    event = OfferEvent.objects.create(offer=offer, code="install", name="Install")
-    partner = Partner.objects.create(
-        name="Bench partner",
-        callback_url=callback_url,
-        pending_callbacks_enabled=False,
-        rejected_callbacks_enabled=True,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO conversions_click (gk_click_id, offer_id, partner_id, sub_id, created_at)
-            SELECT md5(g::text || clock_timestamp()::text), %s, %s, 'user-' || g, now()
-            FROM generate_series(1, %s) g
-            """,
-            [offer.pk, partner.pk, count],
-        )
-        cursor.execute(
-            """
-            INSERT INTO conversions_conversion (
-                click_id, offer_event_id, offer_id, partner_id, status, status_reason,
-                status_source, status_changed_at, status_version, payout, revenue,
-                transaction_id, created_at)
-            SELECT id, %s, %s, %s, 'pending', '', 'postback', now(), 1, 1.5, 2.0, '', now()
-            FROM conversions_click WHERE offer_id = %s
-            RETURNING id
-            """,
-            [event.pk, offer.pk, partner.pk, offer.pk],
-        )
-        ids = sorted(row[0] for row in cursor.fetchall())
-        cursor.execute("ANALYZE")
-    return partner.signing_secret, ids
-
-
 def workers_start(*, env: dict, concurrency: int, var_dir: Path) -> list[subprocess.Popen]:
     celery = str(Path(sys.executable).with_name("celery"))
     processes = []
@@ -213,6 +179,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--paused-backlog", type=int, default=0, help="held callbacks of a paused partner"
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -254,6 +223,14 @@ def main() -> None:
     secret, conversion_ids = seed(
         count=args.count, callback_url=f"http://127.0.0.1:{port}/gokart/callbacks"
     )
+    held_ids: set[str] = set()
+    if args.paused_backlog:
+        print(f"seeding a paused partner with {args.paused_backlog} held callbacks…", flush=True)
+        paused_partner, held_ids = paused_backlog_seed(
+            count=args.paused_backlog,
+            callback_url=f"http://127.0.0.1:{port}/gokart/callbacks",
+            secret=secret,
+        )
     receiver = subprocess.Popen(
         [sys.executable, __file__, "--receiver", str(port), secret], cwd=BASE_DIR
     )
@@ -299,6 +276,23 @@ def main() -> None:
             commit_times[conversion_id] = time.time()
         expected = result.callbacks + latency_changes
         stats = wait_received(port, expected, timeout=60)
+
+        # The paused partner's backlog: resumed, drained in each conversion's order.
+        resumed_per_s = 0.0
+        if held_ids:
+            from callbacks.pausing import partner_resume
+
+            resumed = partner_resume(partner_id=paused_partner)
+            resumed_at = time.time()
+            stats = wait_received(
+                port, expected + resumed, timeout=max(120, args.paused_backlog / 100)
+            )
+            resumed_per_s = (stats["received"] - expected) / (time.time() - resumed_at)
+            print(
+                f"resume: {stats['received'] - expected} of {resumed} held received"
+                f" = {resumed_per_s:.0f}/s",
+                flush=True,
+            )
         dump = receiver_get(port, "/dump")
     finally:
         for process in workers:
@@ -328,6 +322,14 @@ def main() -> None:
         f" {statistics.fmean(latencies):.1f} ms; bad signatures {dump['bad_signatures']}",
         flush=True,
     )
+    resumed_fields = ""
+    if held_ids:
+        resumed_lost = len(held_ids - distinct)
+        violations = order_violations(dump["records"], held_ids)
+        resumed_fields = (
+            f" resumed_per_s={resumed_per_s:.0f} resumed_lost={resumed_lost}"
+            f" order_violations={violations}"
+        )
     connection.close()
     if not args.keep_db:
         database_drop(server_url, DATABASE)
@@ -335,7 +337,7 @@ def main() -> None:
         f"delivered={len(distinct & expected_ids)} lost={lost}"
         f" duplicate_ids={len(received_ids) - len(distinct)}"
         f" deliveries_per_s={deliveries_per_s:.0f} p50_ms={percentile(latencies, 0.5):.1f}"
-        f" p99_ms={percentile(latencies, 0.99):.1f}"
+        f" p99_ms={percentile(latencies, 0.99):.1f}{resumed_fields}"
     )
 
 

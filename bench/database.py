@@ -34,11 +34,10 @@ CATALOGUE_SQL = [
     # Partners: the first three have a callback URL (so they are owed deliveries).
     """
     INSERT INTO callbacks_partner (name, is_active, callback_url, signing_secret,
-        previous_signing_secret, pending_callbacks_enabled, rejected_callbacks_enabled,
-        created_at)
+        pending_callbacks_enabled, rejected_callbacks_enabled, created_at)
     SELECT 'Partner ' || p, true,
            CASE WHEN p <= 3 THEN 'https://partner' || p || '.example/callbacks' ELSE '' END,
-           'whsec_' || md5(p::text), '', true, true, now()
+           'whsec_' || md5(p::text), true, true, now()
     FROM generate_series(1, 5) p
     """,
     """

@@ -12,6 +12,9 @@ proceed (a partner that missed one orders by ``sequenceNumber``; a Failed one re
 carries its old, lower ``sequenceNumber``, so the receiver can tell it is not the latest). A
 resent one that is pending again holds back the conversion's newer pending ones until it is
 settled.
+
+Pausing: a partner whose every attempt keeps failing is paused automatically after each batch's
+outcomes are recorded (``callbacks.pausing``); its deliveries are held, not claimed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from collections.abc import Callable
 from django.conf import settings
 
 from callbacks.outbox import callback_deliveries_claim, callback_deliveries_record
-from callbacks.sending import callback_deliveries_send
+from callbacks.pausing import partner_failure_runs_record
+from callbacks.sending import callback_deliveries_send, partners_for_sending
 
 
 def callback_deliveries_deliver_due(*, on_backlog: Callable[[], None] | None = None) -> int:
@@ -44,8 +48,10 @@ def callback_deliveries_deliver_due(*, on_backlog: Callable[[], None] | None = N
         if on_backlog is not None and first and full:
             on_backlog()
         first = False
-        outcomes = callback_deliveries_send(claimed)
+        partners = partners_for_sending({delivery.partner_id for delivery in claimed})
+        outcomes = callback_deliveries_send(claimed, partners=partners)
         callback_deliveries_record(outcomes)
+        partner_failure_runs_record(outcomes, partners=partners)
         attempts += sum(1 for outcome in outcomes if outcome.started_at is not None)
         if full and time.monotonic() - started > settings.CALLBACK_DISPATCH_MAX_SECONDS:
             if on_backlog is not None:

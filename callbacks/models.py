@@ -30,13 +30,18 @@ class Partner(models.Model):
         validators=[callback_url_validator],
         help_text="http(s) URL that receives the callbacks.",
     )
+    # The current secret; the ones it replaced sign too until their own expiry
+    # (PartnerSigningSecret).
     signing_secret = models.CharField(max_length=128, default=signing_secret_generate)
-    # After a rotation the old secret still signs (alongside the new) until this time.
-    previous_signing_secret = models.CharField(max_length=128, blank=True)
-    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
     pending_callbacks_enabled = models.BooleanField("Pending callbacks", default=False)
     rejected_callbacks_enabled = models.BooleanField("Rejected callbacks", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Paused: its deliveries are held (not attempted, their retry window stopped) until resumed.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.TextField(blank=True, db_default="")
+    # The current run of failed attempts (reset by any delivered one): what auto-pause reads.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failed_attempts_in_a_row = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["name"]
@@ -54,6 +59,23 @@ class Partner(models.Model):
             raise ValidationError({"callback_url": refusal})
 
 
+class PartnerSigningSecret(models.Model):
+    """A secret a partner's callbacks were signed with before a rotation: it keeps signing,
+    alongside the current one, until its own ``expires_at`` (no later rotation shortens it)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="previous_secrets")
+    secret = models.CharField(max_length=128)
+    replaced_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["partner_id", "-expires_at"]
+        indexes = [models.Index(fields=["partner", "expires_at"], name="partner_secret_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
 class CallbackDelivery(models.Model):
     """One callback owed to a partner for one status change (the outbox row).
 
@@ -61,7 +83,10 @@ class CallbackDelivery(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
+        # Stored values are the outbox's; the labels are delivery words, apart from the
+        # conversion statuses (a pending delivery with attempts behind it reads "Retrying").
+        PENDING = "pending", "Due"
+        HELD = "held", "Held (partner paused)"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
@@ -119,6 +144,19 @@ class CallbackDelivery(models.Model):
             # The deliveries page: newest first, unfiltered or by partner.
             models.Index(fields=["-created_at"], name="delivery_created"),
             models.Index(fields=["partner", "-created_at"], name="delivery_partner_created"),
+            # Partner health: backlog and oldest due; held ones on resume; Failed counts.
+            models.Index(
+                fields=["partner", "next_attempt_at"],
+                # Index-only: backlog, held and retrying counts and the oldest owed.
+                include=["state", "attempts", "created_at"],
+                condition=Q(state__in=["pending", "held"]),
+                name="delivery_partner_backlog",
+            ),
+            models.Index(
+                fields=["partner", "created_at"],
+                condition=Q(state="failed"),
+                name="delivery_partner_failed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -126,13 +164,24 @@ class CallbackDelivery(models.Model):
 
 
 class CallbackAttempt(models.Model):
-    """One try at sending a delivery: what was answered, and how long it took."""
+    """One try at sending a delivery: where it went, what was answered, how long it took."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        RETRY = "retry", "Failed, retried"
+        FAILED = "failed", "Failed"
 
     delivery = models.ForeignKey(
         CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_set"
     )
+    # Denormalised from the delivery so partner health reads one index range.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", null=True, db_constraint=False
+    )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, db_default="")
+    url = models.CharField("sent to", max_length=2000, blank=True, db_default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
@@ -140,6 +189,15 @@ class CallbackAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery_id", "number"]
+        indexes = [
+            # Health and metrics: a partner's attempts by outcome in a time range, index-only.
+            models.Index(
+                fields=["partner", "outcome", "started_at"],
+                include=["duration_ms"],
+                name="attempt_partner_outcome",
+            ),
+            models.Index(fields=["started_at"], name="attempt_started"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}"

@@ -143,7 +143,7 @@ class _GuardedConnectionMixin:
         raise NewConnectionError(
             self,  # type: ignore[arg-type]
             f"Failed to establish a new connection: {last_error}",
-        )
+        ) from last_error  # the cause names what happened (``callbacks.send_errors``)
 
 
 class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):

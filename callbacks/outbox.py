@@ -7,7 +7,8 @@ what each attempt ended in.
    to the end of the lease. A worker that dies mid-batch leaves them due again when the lease
    ends, and the sweep (or any dispatch) sends them: at least once, never lost. A delivery is
    only claimed when no earlier delivery of the same conversion (lower ``sequence_number``) is
-   still pending, so a conversion's callbacks go out one at a time in the order of its changes.
+   still pending or held, so a conversion's callbacks go out one at a time in the order of its
+   changes. Held deliveries (a paused partner, ``callbacks.pausing``) are never claimed.
 2. **Record** (:func:`callback_deliveries_record`) every outcome of a batch in one short
    transaction, only where the lease is still ours, and one ``CallbackAttempt`` per try.
 
@@ -35,6 +36,7 @@ from callbacks.payloads import callback_payloads_render
 PENDING = CallbackDelivery.State.PENDING
 DELIVERED = CallbackDelivery.State.DELIVERED
 FAILED = CallbackDelivery.State.FAILED
+HELD = CallbackDelivery.State.HELD
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Outcome:
     delivery: ClaimedDelivery
     state: str
     started_at: datetime | None = None  # None: handed back unsent, no attempt made
+    url: str = ""  # where the attempt was sent
     duration_ms: int | None = None
     response_status: int | None = None
     response_body: str = ""
@@ -100,7 +103,7 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
     earlier_pending = CallbackDelivery.objects.filter(
         conversion_id=OuterRef("conversion_id"),
         sequence_number__lt=OuterRef("sequence_number"),
-        state=PENDING,
+        state__in=[PENDING, HELD],
     )
     clock = time.monotonic()
     with transaction.atomic():
@@ -150,8 +153,11 @@ def callback_deliveries_record(outcomes: list[Outcome]) -> None:
     attempts = [
         CallbackAttempt(
             delivery_id=outcome.delivery.id,
+            partner_id=outcome.delivery.partner_id,
             number=outcome.delivery.attempts,
             started_at=outcome.started_at,
+            outcome=_attempt_outcome(outcome.state),
+            url=outcome.url,
             duration_ms=outcome.duration_ms,
             response_status=outcome.response_status,
             response_body=outcome.response_body,
@@ -165,11 +171,19 @@ def callback_deliveries_record(outcomes: list[Outcome]) -> None:
         CallbackAttempt.objects.bulk_create(attempts)
 
 
+def _attempt_outcome(state: str) -> str:
+    if state == DELIVERED:
+        return CallbackAttempt.Outcome.DELIVERED
+    if state == FAILED:
+        return CallbackAttempt.Outcome.FAILED
+    return CallbackAttempt.Outcome.RETRY
+
+
 def _outcome_values(outcome: Outcome) -> dict[str, Any]:
     """The delivery's new column values for an outcome."""
-    if outcome.started_at is None:  # handed back unsent: due now, the attempt not counted
+    if outcome.started_at is None:  # handed back unsent: due now (or held), not counted
         return {
-            "state": PENDING,
+            "state": outcome.state,
             "next_attempt_at": timezone.now(),
             "attempts_made": 0,
         }
@@ -188,9 +202,11 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
     return values
 
 
+# A delivery paused while its send was under way stays held (a retry waits for the resume);
+# a delivered or failed outcome is recorded as usual.
 _RECORD_SQL = """
     UPDATE callbacks_callbackdelivery d
-    SET state = v.state,
+    SET state = CASE WHEN d.state = 'held' AND v.state = 'pending' THEN 'held' ELSE v.state END,
         lease_expires_at = NULL,
         attempts = d.attempts - 1 + v.attempts_made,
         next_attempt_at = COALESCE(v.next_attempt_at, d.next_attempt_at),
@@ -205,7 +221,8 @@ _RECORD_SQL = """
                 %s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], %s::text[])
          AS v(id, lease_expires_at, state, attempts_made, next_attempt_at, retrying_since,
               last_response_status, last_error, delivered_at, payload)
-    WHERE d.id = v.id AND d.lease_expires_at = v.lease_expires_at AND d.state = 'pending'
+    WHERE d.id = v.id AND d.lease_expires_at = v.lease_expires_at
+      AND d.state IN ('pending', 'held')
 """
 
 

@@ -21,24 +21,28 @@ import email.utils
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from callbacks.models import Partner
+from callbacks.models import Partner, PartnerSigningSecret
 from callbacks.network import CallbackAddressRefused, callback_session
 from callbacks.outbox import (
     DELIVERED,
     FAILED,
+    HELD,
     PENDING,
     ClaimedDelivery,
     Outcome,
     send_budget_seconds,
 )
 from callbacks.payloads import callback_body
+from callbacks.send_errors import send_error_describe
 from callbacks.signing import callback_headers_sign
 
 logger = logging.getLogger(__name__)
@@ -51,39 +55,72 @@ _RESPONSE_READ_LIMIT = 64 * 1024
 _sessions: dict[int, requests.Session] = {}
 
 
-def callback_deliveries_send(claimed: list[ClaimedDelivery]) -> list[Outcome]:
-    """Send each claimed delivery (no transaction is open); returns one outcome per delivery."""
+def partners_for_sending(partner_ids: set[int]) -> dict[int, Partner]:
+    """The partners of a batch, with the replaced secrets that still sign (two queries)."""
+    signing = PartnerSigningSecret.objects.filter(expires_at__gt=timezone.now())
+    return {
+        partner.pk: partner
+        for partner in Partner.objects.filter(pk__in=partner_ids).prefetch_related(
+            Prefetch("previous_secrets", queryset=signing)
+        )
+    }
+
+
+def callback_deliveries_send(
+    claimed: list[ClaimedDelivery], *, partners: dict[int, Partner]
+) -> list[Outcome]:
+    """Send each claimed delivery (no transaction is open); returns one outcome per delivery.
+
+    A delivery of a paused partner is handed back held, unsent."""
     budget = timedelta(seconds=send_budget_seconds())
-    partners = Partner.objects.in_bulk({delivery.partner_id for delivery in claimed})
     outcomes: list[Outcome] = []
     for delivery in sorted(claimed, key=lambda d: d.partner_id):
+        partner = partners[delivery.partner_id]
+        if partner.paused_at is not None:
+            outcomes.append(Outcome(delivery=delivery, state=HELD))  # handed back, held
+            continue
         if outcomes and timezone.now() + budget > delivery.lease_expires_at:
             outcomes.append(Outcome(delivery=delivery, state=PENDING))  # handed back
             continue
-        outcomes.append(_send_one(delivery, partners[delivery.partner_id]))
+        outcomes.append(_send_one(delivery, partner))
     return outcomes
 
 
-def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
-    started_at = timezone.now()
-    if not partner.callback_url:
-        return _failed(delivery, started_at, error="The partner has no callback URL.")
-    assert delivery.payload is not None
-    body = callback_body(payload=delivery.payload, sent_at=started_at)
+def callback_request_build(
+    *, delivery_id: str, payload: dict[str, Any], partner: Partner, sent_at: datetime
+) -> tuple[str, dict[str, str]]:
+    """The body and headers of one attempt: the payload with ``sentAt``, signed."""
+    body = callback_body(payload=payload, sent_at=sent_at)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GoKart-Callbacks/1.0",
-        **callback_headers_sign(
-            delivery_id=str(delivery.id), body=body, partner=partner, now=started_at
-        ),
+        **callback_headers_sign(delivery_id=delivery_id, body=body, partner=partner, now=sent_at),
     }
+    return body, headers
+
+
+@dataclass
+class Answer:
+    """What one POST got: an HTTP answer, or the readable reason there was none."""
+
+    status: int | None = None
+    body: str = ""
+    headers: dict[str, str] | None = None
+    duration_ms: int | None = None
+    error: str = ""
+    refused: bool = False  # the address or URL may not be used: not worth retrying
+
+
+def callback_post(*, partner: Partner, body: str, headers: dict[str, str]) -> Answer:
+    """POST one signed body to the partner's URL through the SSRF guard; never raises."""
     session = _sessions.get(partner.pk)
     if session is None:
         session = _sessions[partner.pk] = callback_session()
+    url = partner.callback_url
     clock = time.monotonic()
     try:
         response = session.post(
-            partner.callback_url,
+            url,
             data=body.encode(),
             headers=headers,
             timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
@@ -95,35 +132,56 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
         finally:
             response.close()
     except CallbackAddressRefused as error:
-        return _failed(delivery, started_at, error=str(error), clock=clock)
-    except requests.Timeout as error:
-        kind = "connect" if isinstance(error, requests.ConnectTimeout) else "read"
-        timeout = (
-            settings.CALLBACK_CONNECT_TIMEOUT
-            if kind == "connect"
-            else settings.CALLBACK_READ_TIMEOUT
-        )
-        return _retry(
-            delivery, started_at, error=f"Timed out ({kind} timeout {timeout:g} s).", clock=clock
-        )
-    except requests.ConnectionError as error:
-        return _retry(
-            delivery, started_at, error=f"Connection error: {_reason(error)}", clock=clock
-        )
+        return Answer(error=str(error), refused=True, duration_ms=_elapsed_ms(clock))
     except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
-        return _failed(delivery, started_at, error=f"Unusable callback URL: {error}", clock=clock)
+        message = f"Unusable callback URL: {error}"
+        return Answer(error=message, refused=True, duration_ms=_elapsed_ms(clock))
     except requests.RequestException as error:
-        return _retry(delivery, started_at, error=f"Request failed: {error}", clock=clock)
+        message = send_error_describe(
+            error,
+            url=url,
+            connect_timeout=settings.CALLBACK_CONNECT_TIMEOUT,
+            read_timeout=settings.CALLBACK_READ_TIMEOUT,
+        )
+        return Answer(error=message, duration_ms=_elapsed_ms(clock))
     except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
-        logger.exception("Unexpected error sending callback %s", delivery.id)
-        return _retry(delivery, started_at, error=f"Unexpected error: {error!r}", clock=clock)
-    duration_ms = _elapsed_ms(clock)
-    code = response.status_code
+        logger.exception("Unexpected error sending a callback to %s", url)
+        message = f"Unexpected error sending to {url} ({type(error).__name__}): see the log."
+        return Answer(error=message, duration_ms=_elapsed_ms(clock))
+    return Answer(
+        status=response.status_code,
+        body=excerpt,
+        headers=dict(response.headers),
+        duration_ms=_elapsed_ms(clock),
+    )
+
+
+def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
+    started_at = timezone.now()
+    if not partner.callback_url:
+        return _failed(delivery, started_at, error="The partner has no callback URL.")
+    assert delivery.payload is not None
+    body, headers = callback_request_build(
+        delivery_id=str(delivery.id), payload=delivery.payload, partner=partner, sent_at=started_at
+    )
+    answer = callback_post(partner=partner, body=body, headers=headers)
+    url = partner.callback_url
+    if answer.status is None:
+        if answer.refused:
+            return _failed(
+                delivery, started_at, error=answer.error, duration_ms=answer.duration_ms, url=url
+            )
+        return _retry(
+            delivery, started_at, error=answer.error, duration_ms=answer.duration_ms, url=url
+        )
+    code = answer.status
     answered: dict[str, Any] = {
         "response_status": code,
-        "response_body": excerpt,
-        "duration_ms": duration_ms,
+        "response_body": answer.body,
+        "duration_ms": answer.duration_ms,
+        "url": url,
     }
+    response_headers = answer.headers or {}
     if 200 <= code < 300:
         return Outcome(
             delivery=delivery,
@@ -133,7 +191,7 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
             **answered,
         )
     if code in (408, 429) or code >= 500:
-        retry_after = _retry_after_seconds(response.headers.get("Retry-After"), now=started_at)
+        retry_after = _retry_after_seconds(response_headers.get("Retry-After"), now=started_at)
         return _retry(
             delivery,
             started_at,
@@ -142,20 +200,13 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
             **answered,
         )
     if 300 <= code < 400:
-        location = response.headers.get("Location", "")
+        location = response_headers.get("Location", "")
         message = (
             f"HTTP {code} redirect to {location or '(no location)'}: redirects are not followed."
         )
     else:
         message = f"HTTP {code} from the partner: not retried."
     return _failed(delivery, started_at, error=message, **answered)
-
-
-def _reason(error: Exception) -> str:
-    # requests wraps urllib3's MaxRetryError; the innermost reason reads best.
-    reason: Any = error.args[0] if error.args else error
-    reason = getattr(reason, "reason", reason)
-    return str(reason)
 
 
 def _elapsed_ms(clock: float) -> int:
@@ -196,11 +247,8 @@ def _failed(
     started_at: datetime,
     *,
     error: str,
-    clock: float | None = None,
     **answered: Any,
 ) -> Outcome:
-    if clock is not None and "duration_ms" not in answered:
-        answered["duration_ms"] = _elapsed_ms(clock)
     return Outcome(delivery=delivery, state=FAILED, started_at=started_at, error=error, **answered)
 
 
@@ -210,12 +258,9 @@ def _retry(
     *,
     error: str,
     retry_after: float | None = None,
-    clock: float | None = None,
     **answered: Any,
 ) -> Outcome:
     """Schedule the next attempt, or fail the delivery once its retry window is over."""
-    if clock is not None and "duration_ms" not in answered:
-        answered["duration_ms"] = _elapsed_ms(clock)
     retrying_since = delivery.retrying_since or started_at
     deadline = retrying_since + timedelta(seconds=settings.CALLBACK_RETRY_FOR)
     if started_at >= deadline:

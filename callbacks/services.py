@@ -1,19 +1,19 @@
 """Partner callbacks: the rule of which changes owe a callback, the outbox rows it writes,
-queueing their delivery, resending, and the partners' signing secrets."""
+queueing their delivery, resending and replaying. (Signing secrets: ``callbacks.rotation``;
+pausing a partner: ``callbacks.pausing``.)"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from callbacks.models import CallbackDelivery, Partner, signing_secret_generate
+from callbacks.models import CallbackDelivery, Partner
 from callbacks.status_change_rows import StatusChangeRows
 from callbacks.tasks import callback_dispatch_queue
 
@@ -33,7 +33,8 @@ def callback_owed_sql(*, partner: str, status: str) -> str:
 
 def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
     """SQL that inserts the outbox rows owed for a relation of status changes (returning one
-    row per delivery written). Each delivery is due at once, at its change's time."""
+    row per delivery written). Each delivery is due at once, at its change's time; one owed to
+    a paused partner is written held (``callbacks.pausing``)."""
     sc = status_changes
     owed = callback_owed_sql(partner="p", status=f"sc.{sc.new_status}")
     return f"""
@@ -41,7 +42,9 @@ def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
             id, status_change_id, conversion_id, partner_id, sequence_number, state, attempts,
             next_attempt_at, created_at, last_error)
         SELECT gen_random_uuid(), sc.{sc.id}, sc.{sc.conversion_id}, sc.{sc.partner_id},
-               sc.{sc.sequence_number}, 'pending', 0, sc.{sc.created_at}, sc.{sc.created_at}, ''
+               sc.{sc.sequence_number},
+               CASE WHEN p.paused_at IS NULL THEN 'pending' ELSE 'held' END, 0,
+               sc.{sc.created_at}, sc.{sc.created_at}, ''
         FROM {sc.relation} sc JOIN callbacks_partner p ON p.id = sc.{sc.partner_id}
         WHERE {owed}
         RETURNING 1
@@ -57,40 +60,21 @@ def callback_deliveries_dispatch_on_commit() -> None:
     transaction.on_commit(callback_dispatch_queue)
 
 
-def partner_signing_secret_rotate(
-    *, partner: Partner, grace: timedelta = timedelta(hours=24)
-) -> str:
-    """Give the partner a new signing secret and return it (show it once; it is masked after).
-
-    The old secret keeps signing, alongside the new one, until ``grace`` has passed, so the
-    partner can switch its verifier without rejecting callbacks (Standard Webhooks receivers
-    accept any of several space-separated signatures).
-    """
-    new_secret = signing_secret_generate()
-    with transaction.atomic():
-        locked = Partner.objects.select_for_update().get(pk=partner.pk)
-        locked.previous_signing_secret = locked.signing_secret
-        locked.previous_signing_secret_expires_at = timezone.now() + grace
-        locked.signing_secret = new_secret
-        locked.save(
-            update_fields=[
-                "signing_secret",
-                "previous_signing_secret",
-                "previous_signing_secret_expires_at",
-            ]
-        )
-    partner.signing_secret = locked.signing_secret
-    partner.previous_signing_secret = locked.previous_signing_secret
-    partner.previous_signing_secret_expires_at = locked.previous_signing_secret_expires_at
-    return new_secret
+def state_when_resent() -> Case:
+    """Pending again, or held when the delivery's partner is paused (an UPDATE's value)."""
+    paused = Partner.objects.filter(pk=OuterRef("partner_id"), paused_at__isnull=False)
+    return Case(
+        When(Exists(paused), then=Value(CallbackDelivery.State.HELD)),
+        default=Value(CallbackDelivery.State.PENDING),
+    )
 
 
 def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any = None) -> int:
     """Send failed or delivered callbacks again; returns how many were queued.
 
     Each keeps its id (the partner dedupes on it) and its payload, including its old
-    ``sequenceNumber``; it becomes pending, due now, with a fresh retry window, and is queued
-    after commit. Pending ones (already on their way) are left alone.
+    ``sequenceNumber``; it becomes due now (held, if its partner is paused) with a fresh retry
+    window, and is queued after commit. Due, retrying and held ones are left alone.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -98,7 +82,7 @@ def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any 
             Q(state=CallbackDelivery.State.FAILED) | Q(state=CallbackDelivery.State.DELIVERED),
             pk__in=list(delivery_ids),
         ).update(
-            state=CallbackDelivery.State.PENDING,
+            state=state_when_resent(),
             next_attempt_at=now,
             lease_expires_at=None,
             retrying_since=None,

@@ -2,9 +2,9 @@
 
 Each request carries ``webhook-id`` (the delivery id, the same on every retry),
 ``webhook-timestamp`` (the attempt's Unix time) and ``webhook-signature``: ``v1,<base64
-HMAC-SHA256 of "id.timestamp.body">`` under the partner's secret. During a secret rotation's
-grace period the previous secret signs too, space-separated, so the partner's verifier accepts
-the request with either secret.
+HMAC-SHA256 of "id.timestamp.body">`` under the partner's secret. Every secret a rotation
+replaced signs too, space-separated, until its own expiry (``PartnerSigningSecret``), so the
+partner's verifier accepts the request with whichever of them it holds.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ def _webhook(secret: str) -> Webhook:
 
 
 def partner_signing_secrets(*, partner: Partner, now: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and the previous one during its grace."""
+    """The secrets that sign now: the current one, and every replaced one before its expiry.
+
+    Reads ``partner.previous_secrets.all()`` (prefetch it for a batch of partners)."""
     secrets = [partner.signing_secret]
-    expires = partner.previous_signing_secret_expires_at
-    if partner.previous_signing_secret and expires is not None and now < expires:
-        secrets.append(partner.previous_signing_secret)
+    for previous in partner.previous_secrets.all():
+        if now < previous.expires_at and previous.secret not in secrets:
+            secrets.append(previous.secret)
     return secrets
 
 

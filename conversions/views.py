@@ -18,6 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from callbacks.metrics.postback_counts import postback_outcome_count
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
 
 logger = logging.getLogger(__name__)
@@ -123,17 +124,30 @@ def click_malformed(request: HttpRequest) -> JsonResponse:
 @_unreadable_request_guard
 def postback(request: HttpRequest) -> JsonResponse:
     """``GET|POST /postback/?gk_click_id=…&event=…&txn_id=…&token=…`` (POST: form body too)."""
+    response, outcome = _postback_answer(request)
+    postback_outcome_count(outcome)
+    return response
+
+
+# The outcome label of /metrics' gokart_postbacks_total for each error status.
+_ERROR_OUTCOMES = {400: "bad_request", 403: "bad_token", 404: "unknown_click", 405: "bad_method"}
+
+
+def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
     if request.method not in ("GET", "POST"):
-        return _method_not_allowed(["GET", "POST"])
+        return _method_not_allowed(["GET", "POST"]), "bad_method"
     try:
         gk_click_id = _param(request, "gk_click_id")
         event = _param(request, "event", required=False)
         transaction_id = _param(request, "txn_id", required=False)
         token = _param(request, "token")
     except _BadParameter as error:
-        return _error(str(error), 400)
+        return _error(str(error), 400), "bad_request"
     if not _GK_CLICK_ID.fullmatch(gk_click_id):
-        return _error("Malformed gk_click_id: expected the id the click redirect gave.", 400)
+        return (
+            _error("Malformed gk_click_id: expected the id the click redirect gave.", 400),
+            "bad_request",
+        )
     try:
         result = conversion_record_from_postback(
             gk_click_id=gk_click_id,
@@ -142,11 +156,12 @@ def postback(request: HttpRequest) -> JsonResponse:
             token=token,
         )
     except TrackingError as error:
-        return _error(error.message, error.status)
-    return JsonResponse(
+        return _error(error.message, error.status), _ERROR_OUTCOMES.get(error.status, "error")
+    response = JsonResponse(
         {
             "conversion_id": result.conversion_id,
             "status": result.status,
             "duplicate": result.duplicate,
         }
     )
+    return response, "duplicate" if result.duplicate else f"recorded_{result.status}"

@@ -354,6 +354,24 @@ CALLBACK_CLAIM_BATCH = int(os.environ.get("CALLBACK_CLAIM_BATCH", "50"))
 CALLBACK_LEASE_SECONDS = float(os.environ.get("CALLBACK_LEASE_SECONDS", "120"))
 # A dispatch task hands over to a fresh task after this long, so no task runs for ever.
 CALLBACK_DISPATCH_MAX_SECONDS = float(os.environ.get("CALLBACK_DISPATCH_MAX_SECONDS", "60"))
+# A partner is paused automatically when every attempt has failed for this long (seconds) and
+# at least CALLBACK_AUTO_PAUSE_MIN_ATTEMPTS in a row; the admins (ADMINS) are emailed.
+CALLBACK_AUTO_PAUSE_AFTER = float(os.environ.get("CALLBACK_AUTO_PAUSE_AFTER", str(24 * 3600)))
+CALLBACK_AUTO_PAUSE_MIN_ATTEMPTS = int(os.environ.get("CALLBACK_AUTO_PAUSE_MIN_ATTEMPTS", "10"))
+# Postbacks queue at most one dispatch per this window (ms) while none has started.
+CALLBACK_DISPATCH_COALESCE_MS = int(os.environ.get("CALLBACK_DISPATCH_COALESCE_MS", "500"))
+# Who is told when a partner is paused: ADMINS="Ops <ops@example.com>, Jo <jo@example.com>".
+ADMINS = [
+    (name.strip(), address.strip(" >"))
+    for name, _, address in (
+        entry.partition("<") for entry in os.environ.get("ADMINS", "").split(",") if "<" in entry
+    )
+]
+if DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# GET /metrics (Prometheus): answered only with "Authorization: Bearer <METRICS_TOKEN>"; 404
+# while the token is unset.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

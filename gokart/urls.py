@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
+from callbacks.metrics.views import metrics
 from conversions import views as tracking
 
 admin.site.site_header = "GoKart back office"
@@ -17,6 +18,7 @@ urlpatterns = [
     re_path(r"^click/", tracking.click_malformed),
     path("postback/", tracking.postback, name="postback"),
     path("postback", tracking.postback),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

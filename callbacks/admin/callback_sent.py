@@ -1,8 +1,9 @@
 """The "Callback sent" column and filter of Conversion Management.
 
 A conversion's callback state is the state of its latest callback delivery (the highest
-sequence number): Sent, Pending (being delivered or retried) or Failed; a conversion none of
-whose changes owed the partner a callback shows "—". Both the column and the filter read the
+sequence number), in delivery words apart from the conversion statuses: Sent, Due, Retrying,
+Held (partner paused) or Failed; a conversion none of whose changes owed the partner a callback
+shows "—". Both the column and the filter read the
 deliveries' ``(conversion, sequence_number)`` index: the column is one query for the page's
 rows (an index probe each), the filter an ``EXISTS`` the planner can drive from either table.
 """
@@ -18,17 +19,17 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from callbacks.admin.deliveries import delivery_state_badge
+from callbacks.admin.delivery_display import delivery_state_badge
 from callbacks.models import CallbackDelivery
 
 State = CallbackDelivery.State
 
 
-def _latest_delivery_state() -> Subquery:
+def _latest_delivery(column: str) -> Subquery:
     return Subquery(
         CallbackDelivery.objects.filter(conversion=OuterRef("pk"))
         .order_by("-sequence_number")
-        .values("state")[:1]
+        .values(column)[:1]
     )
 
 
@@ -56,14 +57,18 @@ class ConversionCallbackMixin:
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist: ChangeList = super().get_changelist_instance(request)  # type: ignore[misc]
         rows = list(changelist.result_list)  # evaluated (and cached) now instead of in the page
-        states = dict(
-            changelist.model._default_manager.order_by()
+        states = {
+            pk: (state, attempts)
+            for pk, state, attempts in changelist.model._default_manager.order_by()
             .filter(pk__in=[row.pk for row in rows])
-            .annotate(callback_state=_latest_delivery_state())
-            .values_list("pk", "callback_state")
-        )
+            .annotate(
+                callback_state=_latest_delivery("state"),
+                callback_attempts=_latest_delivery("attempts"),
+            )
+            .values_list("pk", "callback_state", "callback_attempts")
+        }
         for row in rows:
-            row._callback_state = states.get(row.pk)
+            row._callback_state = states.get(row.pk, (None, 0))
         return changelist
 
     @property
@@ -72,7 +77,8 @@ class ConversionCallbackMixin:
 
     @admin.display(description="Callback sent")
     def callback_sent(self, obj: Any) -> SafeString | str:
-        return delivery_state_badge(getattr(obj, "_callback_state", None), sent_wording=True)
+        state, attempts = getattr(obj, "_callback_state", (None, 0))
+        return delivery_state_badge(state, attempts=attempts or 0, sent_wording=True)
 
 
 class CallbackSentListFilter(admin.SimpleListFilter):
@@ -84,7 +90,8 @@ class CallbackSentListFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("sent", "Sent"),
-            ("pending", "Pending"),
+            ("pending", "Due or retrying"),
+            ("held", "Held (partner paused)"),
             ("failed", "Failed"),
             ("none", "None owed"),
         ]
@@ -95,9 +102,12 @@ class CallbackSentListFilter(admin.SimpleListFilter):
             return queryset.filter(
                 ~Exists(CallbackDelivery.objects.filter(conversion=OuterRef("pk")))
             )
-        state = {"sent": State.DELIVERED, "pending": State.PENDING, "failed": State.FAILED}.get(
-            value or ""
-        )
+        state = {
+            "sent": State.DELIVERED,
+            "pending": State.PENDING,
+            "held": State.HELD,
+            "failed": State.FAILED,
+        }.get(value or "")
         if state is None:
             return queryset
         return queryset.filter(_latest_delivery_in_state(state))

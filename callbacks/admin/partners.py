@@ -1,9 +1,10 @@
-"""Partners: callback URL, which statuses are sent, and the signing secret.
+"""Partners: callback URL, which statuses are sent, the signing secret, and health.
 
-The signing secret is shown in full exactly once: in the response to the request that created
-or rotated it (never stored in a message, the session or a log, and never cached). Every
-other page shows it masked (``whsec_ab…yz``). Rotating keeps the old secret signing for a
-grace period, so the partner can switch its verifier without rejecting a callback.
+The list and each partner's page show its health (``callbacks.health``: attempts of the last
+24 hours and 7 days by outcome, success rate, latency, backlog, Failed count, last success and
+failure; the page adds the hourly chart), and a banner while it is paused. The signing secret
+and its rotation are ``callbacks.admin.partner_secret``; pause, resume, the test callback and
+replaying a range are ``callbacks.admin.partner_operations``.
 """
 
 from __future__ import annotations
@@ -14,44 +15,50 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
-from django.utils import timezone
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from callbacks import services as callback_services
+from callbacks.admin.delivery_display import moment_format
+from callbacks.admin.health_chart import health_chart_svg
+from callbacks.admin.partner_operations import PartnerOperationViews, ReplayRangeForm
+from callbacks.admin.partner_secret import (
+    PartnerSigningSecretViews,
+    signing_secrets_signing,
+)
+from callbacks.admin.resending import RESEND_PERMISSION
+from callbacks.health import PartnerHealth, partner_hourly_attempts, partners_health
 from callbacks.models import Partner
 
 CALLBACK_URL_MESSAGE = (
     "Enter a full http:// or https:// URL, for example https://partner.example/gokart/callbacks."
 )
 
-# How long the old secret keeps signing after a rotation.
-ROTATION_GRACE = timedelta(hours=24)
 
-
-def signing_secret_mask(secret: str) -> str:
-    """``whsec_ab…yz``: enough to tell two secrets apart, useless to an attacker."""
-    if not secret:
+def _age(age: timedelta | None) -> str:
+    if age is None:
         return "—"
-    prefix, _, body = secret.rpartition("_")
-    body = body.rstrip("=")  # base64 padding would make the last two characters alike
-    if len(body) < 8:
-        return f"{prefix}_…" if prefix else "…"
-    return f"{prefix}_{body[:2]}…{body[-2:]}" if prefix else f"{body[:2]}…{body[-2:]}"
+    seconds = int(age.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
-def _grace_wording(grace: timedelta) -> str:
-    hours = int(grace.total_seconds() // 3600)
-    if hours and hours % 24 == 0:
-        days = hours // 24
-        return "24 hours" if days == 1 else f"{days} days"
-    return f"{hours} hours" if hours != 1 else "1 hour"
+def _rate(health: PartnerHealth) -> str:
+    rate = health.last_24h.success_rate
+    return "—" if rate is None else f"{rate:.1%}"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
 
 
 def _url_fields_assume_https(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
@@ -97,20 +104,22 @@ class PartnerForm(forms.ModelForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.ModelAdmin):
     form = PartnerForm
     # A URL typed without a scheme is taken as https://, never http://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "admin/callbacks/partner/change_form.html"
+    change_list_template = "admin/callbacks/partner/change_list.html"
     list_display = [
         "name",
-        "is_active",
-        "callback_url",
-        "pending_callbacks_enabled",
-        "rejected_callbacks_enabled",
-        "signing_secret_masked",
-        "deliveries_link",
-        "created_at",
+        "callbacks_state",
+        "callback_host",
+        "success_24h",
+        "latency_p95",
+        "backlog",
+        "failed_link",
+        "last_success",
+        "last_failure",
     ]
     list_filter = ["is_active"]
     search_fields = ["name"]  # partners are few: a LIKE scan is fine here
@@ -143,107 +152,113 @@ class PartnerAdmin(admin.ModelAdmin):
         css = {"all": ["callbacks/admin.css"]}
 
     @admin.display(description="signing secret")
-    def signing_secret_masked(self, obj: Partner) -> str:
+    def signing_secret_masked(self, obj: Partner) -> SafeString | str:
         if obj.pk is None:
             return "Generated when the partner is saved, and shown once then."
-        masked = signing_secret_mask(obj.signing_secret)
-        expires = obj.previous_signing_secret_expires_at
-        if obj.previous_signing_secret and expires and expires > timezone.now():
-            return format_html(
-                "{} <span class='help'>(the previous secret {} still signs until {})</span>",
-                masked,
-                signing_secret_mask(obj.previous_signing_secret),
-                expires.strftime("%Y-%m-%d %H:%M %Z"),
-            )
-        return masked
+        rows = signing_secrets_signing(obj)
+        if len(rows) == 1:
+            return rows[0]["masked"]
+        others = ", ".join(
+            f"{row['masked']} until {row['expires_at']:%Y-%m-%d %H:%M %Z}" for row in rows[1:]
+        )
+        return format_html(
+            "{} <span class='help'>(replaced secrets still signing: {})</span>",
+            rows[0]["masked"],
+            others,
+        )
+
+    # -- the list: health per partner, read for the page's rows in five queries ------------
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        health = partners_health(partner_ids=[row.pk for row in rows], with_week=False)
+        for row in rows:
+            row._health = health[row.pk]
+        return changelist
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        extra_context["paused_partners"] = list(
+            Partner.objects.filter(paused_at__isnull=False).order_by("name")
+        )
+        return super().changelist_view(request, extra_context)
+
+    def _health(self, obj: Partner) -> PartnerHealth:
+        return getattr(obj, "_health", None) or partners_health(partner_ids=[obj.pk])[obj.pk]
 
     @admin.display(description="callbacks")
-    def deliveries_link(self, obj: Partner) -> str:
+    def callbacks_state(self, obj: Partner) -> SafeString:
+        if obj.paused_at is not None:
+            return format_html(
+                '<span class="gk-callback gk-callback-held" title="{}">Paused</span>',
+                obj.pause_reason,
+            )
+        if not obj.callback_url:
+            return format_html('<span class="gk-callback-none">{}</span>', "No URL")
+        if obj.failed_attempts_in_a_row:
+            return format_html(
+                '<span class="gk-callback gk-callback-retrying" title="{} failed in a row">'
+                "Failing</span>",
+                obj.failed_attempts_in_a_row,
+            )
+        return format_html('<span class="gk-callback gk-callback-delivered">{}</span>', "Sending")
+
+    @admin.display(description="callback URL")
+    def callback_host(self, obj: Partner) -> SafeString | str:
+        """The URL's host (the full URL on hover and on the partner's page)."""
+        if not obj.callback_url:
+            return "—"
+        return format_html(
+            '<span title="{}">{}</span>', obj.callback_url, urlsplit(obj.callback_url).netloc
+        )
+
+    @admin.display(description="success 24 h")
+    def success_24h(self, obj: Partner) -> str:
+        health = self._health(obj)
+        return f"{_rate(health)} of {health.last_24h.total:,}"
+
+    @admin.display(description="latency p95")
+    def latency_p95(self, obj: Partner) -> str:
+        return _ms(self._health(obj).latency_p95_ms)
+
+    @admin.display(description="backlog")
+    def backlog(self, obj: Partner) -> str:
+        health = self._health(obj)
+        if not health.backlog:
+            return "0"
+        held = f" ({health.held:,} held)" if health.held else ""
+        return f"{health.backlog:,}{held}, oldest {_age(health.oldest_owed_age)}"
+
+    @admin.display(description="failed")
+    def failed_link(self, obj: Partner) -> SafeString:
         url = reverse("admin:callbacks_callbackdelivery_changelist")
         return format_html(
-            '<a href="{}?partner__id__exact={}">Deliveries</a> · '
-            '<a href="{}?partner__id__exact={}&amp;state__exact=failed">Failed</a>',
+            '<a href="{}?partner__id__exact={}&amp;state__exact=failed">{}</a>',
             url,
             obj.pk,
-            url,
-            obj.pk,
+            f"{self._health(obj).failed:,}",
         )
 
-    # -- creation: the secret is shown once, in the response to the add form ----------------
-    def response_add(
-        self, request: HttpRequest, obj: Partner, post_url_continue: str | None = None
-    ) -> HttpResponse:
-        if "_popup" in request.POST:
-            return super().response_add(request, obj, post_url_continue)
-        return self._signing_secret_response(
-            request,
-            obj,
-            title=f"Partner “{obj}” added",
-            secret=obj.signing_secret,
-            rotated=False,
+    @admin.display(description="last success")
+    def last_success(self, obj: Partner) -> str:
+        return moment_format(self._health(obj).last_success_at)
+
+    @admin.display(description="last failure")
+    def last_failure(self, obj: Partner) -> SafeString | str:
+        health = self._health(obj)
+        if health.last_failure_at is None:
+            return "—"
+        return format_html(
+            '{}<div class="help">{}</div>',
+            moment_format(health.last_failure_at),
+            health.last_failure_reason,
         )
 
-    # -- rotation ---------------------------------------------------------------------------
+    # -- the page: banner, health panel, chart, operations -----------------------------------
     def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "<path:object_id>/rotate-secret/",
-                self.admin_site.admin_view(self.rotate_secret_view),
-                name="callbacks_partner_rotate_secret",
-            ),
-            *super().get_urls(),
-        ]
-
-    def rotate_secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """GET: confirm (what the grace period means). POST: rotate and show the new secret."""
-        partner = get_object_or_404(Partner, pk=object_id if object_id.isdigit() else None)
-        if not self.has_change_permission(request, partner):
-            raise PermissionDenied
-        if request.method == "POST":
-            secret = callback_services.partner_signing_secret_rotate(
-                partner=partner, grace=ROTATION_GRACE
-            )
-            self.log_change(request, partner, "Rotated the signing secret.")
-            return self._signing_secret_response(
-                request,
-                partner,
-                title=f"New signing secret for “{partner}”",
-                secret=secret,
-                rotated=True,
-            )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Rotate the signing secret of “{partner}”?",
-            "opts": self.opts,
-            "media": self.media,
-            "partner": partner,
-            "original": partner,
-            "current_masked": signing_secret_mask(partner.signing_secret),
-            "grace": _grace_wording(ROTATION_GRACE),
-        }
-        return TemplateResponse(request, "admin/callbacks/partner/rotate_secret.html", context)
-
-    def _signing_secret_response(
-        self, request: HttpRequest, partner: Partner, *, title: str, secret: str, rotated: bool
-    ) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "media": self.media,
-            "partner": partner,
-            "original": partner,
-            "secret": secret,
-            "rotated": rotated,
-            "grace": _grace_wording(ROTATION_GRACE),
-            "grace_ends": partner.previous_signing_secret_expires_at,
-            "change_url": reverse("admin:callbacks_partner_change", args=[partner.pk]),
-        }
-        response = TemplateResponse(request, "admin/callbacks/partner/signing_secret.html", context)
-        # The one page with the secret in it: never kept by a browser or proxy cache.
-        add_never_cache_headers(response)
-        patch_cache_control(response, no_store=True)
-        return response
+        return [*self.signing_secret_urls(), *self.operation_urls(), *super().get_urls()]
 
     def change_view(
         self,
@@ -254,8 +269,44 @@ class PartnerAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         partner = self.get_object(request, object_id)
-        if partner is not None and self.has_change_permission(request, partner):
-            extra_context["rotate_url"] = reverse(
-                "admin:callbacks_partner_rotate_secret", args=[partner.pk]
+        if partner is not None:
+            health = partners_health(partner_ids=[partner.pk])[partner.pk]
+            extra_context.update(
+                partner_health=health,
+                health_rows=_health_rows(health),
+                health_chart=health_chart_svg(partner_hourly_attempts(partner_id=partner.pk)),
+                deliveries_url=reverse("admin:callbacks_callbackdelivery_changelist")
+                + f"?partner__id__exact={partner.pk}",
             )
+            if self.has_change_permission(request, partner):
+                extra_context.update(
+                    rotate_url=reverse("admin:callbacks_partner_rotate_secret", args=[partner.pk]),
+                    pause_url=reverse("admin:callbacks_partner_pause", args=[partner.pk]),
+                    resume_url=reverse("admin:callbacks_partner_resume", args=[partner.pk]),
+                    test_callback_url=reverse(
+                        "admin:callbacks_partner_test_callback", args=[partner.pk]
+                    ),
+                )
+                if request.user.has_perm(RESEND_PERMISSION):
+                    extra_context.update(
+                        replay_url=reverse("admin:callbacks_partner_replay", args=[partner.pk]),
+                        replay_form=ReplayRangeForm(),
+                    )
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _health_rows(health: PartnerHealth) -> list[tuple[str, str, str]]:
+    """The health panel: (what, last 24 hours, last 7 days)."""
+    day, week = health.last_24h, health.last_7d
+
+    def rate(counts: Any) -> str:
+        return "—" if counts.success_rate is None else f"{counts.success_rate:.1%}"
+
+    return [
+        ("Attempts", f"{day.total:,}", f"{week.total:,}"),
+        ("Delivered", f"{day.delivered:,}", f"{week.delivered:,}"),
+        ("Failed, retried", f"{day.retried:,}", f"{week.retried:,}"),
+        ("Failed for good", f"{day.failed:,}", f"{week.failed:,}"),
+        ("Success rate", rate(day), rate(week)),
+        ("Latency p50 / p95", f"{_ms(health.latency_p50_ms)} / {_ms(health.latency_p95_ms)}", ""),
+    ]

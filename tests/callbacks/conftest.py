@@ -18,6 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gokart.celery import app as celery_app
+from tests.callbacks.deliveries_given import (  # noqa: F401 -- fixtures of the admin tests
+    owed_callback,
+    reward_wall,
+    viewer_client,
+)
 
 # --- the network: loopback only ---------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def conversion_with_callbacks(conversion_factory, partner):
     """A conversion whose status changed to each of ``statuses`` in turn through the service,
     and whose callbacks then ended in ``states`` (the delivery worker's outcome)."""
 
-    def create(statuses, states):
+    def create(statuses, states, attempts=0):
         conversion = conversion_factory(click__partner=partner)
         for status in statuses:
             conversion_status_set(
@@ -38,7 +38,7 @@ def conversion_with_callbacks(conversion_factory, partner):
         )
         assert len(deliveries) == len(states)
         for delivery, state in zip(deliveries, states, strict=True):
-            CallbackDelivery.objects.filter(pk=delivery.pk).update(state=state)
+            CallbackDelivery.objects.filter(pk=delivery.pk).update(state=state, attempts=attempts)
         return conversion
 
     return create
@@ -66,6 +66,8 @@ def one_of_each(conversion_with_callbacks, conversion_factory, partner_factory):
     return {
         "sent": conversion_with_callbacks([Status.SUCCESS], [State.DELIVERED]),
         "pending": conversion_with_callbacks([Status.SUCCESS], [State.PENDING]),
+        "retrying": conversion_with_callbacks([Status.SUCCESS], [State.PENDING], attempts=2),
+        "held": conversion_with_callbacks([Status.SUCCESS], [State.HELD]),
         "failed": conversion_with_callbacks([Status.SUCCESS], [State.FAILED]),
         # Sent Success, then a Rejected whose callback is still being retried
         "latest_pending": conversion_with_callbacks(
@@ -84,9 +86,11 @@ def test_the_column_shows_the_state_of_the_latest_callback(admin_client, one_of_
 
     assert {name: column[conversion.pk] for name, conversion in one_of_each.items()} == {
         "sent": "Sent",
-        "pending": "Pending",
+        "pending": "Due",
+        "retrying": "Retrying",
+        "held": "Held (partner paused)",
         "failed": "Failed",
-        "latest_pending": "Pending",
+        "latest_pending": "Due",
         "latest_sent": "Sent",
         "none": "—",
     }
@@ -104,7 +108,8 @@ def test_the_column_is_a_coloured_badge(admin_client, one_of_each):
     ("choice", "expected"),
     [
         ("sent", {"sent", "latest_sent"}),
-        ("pending", {"pending", "latest_pending"}),
+        ("pending", {"pending", "retrying", "latest_pending"}),
+        ("held", {"held"}),
         ("failed", {"failed"}),
         ("none", {"none"}),
     ],
@@ -120,8 +125,14 @@ def test_the_filter_finds_conversions_by_their_latest_callback(
 def test_the_filter_offers_every_choice(admin_client, one_of_each):
     page = admin_client.get(CHANGELIST).text
 
-    for label in ("Sent", "Pending", "Failed", "None owed"):
-        assert f'?callback_sent={label.split()[0].lower()}"' in page or label in page
+    for value, label in [
+        ("sent", "Sent"),
+        ("pending", "Due or retrying"),
+        ("held", "Held (partner paused)"),
+        ("failed", "Failed"),
+        ("none", "None owed"),
+    ]:
+        assert f'?callback_sent={value}"' in page and label in page
 
 
 def test_the_column_costs_no_query_per_row(admin_client, conversion_with_callbacks):

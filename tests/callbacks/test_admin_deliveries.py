@@ -8,96 +8,19 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from callbacks.models import CallbackAttempt, CallbackDelivery
-from conversions.models import Source, Status
-from conversions.services import conversion_status_set
+from callbacks.models import CallbackDelivery
+from tests.callbacks.deliveries_given import (
+    CHANGELIST,
+    change_url,
+    listed_deliveries,
+)
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = reverse("admin:callbacks_callbackdelivery_changelist")
 State = CallbackDelivery.State
-
-
-def change_url(delivery):
-    return reverse("admin:callbacks_callbackdelivery_change", args=[delivery.pk])
-
-
-def resend_url(delivery):
-    return reverse("admin:callbacks_callbackdelivery_resend", args=[delivery.pk])
-
-
-@pytest.fixture
-def partner(partner_factory):
-    return partner_factory(name="Reward Wall", callback_url="https://rewards.example/cb")
-
-
-@pytest.fixture
-def owed_callback(conversion_factory, partner):
-    """A conversion set to Success through the service, and the callback that change owes.
-
-    ``outcome`` is what the delivery worker recorded: each attempt as (response status,
-    body, error), and the state it ended in.
-    """
-
-    def create(*, state=State.PENDING, attempts=(), partner=partner, **conversion_fields):
-        conversion = conversion_factory(click__partner=partner, **conversion_fields)
-        conversion_status_set(
-            conversion_ids=[conversion.pk], status=Status.SUCCESS, source=Source.ADMIN
-        )
-        delivery = CallbackDelivery.objects.get(conversion=conversion)
-        started = timezone.now() - timedelta(hours=1)
-        for number, (response_status, body, error) in enumerate(attempts, start=1):
-            CallbackAttempt.objects.create(
-                delivery=delivery,
-                number=number,
-                started_at=started + timedelta(minutes=2 * number),
-                duration_ms=40 + number,
-                response_status=response_status,
-                response_body=body,
-                error=error,
-            )
-        last_status, _, last_error = attempts[-1] if attempts else (None, "", "")
-        CallbackDelivery.objects.filter(pk=delivery.pk).update(
-            state=state,
-            attempts=len(attempts),
-            last_response_status=last_status,
-            last_error=last_error,
-            payload={"id": str(delivery.pk), "conversion": {"conversionId": conversion.pk}},
-            delivered_at=timezone.now() if state == State.DELIVERED else None,
-        )
-        delivery.refresh_from_db()
-        return delivery
-
-    return create
-
-
-def listed_deliveries(response):
-    """The ids of the deliveries in the list, as the rows' title attributes carry them."""
-    assert response.status_code == 200
-    return re.findall(r'<code title="([0-9a-f-]{36})">', response.text)
-
-
-def shown_messages(response):
-    return [str(message) for message in response.context["messages"]]
-
-
-def staff_client(django_user_model, username, *codenames):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def viewer_client(django_user_model):
-    """Staff who may only view callback deliveries."""
-    return staff_client(django_user_model, "viewer", "view_callbackdelivery")
 
 
 # -- the list -------------------------------------------------------------------------------
@@ -136,7 +59,7 @@ def test_a_pending_callback_shows_its_next_attempt_and_errors_read_as_text(
 
     page = admin_client.get(CHANGELIST).text
 
-    assert '<span class="gk-callback gk-callback-pending">Pending</span>' in page
+    assert '<span class="gk-callback gk-callback-retrying">Retrying</span>' in page
     assert "Connection refused by rewards.example" in page
     assert not re.search(r'<td class="field-next_attempt">—</td>', page)
 
@@ -184,9 +107,9 @@ def test_search_by_conversion_event_id(admin_client, owed_callback):
 
 
 def test_search_by_gk_click_id_finds_the_callbacks_of_every_event_of_the_click(
-    admin_client, owed_callback, click_factory, partner
+    admin_client, owed_callback, click_factory, reward_wall
 ):
-    click = click_factory(partner=partner)
+    click = click_factory(partner=reward_wall)
     first = owed_callback(click=click)
     second = owed_callback(click=click)
     owed_callback()
@@ -273,132 +196,3 @@ def test_a_delivery_cannot_be_added_edited_or_deleted(admin_client, owed_callbac
     delete = reverse("admin:callbacks_callbackdelivery_delete", args=[delivery.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert CallbackDelivery.objects.filter(pk=delivery.pk).exists()
-
-
-# -- resending ------------------------------------------------------------------------------
-
-
-def test_resend_action_makes_failed_and_delivered_callbacks_due_again_with_the_same_id(
-    admin_client, owed_callback
-):
-    # Given a failed, a delivered and a pending callback
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "Gone", "")])
-    delivered = owed_callback(state=State.DELIVERED, attempts=[(200, "ok", "")])
-    pending = owed_callback(attempts=[(500, "", "")])
-    pending_due = pending.next_attempt_at
-
-    # When an admin resends all three
-    response = admin_client.post(
-        CHANGELIST,
-        {
-            "action": "resend_action",
-            "_selected_action": [str(failed.pk), str(delivered.pk), str(pending.pk)],
-        },
-        follow=True,
-    )
-
-    # Then the failed and delivered ones are pending again, due now, same ids, history kept
-    assert shown_messages(response) == [
-        "2 callbacks queued for resending (same id, new attempt). "
-        "1 callback still pending, left as is."
-    ]
-    for delivery in (failed, delivered):
-        delivery.refresh_from_db()
-        assert delivery.state == State.PENDING
-        assert delivery.next_attempt_at <= timezone.now()
-        assert delivery.attempt_set.count() == 1
-    # And the pending one keeps its schedule
-    pending.refresh_from_db()
-    assert pending.next_attempt_at == pending_due
-    assert CallbackDelivery.objects.count() == 3
-
-
-def test_resending_only_pending_callbacks_says_nothing_was_resent(admin_client, owed_callback):
-    pending = owed_callback()
-
-    response = admin_client.post(
-        CHANGELIST, {"action": "resend_action", "_selected_action": [str(pending.pk)]}, follow=True
-    )
-
-    assert "Nothing resent" in shown_messages(response)[0]
-
-
-def test_the_resend_button_on_a_failed_callback(admin_client, owed_callback):
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "Gone", "")])
-    page = admin_client.get(change_url(failed)).text
-    assert f'action="{resend_url(failed)}"' in page
-
-    response = admin_client.post(resend_url(failed), follow=True)
-
-    assert response.redirect_chain[-1][0] == change_url(failed)
-    assert shown_messages(response) == [
-        f"Callback {failed.pk} queued for resending: attempt 2 with the same id."
-    ]
-    failed.refresh_from_db()
-    assert failed.state == State.PENDING
-
-
-def test_a_pending_callback_has_no_resend_button(admin_client, owed_callback):
-    pending = owed_callback()
-
-    assert resend_url(pending) not in admin_client.get(change_url(pending)).text
-    response = admin_client.post(resend_url(pending), follow=True)
-    assert "still pending" in shown_messages(response)[0]
-
-
-def test_the_resend_url_only_takes_a_post(admin_client, owed_callback):
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "", "")])
-
-    assert admin_client.get(resend_url(failed)).status_code == 405
-    failed.refresh_from_db()
-    assert failed.state == State.FAILED
-
-
-def test_view_only_staff_see_no_resend_and_a_forged_post_is_forbidden(viewer_client, owed_callback):
-    # Given a failed callback and staff who may only view callbacks
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "", "")])
-
-    # Then they see it, without the action or the button
-    listing = viewer_client.get(CHANGELIST)
-    assert listing.status_code == 200
-    assert "resend_action" not in listing.text
-    page = viewer_client.get(change_url(failed))
-    assert page.status_code == 200
-    assert resend_url(failed) not in page.text
-    # And forged posts of either are refused
-    forged_action = viewer_client.post(
-        CHANGELIST, {"action": "resend_action", "_selected_action": [str(failed.pk)]}
-    )
-    assert forged_action.status_code == 403
-    assert viewer_client.post(resend_url(failed)).status_code == 403
-    failed.refresh_from_db()
-    assert failed.state == State.FAILED
-
-
-def test_resending_needs_a_csrf_token(admin_user, owed_callback):
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "", "")])
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(admin_user)
-
-    assert client.post(resend_url(failed)).status_code == 403
-    forged_action = client.post(
-        CHANGELIST, {"action": "resend_action", "_selected_action": [str(failed.pk)]}
-    )
-    assert forged_action.status_code == 403
-    failed.refresh_from_db()
-    assert failed.state == State.FAILED
-
-
-def test_staff_with_the_change_permission_may_resend(django_user_model, owed_callback):
-    failed = owed_callback(state=State.FAILED, attempts=[(410, "", "")])
-    support = staff_client(
-        django_user_model, "support", "view_callbackdelivery", "change_callbackdelivery"
-    )
-
-    response = support.post(
-        CHANGELIST, {"action": "resend_action", "_selected_action": [str(failed.pk)]}
-    )
-
-    assert response.status_code == 302
-    failed.refresh_from_db()
-    assert failed.state == State.PENDING

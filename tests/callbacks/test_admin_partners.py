@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from callbacks.admin import signing_secret_mask
-from callbacks.models import Partner
+from callbacks.models import Partner, PartnerSigningSecret
+from tests.callbacks.deliveries_given import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,10 @@ ADD = reverse("admin:callbacks_partner_add")
 
 def change_url(partner):
     return reverse("admin:callbacks_partner_change", args=[partner.pk])
+
+
+def reveal_url(partner):
+    return reverse("admin:callbacks_partner_signing_secret", args=[partner.pk])
 
 
 def rotate_url(partner):
@@ -55,14 +59,6 @@ def every_later_page(client, partner):
     return "\n".join(page.text for page in pages)
 
 
-def staff_client(django_user_model, username, *codenames):
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 # -- the secret: shown once -----------------------------------------------------------------
 
 
@@ -70,14 +66,21 @@ def test_a_new_partner_gets_a_secret_shown_once_then_only_masked(admin_client):
     # When an admin adds a partner
     response = admin_client.post(ADD, partner_form())
 
-    # Then the response shows its signing secret in full, uncached
-    assert response.status_code == 200
+    # Then they are redirected to a page that shows its signing secret in full, uncached
     partner = Partner.objects.get(name="Reward Wall")
-    secret = shown_secret(response)
+    assert response.status_code == 302
+    assert response["Location"] == reveal_url(partner)
+    assert partner.signing_secret[6:] not in response.text
+    revealed = admin_client.get(reveal_url(partner))
+    secret = shown_secret(revealed)
     assert secret == partner.signing_secret
     assert secret.startswith("whsec_")
-    assert "not shown again" in response.text
-    assert "no-store" in response["Cache-Control"]
+    assert "not shown again" in revealed.text
+    assert "no-store" in revealed["Cache-Control"]
+    # And reloading that page does not show it again
+    reloaded = admin_client.get(reveal_url(partner))
+    assert secret[6:] not in reloaded.text
+    assert "already shown" in reloaded.text
     # And no later page, nor the admin log, contains it: only its masked form
     later = every_later_page(admin_client, partner)
     assert secret not in later
@@ -87,11 +90,15 @@ def test_a_new_partner_gets_a_secret_shown_once_then_only_masked(admin_client):
     assert secret[6:] not in logged
 
 
-def test_the_secret_is_not_in_the_session_or_cookies_after_creation(admin_client):
+def test_the_secret_leaves_the_session_when_shown_and_is_never_in_cookies(admin_client):
     response = admin_client.post(ADD, partner_form())
-    secret = Partner.objects.get().signing_secret
-
+    partner = Partner.objects.get()
+    secret = partner.signing_secret
     assert secret[6:] not in str(response.cookies)
+
+    shown = admin_client.get(reveal_url(partner))
+
+    assert secret[6:] not in str(shown.cookies)
     assert secret[6:] not in str(dict(admin_client.session))
 
 
@@ -178,6 +185,13 @@ def test_rotation_asks_for_confirmation_and_explains_the_grace_period(
     assert partner.signing_secret == secret
 
 
+def rotate(client, partner):
+    """Confirm a rotation as the page does: GET the form, POST it back."""
+    form = client.get(rotate_url(partner)).text
+    replacing = re.search(r'name="replacing" value="([0-9a-f]+)"', form)[1]
+    return client.post(rotate_url(partner), {"replacing": replacing})
+
+
 def test_rotation_shows_the_new_secret_once_and_the_old_one_signs_for_24_hours(
     admin_client, partner_factory
 ):
@@ -186,24 +200,63 @@ def test_rotation_shows_the_new_secret_once_and_the_old_one_signs_for_24_hours(
     old_secret = partner.signing_secret
 
     # When an admin confirms the rotation
-    response = admin_client.post(rotate_url(partner))
+    response = rotate(admin_client, partner)
 
-    # Then the new secret is shown in full, once
+    # Then they are redirected to the new secret, shown in full, once
     partner.refresh_from_db()
-    assert response.status_code == 200
-    assert shown_secret(response) == partner.signing_secret != old_secret
-    assert "no-store" in response["Cache-Control"]
-    assert "24 hours" in response.text
+    assert response.status_code == 302
+    revealed = admin_client.get(response["Location"])
+    assert shown_secret(revealed) == partner.signing_secret != old_secret
+    assert "no-store" in revealed["Cache-Control"]
+    assert "24 hours" in revealed.text
     # And the old one still signs for the grace period
-    assert partner.previous_signing_secret == old_secret
+    [previous] = PartnerSigningSecret.objects.filter(partner=partner)
+    assert previous.secret == old_secret
     expected_end = timezone.now() + timedelta(hours=24)
-    assert abs(partner.previous_signing_secret_expires_at - expected_end) < timedelta(minutes=1)
+    assert abs(previous.expires_at - expected_end) < timedelta(minutes=1)
     # And later pages show both only masked, and say until when the old one signs
     later = every_later_page(admin_client, partner)
     assert partner.signing_secret[6:] not in later
     assert old_secret[6:] not in later
-    assert "still signs until" in later
+    assert signing_secret_mask(old_secret) in later
+    assert f"until {previous.expires_at:%Y-%m-%d %H:%M}" in later
     assert LogEntry.objects.filter(change_message="Rotated the signing secret.").count() == 1
+
+
+def test_sending_the_rotation_form_twice_rotates_once(admin_client, partner_factory):
+    partner = partner_factory()
+    form = admin_client.get(rotate_url(partner)).text
+    replacing = re.search(r'name="replacing" value="([0-9a-f]+)"', form)[1]
+    admin_client.post(rotate_url(partner), {"replacing": replacing})
+    partner.refresh_from_db()
+    rotated = partner.signing_secret
+
+    again = admin_client.post(rotate_url(partner), {"replacing": replacing}, follow=True)
+
+    partner.refresh_from_db()
+    assert partner.signing_secret == rotated
+    assert PartnerSigningSecret.objects.filter(partner=partner).count() == 1
+    assert "already made" in again.text
+    assert rotated[6:] not in again.text
+
+
+def test_a_second_rotation_keeps_the_first_secret_until_its_own_expiry(
+    admin_client, partner_factory
+):
+    partner = partner_factory()
+    original = partner.signing_secret
+    rotate(admin_client, partner)
+    first_expiry = PartnerSigningSecret.objects.get(partner=partner).expires_at
+
+    rotate(admin_client, partner)
+
+    kept = dict(
+        PartnerSigningSecret.objects.filter(partner=partner).values_list("secret", "expires_at")
+    )
+    assert kept[original] == first_expiry
+    assert len(kept) == 2
+    page = admin_client.get(rotate_url(partner)).text
+    assert page.count("(replaced)") == 2
 
 
 def test_the_rotate_button_is_shown_to_those_who_may_change_partners(
@@ -245,7 +298,6 @@ def test_the_partner_list_never_shows_a_full_secret(admin_client, partner_factor
 
     for partner in partners:
         assert partner.signing_secret[6:] not in page
-        assert signing_secret_mask(partner.signing_secret) in page
 
 
 def test_the_partner_list_links_to_its_callbacks(admin_client, partner_factory):

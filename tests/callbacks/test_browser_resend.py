@@ -54,7 +54,12 @@ def test_a_failed_callback_is_resent_from_the_list_and_the_partner_gets_it(
     page.select_option("select[name=action]", "resend_action")
     page.click("button[name=index]")
 
-    # Then they are told it is queued, and the partner receives it again, with the same id
+    # Then they are asked to confirm, told how many will be sent
+    assert "1 callback will be sent again" in page.locator(".gk-resend-count").inner_text()
+    page.screenshot(path="/tmp/cbadmin_resend_confirmation.png", full_page=True)
+    page.get_by_role("button", name="Yes, send 1 callback again").click()
+
+    # And once they confirm, they are told it is queued, and the partner gets it again (same id)
     assert "1 callback queued for resending" in page.locator("ul.messagelist").inner_text()
     first, second = receiver.wait_for(2)
     assert first.delivery_id == second.delivery_id == str(delivery.pk)
@@ -81,7 +86,8 @@ def test_a_failed_callback_is_resent_from_its_page(admin_page, receiver, failed_
     receiver.answer = lambda callback: Answer(status=200, body=b"ok")
     page.goto(f"{DELIVERIES}{delivery.pk}/change/")
 
-    page.get_by_role("button", name="Resend").click()
+    page.get_by_role("link", name="Resend").click()
+    page.get_by_role("button", name="Yes, send 1 callback again").click()
 
     assert "queued for resending: attempt 2" in page.locator("ul.messagelist").inner_text()
     first, second = receiver.wait_for(2)

@@ -4,7 +4,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callbacks.models import CallbackAttempt, CallbackDelivery
-from callbacks.services import partner_signing_secret_rotate
+from callbacks.rotation import partner_signing_secret_rotate
 from conversions.models import Source, Status
 from conversions.services import conversion_status_set
 from tests.callbacks.conftest import Answer, wait_until

@@ -177,7 +177,8 @@ def test_a_public_address_passes_the_guard(
     # The guard let it through to the socket, where the test's network stopped it.
     assert loopback_only_network == ["93.184.216.34"]
     assert delivery.state == CallbackDelivery.State.PENDING
-    assert delivery.last_error.startswith("Connection error:")
+    assert delivery.last_error == "Connection refused by partner.example:80."
+    assert delivery.attempt_set.get().url == "http://partner.example/cb"
 
 
 def test_a_host_with_one_private_address_among_public_ones_is_refused(

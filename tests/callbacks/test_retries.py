@@ -126,7 +126,7 @@ def test_a_timeout_is_retried(celery_worker, receiver, conversion):
     delivery = settled(approve(conversion), attempts=1)
 
     assert delivery.state == PENDING
-    assert delivery.last_error == "Timed out (read timeout 1 s)."
+    assert delivery.last_error == "No answer within 1 s."
     assert delivery.last_response_status is None
 
 
@@ -139,7 +139,10 @@ def test_a_connection_error_is_retried(
     delivery = settled(approve(conversion), attempts=1)
 
     assert delivery.state == PENDING
-    assert delivery.last_error.startswith("Connection error:")
+    assert delivery.last_error == f"Connection refused by 127.0.0.1:{closed_port}."
+    [attempt] = delivery.attempt_set.all()
+    assert attempt.url == f"http://127.0.0.1:{closed_port}/"
+    assert attempt.outcome == "retry"
 
 
 def test_after_three_days_of_failures_the_delivery_fails(celery_worker, receiver, conversion):

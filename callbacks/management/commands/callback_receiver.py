@@ -1,17 +1,20 @@
 """``python manage.py callback_receiver``: a partner's end of the callbacks, for local development.
 
-Listens on 127.0.0.1, verifies each callback's Standard Webhooks signature against the
-partners' secrets, prints it and answers 204 (401 when no partner's secret verifies it). The
-demo's partners point their callback URL here (``make run`` starts it).
+Listens on 127.0.0.1, verifies each callback's Standard Webhooks signature against every
+partner's live secrets (the current one and each replaced one before its expiry), prints it
+and answers 204 (401 when no partner's secret verifies it). The demo's partners point their
+callback URL here (``make run`` starts it).
 """
 
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callbacks.models import Partner
+from callbacks.signing import partner_signing_secrets
 
 
 class Command(BaseCommand):
@@ -32,7 +35,14 @@ class Command(BaseCommand):
                     command.stderr.write(f"Unverified callback {headers.get('webhook-id')}")
                     self.send_response(401)
                 else:
-                    conversion = json.loads(body)["conversion"]
+                    conversion = json.loads(body).get("conversion")
+                    if conversion is None:
+                        command.stdout.write(
+                            f"{partner}: test callback {headers['webhook-id']} verified"
+                        )
+                        self.send_response(204)
+                        self.end_headers()
+                        return
                     command.stdout.write(
                         f"{partner}: conversion {conversion['conversionId']} is "
                         f"{conversion['status']} (#{conversion['sequenceNumber']}, "
@@ -49,8 +59,11 @@ class Command(BaseCommand):
         server.serve_forever()
 
     def partner_verifying(self, body: bytes, headers: dict[str, str]) -> Partner | None:
-        for partner in Partner.objects.exclude(callback_url=""):
-            for secret in filter(None, [partner.signing_secret, partner.previous_signing_secret]):
+        now = timezone.now()
+        for partner in Partner.objects.exclude(callback_url="").prefetch_related(
+            "previous_secrets"
+        ):
+            for secret in partner_signing_secrets(partner=partner, now=now):
                 try:
                     Webhook(secret).verify(body, headers)
                 except WebhookVerificationError:

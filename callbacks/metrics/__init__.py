@@ -1,0 +1,1 @@
+"""``GET /metrics``: the back office in the Prometheus text format (see ``views``)."""

@@ -1,0 +1,52 @@
+"""Send a test callback to a partner now, from the admin, and report what it answered.
+
+The request is signed like every callback (every secret that signs now) and goes through the
+SSRF guard, but it is not a delivery: nothing is stored in the outbox, and its shape tells the
+partner it is a test (README, "Partner callbacks"):
+``{"id": "<fresh uuid>", "sentAt": "…", "test": true, "conversion": null}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from callbacks.models import Partner
+from callbacks.sending import callback_post, callback_request_build, partners_for_sending
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    url: str
+    status: int | None
+    duration_ms: int | None
+    body_excerpt: str
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def partner_test_callback_send(*, partner_id: int) -> ProbeResult:
+    """POST a signed test callback to the partner's URL (within the send timeouts)."""
+    partner: Partner = partners_for_sending({partner_id})[partner_id]
+    if not partner.callback_url:
+        return ProbeResult("", None, None, "", "The partner has no callback URL.")
+    test_id = str(uuid.uuid4())
+    body, headers = callback_request_build(
+        delivery_id=test_id,
+        payload={"id": test_id, "test": True, "conversion": None},
+        partner=partner,
+        sent_at=timezone.now(),
+    )
+    answer = callback_post(partner=partner, body=body, headers=headers)
+    return ProbeResult(
+        url=partner.callback_url,
+        status=answer.status,
+        duration_ms=answer.duration_ms,
+        body_excerpt=answer.body[:300],
+        error=answer.error,
+    )
