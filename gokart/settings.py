@@ -144,6 +144,10 @@ IMPORT_XLSX_MAX_RATIO = int(os.environ.get("IMPORT_XLSX_MAX_RATIO", 100))
 # XLS and XLSX uploads: the address space of the fast reader's process (python-calamine holds
 # the sheet's bounding box); a sheet that needs more is read by the format's reference reader.
 IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 1024 * 1024))
+# Every reader: one row (the header too) and one cell, in characters (CSV: bytes of its lines,
+# XLSX: bytes of its <row> XML), refused while reading (conversions/imports/reading/limits.py).
+IMPORT_READER_MAX_ROW_CHARS = int(os.environ.get("IMPORT_READER_MAX_ROW_CHARS", 1024 * 1024))
+IMPORT_READER_MAX_CELL_CHARS = int(os.environ.get("IMPORT_READER_MAX_CELL_CHARS", 32_767))
 # A validated import not confirmed within this many hours has its checked rows dropped (they
 # take disk: a row per conversion of the file) and fails; Retry checks the file again.
 IMPORT_CONFIRM_WITHIN_HOURS = int(os.environ.get("IMPORT_CONFIRM_WITHIN_HOURS", 168))

@@ -1,86 +1,271 @@
-"""The CSV reader: the standard ``csv`` module over lines decoded one by one, so that a bad
-byte names its row. A UTF-8 byte order mark (Excel's "CSV UTF-8") is skipped; the delimiter
-(comma, semicolon or tab) is the one that splits the header line into the most fields."""
+"""The CSV reader: strict quotes, bounded memory, no row ever lost.
+
+The file is read in 1 MiB blocks and cut into lines (``\\r\\n``, ``\\n`` or a lone ``\\r``), each
+decoded on its own so that a bad byte names its row; a line longer than ``max_row_chars``
+bytes is refused before it is decoded (``limits``). A UTF-8 byte order mark (Excel's "CSV
+UTF-8") is skipped; the delimiter (comma, semicolon or tab) is the one that splits the header
+line into the most fields.
+
+Quotes are parsed strictly, so that a stray quote cannot swallow rows unseen: a field that
+starts with ``"`` ends at a ``"`` followed by the delimiter or the end of the line (``""``
+inside it is one quote); text right after the closing quote, a quote never closed, or a quoted
+field still open on a line that looks like a row of its own (as many delimiters, inside the
+quote, as the header has columns less one) refuses the file with the row and line where the
+quote opened. A quote inside an unquoted field is kept as text. So every row is a line break
+outside quotes, and the row numbers (and the count of rows read) are what the file implies.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+from conversions.imports.reading.limits import (
+    MAX_COLUMNS,
+    ReadLimits,
+    read_limits,
+    row_too_long_message,
+)
 from conversions.imports.reading.sniffing import SAVE_AS_UTF8
 from conversions.imports.reading.types import Progress, Rows, UnusableFile
 
-# A cell longer than this ends the reading of a CSV (it is almost always an unbalanced quote
-# swallowing the rest of the file). Shorter, over-long cells are refused row by row.
-CSV_MAX_FIELD_CHARS = 16 * 1024 * 1024
-csv.field_size_limit(max(csv.field_size_limit(), CSV_MAX_FIELD_CHARS))
+BLOCK_BYTES = 1024 * 1024
+QUOTE = '"'
 
 
-def csv_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
+def csv_rows(
+    path: Path | str, *, progress: Progress | None = None, limits: ReadLimits | None = None
+) -> Rows:
+    """The rows of a CSV file; ``UnusableFile`` for a file that cannot be read row by row."""
+    limits = limits or read_limits()
     size = Path(path).stat().st_size
     with open(path, "rb") as raw:
-        head = raw.read(3)
-        if head != b"\xef\xbb\xbf":  # UTF-8 byte order mark, as Excel's "CSV UTF-8" writes
+        if raw.read(3) != b"\xef\xbb\xbf":  # UTF-8 byte order mark, as Excel's "CSV UTF-8"
             raw.seek(0)
-        lines = _decoded_lines(raw, progress, size)
-        row_number = 0
+        parser = _Parser(_lines(raw, limits.max_row_chars, progress, size), limits)
+        yield from parser.rows()
+
+
+class _Lines:
+    """The file's lines, decoded, with the number of the last one given."""
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
+        self.number = 0
+
+    def next(self) -> str | None:
+        line = next(self._lines, None)
+        if line is None:
+            return None
+        self.number += 1
         try:
-            first = next(lines, None)
-            while first is not None and not first.strip():
-                row_number += 1
-                first = next(lines, None)
-            if first is None:
-                raise UnusableFile(
-                    "The file has no header row. The first row must name the columns."
-                )
-            delimiter = _delimiter_detect(first)
-            reader = csv.reader(_chain_first(first, lines), delimiter=delimiter, strict=False)
-            for cells in reader:
-                row_number += 1
-                yield row_number, cells
-        except csv.Error as error:
-            raise UnusableFile(
-                f"Row {row_number + 1} cannot be read as CSV ({error}). This usually means a "
-                'quote (") that is opened but never closed; fix that row and upload again.'
-            ) from error
-        except _BadBytes as error:
-            raise UnusableFile(
-                f"Row {row_number + 1} (line {error.line}) is not valid UTF-8 text: byte "
-                f"0x{error.byte:02X} at character {error.position + 1}. {SAVE_AS_UTF8}"
-            ) from error
+            return line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise _BadBytes(self.number, error.start, line[error.start]) from error
 
 
 class _BadBytes(Exception):
     def __init__(self, line: int, position: int, byte: int) -> None:
         super().__init__(line, position, byte)
         self.line, self.position, self.byte = line, position, byte
+        self.in_current_row = False  # a line of a quoted field, not the start of a row
 
 
-def _decoded_lines(raw: io.BufferedReader, progress: Progress | None, size: int) -> Iterator[str]:
-    for number, line in enumerate(raw, start=1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise _BadBytes(number, error.start, line[error.start]) from error
-        if progress is not None and number % 8192 == 0:
+class _LineTooLong(Exception):
+    def __init__(self, line: int, length: int) -> None:
+        super().__init__(line, length)
+        self.line, self.length = line, length
+        self.in_current_row = False
+
+
+def _lines(raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int) -> Iterator[bytes]:
+    """Lines without their line break, each refused (``_LineTooLong``) once it passes
+    ``max_bytes``: memory holds at most a block and one line."""
+    pending = b""
+    number = 0
+    blocks = 0
+    while block := raw.read(BLOCK_BYTES):
+        data = pending + block
+        # A "\r" at the end may be the first half of "\r\n": keep it for the next block.
+        carry = data.endswith(b"\r")
+        if carry:
+            data = data[:-1]
+        lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        pending = lines.pop() + (b"\r" if carry else b"")
+        for line in lines:
+            number += 1
+            if len(line) > max_bytes:
+                raise _LineTooLong(number, len(line))
+            yield line
+        if len(pending) > max_bytes + 1:
+            raise _LineTooLong(number + 1, len(pending))
+        blocks += 1
+        if progress is not None and blocks % 4 == 0:
             progress(raw.tell(), size)
-        yield text
+    if pending.endswith(b"\r"):
+        pending = pending[:-1]
+        number += 1
+        yield pending
+        pending = b""
+    if pending:
+        yield pending
     if progress is not None:
-        progress(raw.tell(), size)
+        progress(size, size)
 
 
-def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+class _QuoteError(Exception):
+    """A quote problem on the current row; ``message`` says what, without the row."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Parser:
+    def __init__(self, lines: Iterator[bytes], limits: ReadLimits) -> None:
+        self.lines = _Lines(lines)
+        self.limits = limits
+        self.delimiter = ","
+        self.headers: list[str] = []
+        # Delimiters, inside one line of a quoted field, that make that line look like a row.
+        self.row_like_delimiters = 0
+
+    def rows(self) -> Rows:
+        row_number = 0
+        first_line = 1
+        try:
+            text = self.lines.next()
+            while text is not None and not text.strip():
+                row_number += 1
+                text = self.lines.next()
+            if text is None:
+                raise UnusableFile(
+                    "The file has no header row. The first row must name the columns."
+                )
+            self.delimiter = _delimiter_detect(text)
+            while text is not None:
+                row_number += 1
+                first_line = self.lines.number
+                cells = self._cells(text) if QUOTE in text else text.split(self.delimiter)
+                if len(cells) > MAX_COLUMNS + 1:
+                    del cells[MAX_COLUMNS + 1 :]
+                if not self.headers and any(cell.strip() for cell in cells):
+                    self.headers = [cell.strip() for cell in cells]
+                    self.row_like_delimiters = len(cells) - 1 if len(cells) >= 2 else 0
+                yield row_number, cells
+                text = self.lines.next()
+        except _QuoteError as error:
+            raise UnusableFile(
+                f"Row {row_number} (line {first_line}) cannot be read as CSV: {error.message} "
+                "Rows after it would be read wrongly, so nothing is read; fix that row and "
+                "upload again."
+            ) from error
+        except _LineTooLong as error:
+            raise UnusableFile(
+                row_too_long_message(
+                    row_number if error.in_current_row else row_number + 1,
+                    error.length,
+                    self.limits.max_row_chars,
+                    what=f" (line {error.line})",
+                )
+            ) from error
+        except _BadBytes as error:
+            row = row_number if error.in_current_row else row_number + 1
+            raise UnusableFile(
+                f"Row {row} (line {error.line}) is not valid UTF-8 text: byte "
+                f"0x{error.byte:02X} at character {error.position + 1}. {SAVE_AS_UTF8}"
+            ) from error
+
+    def _column(self, index: int) -> str:
+        name = self.headers[index] if index < len(self.headers) else ""
+        return f"column {index + 1} ({name})" if name else f"column {index + 1}"
+
+    def _cells(self, text: str) -> list[str]:
+        """The cells of a row with quotes, reading further lines while a quote is open."""
+        delimiter = self.delimiter
+        cells: list[str] = []
+        at, end = 0, len(text)
+        chars = end
+        while True:
+            if at < end and text[at] == QUOTE:
+                column, opened_on = len(cells), self.lines.number
+                parts: list[str] = []
+                at += 1
+                while True:
+                    close = text.find(QUOTE, at)
+                    if close == -1:
+                        self._row_like_check(text[at:], column, opened_on)
+                        parts.append(text[at:])
+                        parts.append("\n")
+                        try:
+                            following = self.lines.next()
+                        except (_BadBytes, _LineTooLong) as error:
+                            error.in_current_row = True
+                            raise
+                        if following is None:
+                            raise _QuoteError(
+                                f'the quote (") that opens {self._column(column)} on line '
+                                f"{opened_on} is never closed (the file ends inside it)."
+                            )
+                        chars += len(following) + 1
+                        if chars > self.limits.max_row_chars:
+                            raise _QuoteError(
+                                f'the quote (") that opens {self._column(column)} on line '
+                                f"{opened_on} is still open after "
+                                f"{self.limits.max_row_chars:,} characters."
+                            )
+                        text, at, end = following, 0, len(following)
+                        continue
+                    if self.lines.number != opened_on:
+                        self._row_like_check(text[at:close], column, opened_on)
+                    parts.append(text[at:close])
+                    if close + 1 < end and text[close + 1] == QUOTE:
+                        parts.append(QUOTE)
+                        at = close + 2
+                        continue
+                    at = close + 1
+                    break
+                cells.append("".join(parts))
+                if at == end:
+                    return cells
+                if text[at] != delimiter:
+                    raise _QuoteError(
+                        f"{self._column(column)} has text right after its closing quote "
+                        f"({text[max(at - 20, 0) : at + 20]!r}). A quote inside a quoted value "
+                        'must be doubled ("").'
+                    )
+                at += 1
+                if len(cells) > MAX_COLUMNS:
+                    return cells
+            else:
+                next_delimiter = text.find(delimiter, at)
+                if next_delimiter == -1:
+                    cells.append(text[at:])
+                    return cells
+                cells.append(text[at:next_delimiter])
+                at = next_delimiter + 1
+                if len(cells) > MAX_COLUMNS:
+                    return cells
+
+    def _row_like_check(self, inside: str, column: int, opened_on: int) -> None:
+        if self.row_like_delimiters and inside.count(self.delimiter) >= self.row_like_delimiters:
+            raise _QuoteError(
+                f'the quote (") that opens {self._column(column)} on line {opened_on} is '
+                f"still open on line {self.lines.number}, which looks like a row of its own "
+                f"({inside[:60]!r}). Close the quote on line {opened_on}, or double a quote "
+                'that belongs to the text ("").'
+            )
 
 
 def _delimiter_detect(header: str) -> str:
     """Comma, semicolon (Excel in many European locales) or tab: whichever splits the header
     line into the most fields."""
-    counts = {
-        delimiter: len(next(csv.reader([header], delimiter=delimiter)))
-        for delimiter in (",", ";", "\t")
-    }
+    counts = {}
+    for delimiter in (",", ";", "\t"):
+        try:
+            counts[delimiter] = len(next(csv.reader([header], delimiter=delimiter)))
+        except csv.Error:
+            counts[delimiter] = header.count(delimiter) + 1
     return max(counts, key=lambda delimiter: (counts[delimiter], delimiter == ","))
