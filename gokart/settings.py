@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Tracking ---------------------------------------------------------------------------------
 # Longest parameter accepted on /click/ and /postback/ (bytes).
 TRACKING_MAX_PARAM_LENGTH = 255
+# /postback/ bodies (form-encoded parameters only) over this are refused before being read.
+TRACKING_MAX_BODY_BYTES = int(os.environ.get("TRACKING_MAX_BODY_BYTES", 16 * 1024))
 
 # --- Partner callbacks ------------------------------------------------------------------------
 # Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local
