@@ -25,6 +25,7 @@ from typing import BinaryIO
 from conversions.imports.reading.limits import (
     MAX_COLUMNS,
     ReadLimits,
+    cell_too_long_message,
     read_limits,
     row_too_long_message,
 )
@@ -151,6 +152,9 @@ class _Parser:
                 cells = self._cells(text) if QUOTE in text else text.split(self.delimiter)
                 if len(cells) > MAX_COLUMNS + 1:
                     del cells[MAX_COLUMNS + 1 :]
+                # (the row's lines bound its cells)
+                if len(text) > self.limits.max_cell_chars or self.lines.number != first_line:
+                    self._cells_check(row_number, cells)
                 if not self.headers and any(cell.strip() for cell in cells):
                     self.headers = [cell.strip() for cell in cells]
                     self.row_like_delimiters = len(cells) - 1 if len(cells) >= 2 else 0
@@ -177,6 +181,12 @@ class _Parser:
                 f"Row {row} (line {error.line}) is not valid UTF-8 text: byte "
                 f"0x{error.byte:02X} at character {error.position + 1}. {SAVE_AS_UTF8}"
             ) from error
+
+    def _cells_check(self, row_number: int, cells: list[str]) -> None:
+        limit = self.limits.max_cell_chars
+        for index, cell in enumerate(cells):
+            if len(cell) > limit:
+                raise UnusableFile(cell_too_long_message(row_number, index, len(cell), limit))
 
     def _column(self, index: int) -> str:
         name = self.headers[index] if index < len(self.headers) else ""
