@@ -45,16 +45,18 @@ def csv_rows(
     with open(path, "rb") as raw:
         if raw.read(3) != b"\xef\xbb\xbf":  # UTF-8 byte order mark, as Excel's "CSV UTF-8"
             raw.seek(0)
-        parser = _Parser(_lines(raw, limits.max_row_chars, progress, size), limits)
+        parser = _Parser(_Lines(raw, limits.max_row_chars, progress, size), limits)
         yield from parser.rows()
 
 
 class _Lines:
-    """The file's lines, decoded, with the number of the last one given."""
+    """The file's lines, decoded, with the number and the line break of the last one given."""
 
-    def __init__(self, lines: Iterator[bytes]) -> None:
-        self._lines = lines
+    def __init__(self, raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int) -> None:
+        self.separator = b"\n"
+        self._lines = self._split(raw, max_bytes, progress, size)
         self.number = 0
+        self.terminator = "\n"
 
     def next(self) -> str | None:
         line = next(self._lines, None)
@@ -62,9 +64,47 @@ class _Lines:
             return None
         self.number += 1
         try:
-            return line.decode("utf-8")
+            text = line.decode("utf-8")
         except UnicodeDecodeError as error:
             raise _BadBytes(self.number, error.start, line[error.start]) from error
+        # The line break kept as it was, for one inside a quoted field.
+        if self.separator == b"\r":
+            self.terminator = "\r"
+        elif text.endswith("\r"):
+            self.terminator = "\r\n"
+            return text[:-1]
+        else:
+            self.terminator = "\n"
+        return text
+
+    def _split(
+        self, raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int
+    ) -> Iterator[bytes]:
+        """Lines split at "\\n" (a "\\r" before it left on the line), or at "\\r" in a file whose
+        first block has no "\\n" (old Mac line breaks), each refused (``_LineTooLong``) once it
+        passes ``max_bytes``: memory holds at most a block and one line."""
+        pending = b""
+        number = blocks = 0
+        while block := raw.read(BLOCK_BYTES):
+            if blocks == 0 and b"\n" not in block and b"\r" in block:
+                self.separator = b"\r"
+            data = pending + block
+            lines = data.split(self.separator)
+            pending = lines.pop()
+            for line in lines:
+                number += 1
+                if len(line) > max_bytes + 1:
+                    raise _LineTooLong(number, len(line))
+                yield line
+            if len(pending) > max_bytes + 1:
+                raise _LineTooLong(number + 1, len(pending))
+            blocks += 1
+            if progress is not None and blocks % 4 == 0:
+                progress(raw.tell(), size)
+        if pending:
+            yield pending
+        if progress is not None:
+            progress(size, size)
 
 
 class _BadBytes(Exception):
@@ -81,41 +121,6 @@ class _LineTooLong(Exception):
         self.in_current_row = False
 
 
-def _lines(raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int) -> Iterator[bytes]:
-    """Lines without their line break, each refused (``_LineTooLong``) once it passes
-    ``max_bytes``: memory holds at most a block and one line."""
-    pending = b""
-    number = 0
-    blocks = 0
-    while block := raw.read(BLOCK_BYTES):
-        data = pending + block
-        # A "\r" at the end may be the first half of "\r\n": keep it for the next block.
-        carry = data.endswith(b"\r")
-        if carry:
-            data = data[:-1]
-        lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        pending = lines.pop() + (b"\r" if carry else b"")
-        for line in lines:
-            number += 1
-            if len(line) > max_bytes:
-                raise _LineTooLong(number, len(line))
-            yield line
-        if len(pending) > max_bytes + 1:
-            raise _LineTooLong(number + 1, len(pending))
-        blocks += 1
-        if progress is not None and blocks % 4 == 0:
-            progress(raw.tell(), size)
-    if pending.endswith(b"\r"):
-        pending = pending[:-1]
-        number += 1
-        yield pending
-        pending = b""
-    if pending:
-        yield pending
-    if progress is not None:
-        progress(size, size)
-
-
 class _QuoteError(Exception):
     """A quote problem on the current row; ``message`` says what, without the row."""
 
@@ -125,8 +130,8 @@ class _QuoteError(Exception):
 
 
 class _Parser:
-    def __init__(self, lines: Iterator[bytes], limits: ReadLimits) -> None:
-        self.lines = _Lines(lines)
+    def __init__(self, lines: _Lines, limits: ReadLimits) -> None:
+        self.lines = lines
         self.limits = limits
         self.delimiter = ","
         self.headers: list[str] = []
@@ -208,7 +213,7 @@ class _Parser:
                     if close == -1:
                         self._row_like_check(text[at:], column, opened_on)
                         parts.append(text[at:])
-                        parts.append("\n")
+                        parts.append(self.lines.terminator)
                         try:
                             following = self.lines.next()
                         except (_BadBytes, _LineTooLong) as error:
