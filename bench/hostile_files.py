@@ -28,10 +28,10 @@ Last line: ``files=… worst_tree_rss_mb=… worst_s=… crashes=… lost_rows=�
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -43,7 +43,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.database import database_drop, database_recreate  # noqa: E402
+from bench.database import bench_cleanup, bench_environment, database_recreate  # noqa: E402
 from bench.import_statuses import XLSX_PARTS  # noqa: E402
 
 MB = 1024 * 1024
@@ -133,7 +133,9 @@ def _inline(reference: str, text: str) -> str:
 
 
 def _header_row() -> bytes:
-    cells = "".join(_inline(f"{c}1", t) for c, t in zip("ABCD", HEADER.strip().split(",")))
+    cells = "".join(
+        _inline(f"{c}1", t) for c, t in zip("ABCD", HEADER.strip().split(","), strict=True)
+    )
     return f'<row r="1">{cells}</row>'.encode()
 
 
@@ -162,7 +164,8 @@ def xlsx_long_inline(length: int, per_row: int, count: int, short_first: int = 0
         def rows() -> Iterator[bytes]:
             yield _header_row()
             for n in range(2, short_first + 2):
-                yield f'<row r="{n}"><c r="B{n}"><v>{n}</v></c>{_inline(f"C{n}", "Success")}</row>'.encode()
+                status = _inline(f"C{n}", "Success")
+                yield f'<row r="{n}"><c r="B{n}"><v>{n}</v></c>{status}</row>'.encode()
             for n in range(short_first + 2, short_first + count + 2):
                 long_cells = "".join(_inline(f"{c}{n}", text) for c in "DEFG"[:per_row])
                 yield (
@@ -194,7 +197,8 @@ def xlsx_full(formula: bool, shared: bool = False):
                     first = _inline(f"A{n}", click)
                     status = _inline(f"C{n}", "Success") + _inline(f"D{n}", "checked")
                 extra = f'<c r="E{n}"><f>1+1</f><v>2</v></c>' if formula and n == 2 else ""
-                yield f'<row r="{n}">{first}<c r="B{n}"><v>{n}</v></c>{status}{extra}</row>'.encode()
+                cells = f'{first}<c r="B{n}"><v>{n}</v></c>{status}{extra}'
+                yield f'<row r="{n}">{cells}</row>'.encode()
 
         _xlsx(path, rows(), strings)
         return 1_048_575
@@ -256,10 +260,8 @@ def tree_rss(process: object) -> int:
     assert isinstance(process, psutil.Process)  # noqa: S101
     total = 0
     for member in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # (a child that just ended)
             total += member.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -278,10 +280,8 @@ def measured(env: dict[str, str], job_id: int) -> tuple[dict, float, float]:
     process = psutil.Process(worker.pid)
     peak = 0
     while worker.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):
             peak = max(peak, tree_rss(process))
-        except psutil.Error:
-            pass
         time.sleep(0.02)
     out, err = worker.communicate()
     seconds = time.perf_counter() - started
@@ -304,17 +304,7 @@ def main() -> None:
     random.seed(7)
     postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     media = tempfile.mkdtemp(prefix="gokart-bench-hostile-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{postgres_url}/{args.database}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
-        "CELERY_TASK_DEFAULT_QUEUE": f"gokart-bench-hostile-{os.getpid()}",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "MEDIA_ROOT": media,
-        "LOG_LEVEL": "ERROR",
-        "DJANGO_SETTINGS_MODULE": "gokart.settings",
-    }
+    env = bench_environment(postgres_url, args.database, media, "bench-hostile")
     os.environ.update(env)
     database_recreate(postgres_url, args.database)
     results = []
@@ -351,9 +341,7 @@ def main() -> None:
             )
             read_rows = (outcome.get("summary") or {}).get("rows")
             lost = (
-                abs(expected - read_rows)
-                if expected is not None and read_rows is not None
-                else 0
+                abs(expected - read_rows) if expected is not None and read_rows is not None else 0
             )
             results.append((name, rss, seconds, crashed, lost))
             print(
@@ -370,14 +358,7 @@ def main() -> None:
             f"lost_rows={sum(r[4] for r in results)}"
         )
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        import shutil
-
-        shutil.rmtree(media, ignore_errors=True)
-        if not args.keep_db:
-            database_drop(postgres_url, args.database)
+        bench_cleanup(postgres_url, args.database, media, keep_db=args.keep_db)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Hypothesis profiles for the fuzzing suites (``test_fuzz_*.py``), chosen by ``GOKART_FUZZ``:
 
-- ``short`` (the default, what ``make test`` runs): a few dozen examples per property, enough to
-  keep every shape exercised on each run (about a minute in all);
+- ``short`` (the default, what ``make test`` runs): ten examples per property, enough to keep
+  every shape exercised on each run (about two minutes in all);
 - ``long`` (``GOKART_FUZZ=long``): a thousand examples per property, for a search at leisure.
 
 Each example of the file suites runs the real validation against PostgreSQL (and the XLSX/XLS
@@ -23,6 +23,6 @@ _COMMON = {
     ],
     "print_blob": True,
 }
-settings.register_profile("short", max_examples=20, **_COMMON)
+settings.register_profile("short", max_examples=10, **_COMMON)
 settings.register_profile("long", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("GOKART_FUZZ", "short"))
