@@ -50,27 +50,32 @@ def csv_rows(
 
 
 class _Lines:
-    """The file's lines, decoded, with the number and the line break of the last one given."""
+    """The file's lines, decoded, with the number and the line break of the last one given.
+
+    Each block is decoded at once (a line at a time only to find where a bad byte is) and split
+    at "\\n" (a "\\r" before it stays on the line: ``next`` takes it off), or at "\\r" in a
+    file whose first block has no "\\n" (old Mac line breaks). A line is refused
+    (``_LineTooLong``) once it passes ``max_bytes``: memory holds at most a block and a line."""
 
     def __init__(self, raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int) -> None:
-        self.separator = b"\n"
-        self._lines = self._split(raw, max_bytes, progress, size)
+        self.separator = "\n"
+        self.texts = self._split(raw, max_bytes, progress, size)
         self.number = 0
         self.terminator = "\n"
 
     def next(self) -> str | None:
-        line = next(self._lines, None)
-        if line is None:
+        text = next(self.texts, None)
+        if text is None:
             return None
         self.number += 1
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise _BadBytes(self.number, error.start, line[error.start]) from error
-        # The line break kept as it was, for one inside a quoted field.
-        if self.separator == b"\r":
+        return self.ending_strip(text)
+
+    def ending_strip(self, text: str) -> str:
+        """The line without the "\\r" of its "\\r\\n", its line break noted (for one inside a
+        quoted field, kept as written)."""
+        if self.separator == "\r":
             self.terminator = "\r"
-        elif text.endswith("\r"):
+        elif text[-1:] == "\r":
             self.terminator = "\r\n"
             return text[:-1]
         else:
@@ -79,32 +84,48 @@ class _Lines:
 
     def _split(
         self, raw: BinaryIO, max_bytes: int, progress: Progress | None, size: int
-    ) -> Iterator[bytes]:
-        """Lines split at "\\n" (a "\\r" before it left on the line), or at "\\r" in a file whose
-        first block has no "\\n" (old Mac line breaks), each refused (``_LineTooLong``) once it
-        passes ``max_bytes``: memory holds at most a block and one line."""
+    ) -> Iterator[str]:
         pending = b""
         number = blocks = 0
+        separator = b"\n"
         while block := raw.read(BLOCK_BYTES):
             if blocks == 0 and b"\n" not in block and b"\r" in block:
-                self.separator = b"\r"
-            data = pending + block
-            lines = data.split(self.separator)
-            pending = lines.pop()
-            for line in lines:
-                number += 1
-                if len(line) > max_bytes + 1:
-                    raise _LineTooLong(number, len(line))
-                yield line
-            if len(pending) > max_bytes + 1:
-                raise _LineTooLong(number + 1, len(pending))
+                separator, self.separator = b"\r", "\r"
             blocks += 1
             if progress is not None and blocks % 4 == 0:
                 progress(raw.tell(), size)
+            data = pending + block
+            cut = data.rfind(separator) + 1
+            pending = data[cut:]
+            if len(pending) > max_bytes + 1:
+                raise _LineTooLong(number + data.count(separator, 0, cut) + 1, len(pending))
+            if cut:
+                try:
+                    lines = data[: cut - 1].decode("utf-8").split(self.separator)
+                except UnicodeDecodeError:
+                    # The good lines first, so that the bad one is met in its row.
+                    for line in data[: cut - 1].split(separator):
+                        number += 1
+                        if len(line) > max_bytes + 1:
+                            raise _LineTooLong(number, len(line)) from None
+                        yield _decoded(line, number)
+                    continue
+                if max(map(len, lines)) > max_bytes + 1:
+                    long = next(i for i, line in enumerate(lines) if len(line) > max_bytes + 1)
+                    raise _LineTooLong(number + long + 1, len(lines[long]))
+                number += len(lines)
+                yield from lines
         if pending:
-            yield pending
+            yield _decoded(pending, number + 1)
         if progress is not None:
             progress(size, size)
+
+
+def _decoded(line: bytes, number: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _BadBytes(number, error.start, line[error.start]) from error
 
 
 class _BadBytes(Exception):
@@ -151,20 +172,26 @@ class _Parser:
                     "The file has no header row. The first row must name the columns."
                 )
             self.delimiter = _delimiter_detect(text)
-            while text is not None:
+            row_number += 1
+            first_line = self.lines.number
+            cells = self._row_cells(row_number, text, first_line)
+            self.headers = [cell.strip() for cell in cells]
+            self.row_like_delimiters = len(cells) - 1 if len(cells) >= 2 else 0
+            yield row_number, cells
+            # The usual row, inline: no quote, one line (this runs for millions of rows).
+            lines, delimiter, max_cell = self.lines, self.delimiter, self.limits.max_cell_chars
+            for raw_text in lines.texts:
+                lines.number += 1
                 row_number += 1
-                first_line = self.lines.number
-                cells = self._cells(text) if QUOTE in text else text.split(self.delimiter)
-                if len(cells) > MAX_COLUMNS + 1:
-                    del cells[MAX_COLUMNS + 1 :]
-                # (the row's lines bound its cells)
-                if len(text) > self.limits.max_cell_chars or self.lines.number != first_line:
-                    self._cells_check(row_number, cells)
-                if not self.headers and any(cell.strip() for cell in cells):
-                    self.headers = [cell.strip() for cell in cells]
-                    self.row_like_delimiters = len(cells) - 1 if len(cells) >= 2 else 0
+                text = raw_text[:-1] if raw_text[-1:] == "\r" else raw_text
+                if QUOTE in text or len(text) > max_cell:
+                    first_line = lines.number
+                    cells = self._row_cells(row_number, lines.ending_strip(raw_text), first_line)
+                else:
+                    cells = text.split(delimiter)
+                    if len(cells) > MAX_COLUMNS + 1:
+                        del cells[MAX_COLUMNS + 1 :]
                 yield row_number, cells
-                text = self.lines.next()
         except _QuoteError as error:
             raise UnusableFile(
                 f"Row {row_number} (line {first_line}) cannot be read as CSV: {error.message} "
@@ -174,18 +201,34 @@ class _Parser:
         except _LineTooLong as error:
             raise UnusableFile(
                 row_too_long_message(
-                    row_number if error.in_current_row else row_number + 1,
+                    self._row_of_line(row_number, error.line, error.in_current_row),
                     error.length,
                     self.limits.max_row_chars,
                     what=f" (line {error.line})",
                 )
             ) from error
         except _BadBytes as error:
-            row = row_number if error.in_current_row else row_number + 1
+            row = self._row_of_line(row_number, error.line, error.in_current_row)
             raise UnusableFile(
                 f"Row {row} (line {error.line}) is not valid UTF-8 text: byte "
                 f"0x{error.byte:02X} at character {error.position + 1}. {SAVE_AS_UTF8}"
             ) from error
+
+    def _row_of_line(self, row_number: int, line: int, in_current_row: bool) -> int:
+        """The row of a line not read yet (a block is checked before its lines are given): one
+        row a line after the last line read, or the current row's lines first."""
+        ahead = line - self.lines.number
+        return row_number + (ahead - 1 if in_current_row else ahead) if ahead > 0 else row_number
+
+    def _row_cells(self, row_number: int, text: str, first_line: int) -> list[str]:
+        """The cells of a row that has quotes or long cells (or is the header)."""
+        cells = self._cells(text) if QUOTE in text else text.split(self.delimiter)
+        if len(cells) > MAX_COLUMNS + 1:
+            del cells[MAX_COLUMNS + 1 :]
+        # (the row's lines bound its cells)
+        if len(text) > self.limits.max_cell_chars or self.lines.number != first_line:
+            self._cells_check(row_number, cells)
+        return cells
 
     def _cells_check(self, row_number: int, cells: list[str]) -> None:
         limit = self.limits.max_cell_chars
