@@ -88,7 +88,7 @@ def csv_plain(path: Path) -> int | None:
     with open(path, "wb") as out:
         out.write(HEADER.encode())
         for line in _csv_plain_rows(10**9):
-            if rows % 1000 == 0 and out.tell() > 100 * MB - 4096:
+            if rows % 1000 == 0 and out.tell() > 100 * MB - 256 * 1024:
                 break
             out.write(line)
             rows += 1
@@ -101,7 +101,7 @@ def csv_unclosed_quote(path: Path) -> int | None:
         for rows, line in enumerate(_csv_plain_rows(10**9)):
             if rows == 100:
                 line = b'%032x,%d,Success,"never closed\n' % (rows, rows + 1)
-            if rows % 1000 == 0 and out.tell() > 100 * MB - 4096:
+            if rows % 1000 == 0 and out.tell() > 100 * MB - 256 * 1024:
                 break
             out.write(line)
     return None
