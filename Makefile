@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 RECEIVER_PORT ?= 8001
 
-.PHONY: run serve test lint bench-changelist bench-postback bench-import bench-callbacks chromium
+.PHONY: run serve test lint bench-changelist bench-postback bench-import bench-hostile bench-callbacks chromium
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-import: $(VENV)/.installed
 	$(BIN)/python bench/import_statuses.py --format csv --size-mb 100 --revert
 	$(BIN)/python bench/import_statuses.py --format xlsx --rows 1048575
 	$(BIN)/python bench/import_statuses.py --format xls --rows 65535
+
+bench-hostile: $(VENV)/.installed
+	$(BIN)/python bench/hostile_files.py
 
 bench-callbacks: $(VENV)/.installed
 	$(BIN)/python bench/callbacks.py --count 100000

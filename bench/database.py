@@ -57,3 +57,34 @@ CATALOGUE_SQL = [
     ORDER BY o.id, e.code
     """,
 ]
+
+
+def bench_environment(postgres_url: str, database: str, media: str, name: str) -> dict[str, str]:
+    """The environment of a benchmark's own processes: its database, its media folder, its
+    own Celery queue, production-like settings (``DEBUG=0``, errors-only logs)."""
+    import os
+    import secrets
+
+    return {
+        **os.environ,
+        "DATABASE_URL": f"{postgres_url}/{database}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
+        "CELERY_TASK_DEFAULT_QUEUE": f"gokart-{name}-{os.getpid()}",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "MEDIA_ROOT": media,
+        "LOG_LEVEL": "ERROR",
+        "DJANGO_SETTINGS_MODULE": "gokart.settings",
+    }
+
+
+def bench_cleanup(postgres_url: str, database: str, media: str, *, keep_db: bool) -> None:
+    """Close Django's connections, remove the media folder, drop the database (unless kept)."""
+    import shutil
+
+    from django.db import connections
+
+    connections.close_all()
+    shutil.rmtree(media, ignore_errors=True)
+    if not keep_db:
+        database_drop(postgres_url, database)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.cache import never_cache
@@ -41,15 +43,86 @@ def _method_not_allowed(allowed: list[str]) -> JsonResponse:
     return response
 
 
-def _param(request: HttpRequest, name: str, *, required: bool = True) -> str:
+class _TooLarge(Exception):
+    pass
+
+
+def _parameters(request: HttpRequest) -> dict[str, list[str]]:
+    """Every parameter of the query string and (POST) of the form-encoded body, by name.
+
+    Read from the raw bytes and decoded strictly, so that a percent-encoded byte that is not
+    UTF-8 (``%FF``) is a 400 instead of a U+FFFD that would make two different ids one. The
+    body is refused over ``TRACKING_MAX_BODY_BYTES`` before it is read (``Content-Length``),
+    or once that much has been read (no length given); a multipart body at all (Django would
+    write its files to disk first).
+    """
+    sources = [get_bytes_from_wsgi(request.META, "QUERY_STRING", "")]
+    if request.method == "POST":
+        content_type = request.META.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        if content_type.startswith("multipart/"):
+            raise _BadParameter(
+                "Multipart bodies are not accepted: send the parameters in the query string "
+                "or as a form-encoded body (application/x-www-form-urlencoded)."
+            )
+        if content_type == "application/x-www-form-urlencoded":
+            sources.append(_body_read(request))
+    found: dict[str, list[str]] = {}
+    for source in sources:
+        for raw_name, raw_value in _pairs(source):
+            try:
+                name = raw_name.decode("utf-8")
+                value = raw_value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                shown = raw_name.decode("utf-8", "replace")[:40]
+                raise _BadParameter(
+                    f"Parameter {shown!r} is not valid UTF-8 text once percent-decoded; "
+                    "percent-encode the UTF-8 bytes of the value."
+                ) from error
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def _pairs(source: bytes) -> list[tuple[bytes, bytes]]:
+    """``name=value`` pairs of a query string or form body, percent-decoded to bytes."""
+    fields = [field for field in source.split(b"&") if field]
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if limit is not None and len(fields) > limit:
+        raise _BadParameter(f"Unreadable request: more than {limit:,} parameters.")
+    pairs = []
+    for field in fields:
+        name, _, value = field.partition(b"=")
+        pairs.append(
+            (
+                unquote_to_bytes(name.replace(b"+", b" ")),
+                unquote_to_bytes(value.replace(b"+", b" ")),
+            )
+        )
+    return pairs
+
+
+def _body_read(request: HttpRequest) -> bytes:
+    limit = settings.TRACKING_MAX_BODY_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise _TooLarge
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise _TooLarge
+    return body
+
+
+def _param(
+    request: HttpRequest, parameters: dict[str, list[str]], name: str, *, required: bool = True
+) -> str:
     """One parameter from the query string or the form body ("" when optional and absent).
 
     Repeated (also once in the query and once in the body), overlong or containing control
     characters is an error: a postback must say one thing unambiguously.
     """
-    values = request.GET.getlist(name)
-    if request.method == "POST":
-        values += request.POST.getlist(name)
+    values = parameters.get(name, [])
     if len(values) > 1:
         raise _BadParameter(f"Parameter {name!r} is repeated.")
     value = values[0] if values else ""
@@ -64,6 +137,13 @@ def _param(request: HttpRequest, name: str, *, required: bool = True) -> str:
     if not value.isprintable():
         raise _BadParameter(f"Parameter {name!r} contains control characters.")
     return value
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.TRACKING_MAX_BODY_BYTES
+    return _error(
+        f"Request body larger than {limit:,} bytes: a postback needs only its parameters.", 413
+    )
 
 
 def _positive_int(value: str, name: str) -> int:
@@ -90,6 +170,7 @@ def _unreadable_request_guard(view: Callable[..., HttpResponse]) -> Callable[...
     return guarded
 
 
+@csrf_exempt  # a POST or PUT changes nothing: it gets the JSON 405, not the CSRF page
 @never_cache
 @_unreadable_request_guard
 def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
@@ -99,7 +180,7 @@ def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
     try:
         offer_pk = _positive_int(offer_id, "Offer id")
         partner_pk = _positive_int(partner_id, "Partner id")
-        sub_id = _param(request, "sub", required=False)
+        sub_id = _param(request, _parameters(request), "sub", required=False)
     except _BadParameter as error:
         return _error(str(error), 400)
     try:
@@ -137,12 +218,15 @@ def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
     if request.method not in ("GET", "POST"):
         return _method_not_allowed(["GET", "POST"]), "bad_method"
     try:
-        gk_click_id = _param(request, "gk_click_id")
-        event = _param(request, "event", required=False)
-        transaction_id = _param(request, "txn_id", required=False)
-        token = _param(request, "token")
+        parameters = _parameters(request)
+        gk_click_id = _param(request, parameters, "gk_click_id")
+        event = _param(request, parameters, "event", required=False)
+        transaction_id = _param(request, parameters, "txn_id", required=False)
+        token = _param(request, parameters, "token")
     except _BadParameter as error:
         return _error(str(error), 400), "bad_request"
+    except _TooLarge:
+        return _too_large(), "too_large"
     if not _GK_CLICK_ID.fullmatch(gk_click_id):
         return (
             _error("Malformed gk_click_id: expected the id the click redirect gave.", 400),

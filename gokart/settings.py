@@ -163,6 +163,10 @@ IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES = int(
 # XLS and XLSX uploads: the address space of the fast reader's process (python-calamine holds
 # the sheet's bounding box); a sheet that needs more is read by the format's reference reader.
 IMPORT_READER_MAX_BYTES = int(os.environ.get("IMPORT_READER_MAX_BYTES", 448 * 1024 * 1024))
+# Every reader: one row (the header too) and one cell, in characters (CSV: bytes of its lines,
+# XLSX: bytes of its <row> XML), refused while reading (conversions/imports/reading/limits.py).
+IMPORT_READER_MAX_ROW_CHARS = int(os.environ.get("IMPORT_READER_MAX_ROW_CHARS", 1024 * 1024))
+IMPORT_READER_MAX_CELL_CHARS = int(os.environ.get("IMPORT_READER_MAX_CELL_CHARS", 32_767))
 # A validated import not confirmed within this many hours has its checked rows dropped (they
 # take disk: a row per conversion of the file) and fails; Retry checks the file again.
 IMPORT_CONFIRM_WITHIN_HOURS = int(os.environ.get("IMPORT_CONFIRM_WITHIN_HOURS", 168))
@@ -334,6 +338,8 @@ DEMO_RECEIVER_PORT = int(os.environ.get("RECEIVER_PORT", "8001"))
 # --- Tracking ---------------------------------------------------------------------------------
 # Longest parameter accepted on /click/ and /postback/ (bytes).
 TRACKING_MAX_PARAM_LENGTH = 255
+# /postback/ bodies (form-encoded parameters only) over this are refused before being read.
+TRACKING_MAX_BODY_BYTES = int(os.environ.get("TRACKING_MAX_BODY_BYTES", 16 * 1024))
 
 # --- Partner callbacks ------------------------------------------------------------------------
 # Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local

@@ -15,14 +15,15 @@ columns is skipped (spreadsheets often end with blank rows) and not counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from conversions.imports.reading.limits import MAX_COLUMNS
 from conversions.imports.reading.types import UnusableFile
 from conversions.models import Status
 from conversions.reports.formulas import formula_unescape
 
-MAX_COLUMNS = 1000
 MAX_CLICK_ID_CHARS = 64
 MAX_REASON_CHARS = 1000
 # Original values kept for the report of rejected rows are cut to this length.
@@ -36,6 +37,13 @@ COLUMN_NAMES = {
 }
 STATUSES = {status.value: status.value for status in Status}
 STATUS_LABELS = ", ".join(str(status.label) for status in Status)
+# An EventId: ASCII digits, or a spreadsheet's number form of them (123.0, 1.23E+5); never
+# "+5", "1_0" or other scripts' digits, which Python's int() and float() would take.
+_EVENT_ID = re.compile(r"[0-9]+(?:\.0*)?|[0-9](?:\.[0-9]+)?[Ee]\+?[0-9]{1,2}")
+# A gk_click_id as the click redirect gives it (the postback accepts the same).
+_CLICK_ID = re.compile(r"[A-Za-z0-9_-]+")
+# What PostgreSQL text cannot hold: NUL, and (from a broken XLS) unpaired UTF-16 surrogates.
+_NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Columns(NamedTuple):
@@ -65,8 +73,15 @@ def header_key(text: str) -> str:
     return "".join(text.split()).replace("_", "").lower().lstrip("\ufeff")
 
 
+def storable(text: str) -> str:
+    """``text`` with what PostgreSQL text cannot hold shown as U+FFFD (for messages and the
+    report of rejected rows; a value that needs it is never applied)."""
+    return _NOT_STORABLE.sub("\ufffd", text)
+
+
 def columns_find(header: list[str]) -> Columns:
     """The columns of a header row; ``UnusableFile`` when a needed one is missing."""
+    header = [storable(text) for text in header]
     if len(header) > MAX_COLUMNS:
         raise UnusableFile(
             f"The header row has {len(header):,} columns or more (at most {MAX_COLUMNS:,}). "
@@ -101,7 +116,8 @@ def columns_find(header: list[str]) -> Columns:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= REPORT_VALUE_CHARS else text[:REPORT_VALUE_CHARS] + "…"
+    text = text if len(text) <= REPORT_VALUE_CHARS else text[:REPORT_VALUE_CHARS] + "…"
+    return storable(text)
 
 
 def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow | None:
@@ -141,8 +157,15 @@ def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow 
         )
     elif not click and not event:
         error = "Neither gk_click_id nor EventId is filled in."
+    elif unstorable := _unstorable_column(click, event, status_text, reason, columns):
+        error = (
+            f"{unstorable} holds a NUL character or a broken one (a lone UTF-16 surrogate), "
+            "which is not text; delete it from that cell and upload again."
+        )
     elif len(click) > MAX_CLICK_ID_CHARS:
         error = f"gk_click_id is {len(click):,} characters long; click ids have at most 64."
+    elif click and not _CLICK_ID.fullmatch(click):
+        error = f"gk_click_id “{_cut(click)}” is not a click id (letters, digits, _ and - only)."
     elif status is None:
         error = (
             f"Status “{_cut(status_text)}” is not one of {STATUS_LABELS}."
@@ -182,6 +205,7 @@ def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None
     needed = max(i for i in (click_at, event_at, status_at, reason_at) if i is not None) + 1
     statuses = STATUSES
     new = tuple.__new__
+    click_id, not_storable = _CLICK_ID.fullmatch, _NOT_STORABLE.search
 
     def check(row_number: int, cells: list[str]) -> StagedRow | None:
         width = len(cells)
@@ -196,8 +220,9 @@ def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None
                 and (click or event)
                 and len(click) <= MAX_CLICK_ID_CHARS
                 and len(reason) <= MAX_REASON_CHARS
-                and click[:1] != "="
+                and (not click or click_id(click))
                 and reason[:1] not in ("=", "'")
+                and not_storable(reason) is None
             ):
                 if not event:
                     return new(
@@ -217,24 +242,38 @@ def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None
 def _formula_column(
     click: str, event: str, status: str, reason: str, columns: Columns
 ) -> str | None:
+    return _column_where(lambda value: value[:1] == "=", click, event, status, reason, columns)
+
+
+def _unstorable_column(
+    click: str, event: str, status: str, reason: str, columns: Columns
+) -> str | None:
+    return _column_where(
+        lambda value: _NOT_STORABLE.search(value) is not None, click, event, status, reason, columns
+    )
+
+
+def _column_where(
+    test: Callable[[str], bool], click: str, event: str, status: str, reason: str, columns: Columns
+) -> str | None:
+    """The header of the first of the row's four values that passes ``test``."""
     for field, value in (
         ("gk_click_id", click),
         ("event_id", event),
         ("status", status),
         ("reason", reason),
     ):
-        if value[:1] == "=":
+        if test(value):
             return columns.headers.get(field, field)
     return None
 
 
 def _event_id_parse(text: str) -> int | None:
-    if text.isascii() and text.isdigit():
-        return int(text) if len(text) <= 18 else None
-    try:
-        number = float(text)  # a spreadsheet's 123.0 or 1.23E+5
-    except ValueError:
+    if not _EVENT_ID.fullmatch(text):
         return None
+    if text.isdigit():
+        return int(text) if len(text) <= 18 else None
+    number = float(text)  # a spreadsheet's 123.0 or 1.23E+5
     if number.is_integer() and 0 < number < 2**53:
         return int(number)
     return None

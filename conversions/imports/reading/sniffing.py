@@ -10,6 +10,9 @@ from conversions.imports.reading.types import UnusableFile
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FORMATS = {".csv": "csv", ".xls": "xls", ".xlsx": "xlsx"}
+# An encrypted Office Open XML file is an OLE2 compound file with this stream (its directory
+# entry's UTF-16 name), usually within the first sectors.
+_ENCRYPTED_MARK = "EncryptionInfo".encode("utf-16-le")
 SAVE_AS_UTF8 = (
     'In Excel choose File › Save As › "CSV UTF-8 (Comma delimited) (*.csv)"; in another editor '
     "choose the UTF-8 encoding when saving. Then upload the file again."
@@ -32,9 +35,17 @@ def file_format_check(head: bytes, file_format: str) -> None:
     if not head:
         raise UnusableFile("The file is empty. Upload a file with a header row and data rows.")
     if file_format == "xlsx" and not head.startswith(ZIP_MAGIC):
+        if head.startswith(OLE2_MAGIC) and _ENCRYPTED_MARK in head:
+            raise UnusableFile(
+                "This .xlsx file is protected by a password (encrypted), so it cannot be read. "
+                "Open it in Excel, remove the password (File › Info › Protect Workbook › Encrypt "
+                "with Password, empty the box), save it, and upload it again."
+            )
         if head.startswith(OLE2_MAGIC):
-            found = "an older Excel 97-2003 workbook (.xls)"
-            fix = "rename it to .xls, or save it as an Excel Workbook (.xlsx)"
+            found = "an older Excel 97-2003 workbook (.xls), or a password-protected workbook"
+            fix = (
+                "rename it to .xls, or remove its password, or save it as an Excel Workbook (.xlsx)"
+            )
         elif _looks_like_text(head):
             found = "text (CSV)"
             fix = "rename it to .csv, or open it in Excel and save it as an Excel Workbook (.xlsx)"

@@ -34,7 +34,13 @@ def xls_rows(path: Path | str, *, progress: Progress | None = None) -> Rows:
     try:
         if book.nsheets == 0:
             raise UnusableFile("This .xls file has no sheet.")
-        sheet = book.sheet_by_index(0)
+        try:
+            sheet = book.sheet_by_index(0)
+        except Exception as error:  # noqa: BLE001 -- a sheet record pointing anywhere
+            raise UnusableFile(
+                f"The first sheet of this .xls file cannot be read ({error}). Open it in Excel "
+                "and save it as an Excel Workbook (.xlsx) or as CSV UTF-8, then upload that."
+            ) from error
         try:
             formulas = xls_formula_cells(path)
         except Exception:  # noqa: BLE001 -- xlrd read it: its values are still good

@@ -1,0 +1,34 @@
+"""gunicorn settings for the web process: ``gunicorn -c python:gokart.gunicorn_config …``.
+
+gunicorn answers some requests itself, before Django sees them: a request line longer than
+``limit_request_line`` (414), too many or too large headers (431), a malformed request (400).
+Its page is HTML; the public tracking endpoints promise JSON ``{"error": "…"}`` for every
+error (DESIGN.md, "Public interface"), and those errors come from advertisers' servers that
+parse JSON. The request line has not been read (or not understood) when gunicorn refuses it,
+so the path is unknown: every such answer is JSON, the admin's too (a browser never sends one).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from gunicorn import util
+
+# gunicorn's own default, written down: a postback's parameters fit well within it (each is at
+# most TRACKING_MAX_PARAM_LENGTH); longer ones should be POSTed as a form body.
+limit_request_line = 4094
+
+
+def json_error_write(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's ``util.write_error``, answering ``{"error": "…"}`` instead of HTML."""
+    hint = " Send long parameters in a form-encoded POST body." if status_int == 414 else ""
+    body = json.dumps({"error": f"{reason}: {mesg}".rstrip(": ") + "." + hint}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = json_error_write
