@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from callbacks.dispatch import callback_deliveries_dispatch_on_commit
 from callbacks.models import CallbackDelivery, Partner
 from callbacks.outbox import DELIVERED, Outcome
 
@@ -93,8 +94,6 @@ def partner_resume(*, partner_id: int, user: Any = None) -> int:
             resumed,
         )
     if resumed:
-        from callbacks.services import callback_deliveries_dispatch_on_commit
-
         callback_deliveries_dispatch_on_commit()
     return resumed
 

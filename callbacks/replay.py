@@ -20,8 +20,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from callbacks.dispatch import callback_deliveries_dispatch_on_commit
 from callbacks.models import CallbackDelivery
 from callbacks.selectors import callback_delivery_search_condition
+from callbacks.services import state_when_resent
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +100,6 @@ def replay_deliveries(selection: ReplaySelection) -> QuerySet[CallbackDelivery]:
 
 def callback_deliveries_replay(*, selection: ReplaySelection, username: str = "system") -> int:
     """Resend every callback of the selection (see the module docstring); returns how many."""
-    from callbacks.services import callback_deliveries_dispatch_on_commit, state_when_resent
 
     with transaction.atomic():
         replayed = (

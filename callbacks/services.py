@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
+from callbacks.dispatch import callback_deliveries_dispatch_on_commit
 from callbacks.models import CallbackDelivery, Partner
 from callbacks.status_change_rows import StatusChangeRows
-from callbacks.tasks import callback_dispatch_queue
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +49,6 @@ def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
         WHERE {owed}
         RETURNING 1
     """  # noqa: S608 -- only our own relation and column names are interpolated
-
-
-def callback_deliveries_dispatch_on_commit() -> None:
-    """Queue delivery of due callbacks once the current transaction commits.
-
-    If the message is lost (broker down, crash before enqueue), the periodic sweep finds the
-    outbox rows anyway: a lost message delays a callback, it never loses one.
-    """
-    transaction.on_commit(callback_dispatch_queue)
 
 
 def state_when_resent() -> Case:

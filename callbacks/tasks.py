@@ -26,6 +26,7 @@ from django.conf import settings
 
 from callbacks.broker import redis_client
 from callbacks.delivery import callback_deliveries_deliver_due
+from callbacks.dispatch import callback_dispatch_register
 from callbacks.replay import ReplaySelection, callback_deliveries_replay
 
 logger = logging.getLogger(__name__)
@@ -91,3 +92,7 @@ def callback_deliveries_replay_run(selection: dict[str, str], username: str) -> 
     return callback_deliveries_replay(
         selection=ReplaySelection.from_params(selection), username=username
     )
+
+
+# Everything that owes callbacks queues this dispatch through ``callbacks.dispatch``.
+callback_dispatch_register(callback_dispatch_queue)
