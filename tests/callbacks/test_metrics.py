@@ -75,8 +75,8 @@ def test_the_series_of_callbacks_imports_and_postbacks(
         file="imports/statuses.csv",
         file_format="csv",
         state=ImportJob.State.APPLIED,
-        started_at=now - timedelta(seconds=90),
-        finished_at=now,
+        apply_started_at=now - timedelta(seconds=90),
+        apply_finished_at=now,
     )
     before = scrape(client).get(("gokart_postbacks_total", (("outcome", "bad_request"),)), 0)
     assert client.get("/postback/", {"gk_click_id": "x"}).status_code == 400

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
-from conversions.models import Conversion, Offer, Status
+from conversions.models import Conversion, Offer, Status, StatusChange
 from conversions.tracking import conversion_record_from_postback
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,14 +32,16 @@ def realistic_conversions(offer_factory, offer_event_factory, click_factory, par
             now=now - timedelta(days=n * 2),
         )
     conversion = Conversion.objects.order_by("-id").first()
-    CallbackDelivery.objects.create(
-        status_change_id=1,
-        conversion=conversion,
-        partner=partner,
-        sequence_number=1,
-        state=CallbackDelivery.State.FAILED,
-        next_attempt_at=now,
-        created_at=now,
+    CallbackDelivery.objects.update_or_create(
+        status_change=StatusChange.objects.get(conversion=conversion, sequence_number=1),
+        defaults={
+            "conversion": conversion,
+            "partner": partner,
+            "sequence_number": 1,
+            "state": CallbackDelivery.State.FAILED,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
     return conversion
 

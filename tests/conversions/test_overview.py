@@ -13,7 +13,7 @@ from django.utils import timezone
 from callbacks.models import CallbackDelivery
 from conversions.admin.overview import overview_context
 from conversions.imports import services as imports
-from conversions.models import Conversion, Offer, Source, Status
+from conversions.models import Conversion, Offer, Source, Status, StatusChange
 from conversions.overview import hour_floor, overview_read
 from conversions.services import conversion_status_set
 from conversions.tracking import conversion_record_from_postback
@@ -154,7 +154,9 @@ def test_partners_with_failed_callbacks_match_a_count(network):
     conversions = Conversion.objects.filter(partner=partner)[:3]
     for n, conversion in enumerate(conversions):
         CallbackDelivery.objects.create(
-            status_change_id=10_000 + n,
+            status_change_id=StatusChange.objects.get(
+                conversion=conversion, sequence_number=conversion.status_version
+            ).pk,
             conversion=conversion,
             partner=partner,
             sequence_number=1,

@@ -33,7 +33,12 @@ def xls_bytes(rows):
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             if isinstance(value, str) and value.startswith("="):
-                sheet.write(r, c, xlwt.Formula(value[1:]))  # as openpyxl takes "=…"
+                try:
+                    formula = xlwt.Formula(value[1:])  # as openpyxl takes "=…"
+                except Exception:  # noqa: BLE001 -- xlwt cannot parse it: Excel would not either
+                    sheet.write(r, c, value)
+                else:
+                    sheet.write(r, c, formula)
             elif value not in ("", None):
                 sheet.write(r, c, value)
     out = io.BytesIO()
