@@ -26,6 +26,13 @@ def callback_dispatch_register(queue: Callable[[], None]) -> None:
 
 def callback_deliveries_dispatch_on_commit() -> None:
     """Queue delivery of due callbacks once the current transaction commits (at once outside
-    one)."""
-    if _queue is not None:
-        transaction.on_commit(_queue)
+    one). A transaction that owes callbacks many times over (a demo, a script changing
+    statuses in a loop) queues one dispatch: the dispatch delivers everything due."""
+    if _queue is None:
+        return
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        callback is _queue for _, callback, _ in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_queue)

@@ -279,6 +279,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        # The transport polls its folder: every second by default, a message a second.
+        "polling_interval": 0.1,
     }
 else:
     # Long waits live in the database (next attempt times), so no task is ever scheduled
