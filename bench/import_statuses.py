@@ -334,6 +334,24 @@ def worker_run(import_job_id: int) -> dict:
     }
 
 
+def worker_subprocess_run(import_job_id: int, env: dict[str, str], *, what: str) -> dict:
+    """``worker_run`` of one job in a process of its own (as a Celery worker runs it); its
+    outcome. Stops the benchmark when the worker failed or the job did not apply."""
+    worker = subprocess.run(
+        [sys.executable, __file__, "--worker", str(import_job_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if worker.returncode != 0:
+        sys.exit(f"{what} worker failed:\n{worker.stderr[-3000:]}")
+    outcome = json.loads(worker.stdout.strip().splitlines()[-1])
+    if outcome.get("state") != "applied":
+        sys.exit(f"{what} did not apply: {outcome}")
+    return outcome
+
+
 def revert_run(job: object, env: dict[str, str]) -> str:
     """Revert the applied job in a worker (its check and apply timed), then ``audit_verify``
     over the whole table; the last line's revert figures."""
@@ -341,22 +359,10 @@ def revert_run(job: object, env: dict[str, str]) -> str:
 
     from conversions.audit import audit_verify
     from conversions.imports import services
-    from conversions.models import ImportJob
 
     revert = services.import_job_revert(import_job=job, user=None, queue_validation=False)
     connections.close_all()
-    worker = subprocess.run(
-        [sys.executable, __file__, "--worker", str(revert.pk)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if worker.returncode != 0:
-        sys.exit(f"revert worker failed:\n{worker.stderr[-3000:]}")
-    outcome = json.loads(worker.stdout.strip().splitlines()[-1])
-    if outcome.get("state") != ImportJob.State.APPLIED:
-        sys.exit(f"revert did not apply: {outcome}")
+    outcome = worker_subprocess_run(revert.pk, env, what="revert")
     summary = outcome["summary"]
     print(
         f"reverted: {summary['applied_total']:,} conversions back, "
@@ -500,18 +506,7 @@ def main() -> None:
         path.unlink()
         connections.close_all()
 
-        worker = subprocess.run(
-            [sys.executable, __file__, "--worker", str(job.pk)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if worker.returncode != 0:
-            sys.exit(f"worker failed:\n{worker.stderr[-3000:]}")
-        outcome = json.loads(worker.stdout.strip().splitlines()[-1])
-        if outcome.get("state") != "applied":
-            sys.exit(f"import did not apply: {outcome}")
+        outcome = worker_subprocess_run(job.pk, env, what="import")
         summary = outcome["summary"]
         print(
             "preview: "

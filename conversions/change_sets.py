@@ -45,8 +45,7 @@ class MoneyLine:
     @property
     def transition_text(self) -> str:
         """ "Success → Rejected" for a transition's ``label``."""
-        old, _, new = self.label.partition("->")
-        return f"{_STATUS_LABELS.get(old, old)} → {_STATUS_LABELS.get(new, new)}"
+        return transition_text(self.label)
 
     @property
     def payout_text(self) -> str:
@@ -55,6 +54,17 @@ class MoneyLine:
     @property
     def revenue_text(self) -> str:
         return money_signed(self.revenue, self.currency)
+
+
+def status_label(value: str) -> str:
+    """A status as the pages write it ("Success"); anything else as it is."""
+    return _STATUS_LABELS.get(value, value)
+
+
+def transition_text(key: str) -> str:
+    """A transition key ("success->rejected") as the pages write it: "Success → Rejected"."""
+    old, _, new = key.partition("->")
+    return f"{status_label(old)} → {status_label(new)}"
 
 
 def money_signed(amount: Decimal, currency: str) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 
 from django.db import connection
 
-from conversions.change_sets import ChangeSetMoney, change_set_money
+from conversions.change_sets import ChangeSetMoney, change_set_money, status_label
 from conversions.imports.staging import StagingTables
 from conversions.imports.summary import ImportSummary, LeftAlone
-from conversions.models import ImportJob, Status
+from conversions.models import ImportJob
 from conversions.reports.csv_writer import csv_chunks
 from conversions.reports.formulas import formula_escape
 
@@ -37,7 +37,6 @@ CHANGE_LIST_HEADER = [
     "Currency",
     "Reason",
 ]
-_LABELS = {value: str(label) for value, label in Status.choices}
 
 
 def staged_money(tables: StagingTables) -> ChangeSetMoney:
@@ -84,8 +83,8 @@ def change_list_rows(import_job: ImportJob) -> Iterator[str]:
                     click,
                     formula_escape(offer),
                     formula_escape(partner),
-                    _LABELS.get(old, old),
-                    _LABELS.get(new, new),
+                    status_label(old),
+                    status_label(new),
                     *rest,
                     formula_escape(reason),
                 ]

@@ -24,18 +24,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from conversions.change_sets import ChangeSetMoney
+from conversions.change_sets import ChangeSetMoney, transition_text
 from conversions.imports import services, staging
 from conversions.imports.summary import ImportSummary
-from conversions.models import ImportJob, Status
+from conversions.models import ImportJob
 
 PROBLEMS_SHOWN = 50
-_LABELS = {value: str(label) for value, label in Status.choices}
-
-
-def transition_text(key: str) -> str:
-    old, _, new = key.partition("->")
-    return f"{_LABELS.get(old, old)} → {_LABELS.get(new, new)}"
 
 
 class Command(BaseCommand):
