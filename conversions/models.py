@@ -50,6 +50,32 @@ class Offer(models.Model):
         return self.name
 
 
+class ReplacedPostbackToken(models.Model):
+    """A postback token an offer had before a rotation: postbacks with it are still accepted,
+    alongside the offer's current token, until its own ``expires_at`` (no later rotation
+    shortens it). Kept in clear like the current one, which postbacks are compared with."""
+
+    # Indexed by the (offer, expires_at) index below.
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="replaced_tokens", db_index=False
+    )
+    token = models.CharField(max_length=64)
+    replaced_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["offer_id", "-expires_at"]
+        # Only ever written by a rotation: no permission of its own to offer.
+        default_permissions = ()
+        indexes = [
+            # A postback's look-up of the offer's tokens still accepted.
+            models.Index(fields=["offer", "expires_at"], name="replaced_token_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
 class OfferEvent(models.Model):
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="events")
     code = models.SlugField(max_length=64, help_text="The `event` value postbacks send.")

@@ -2,7 +2,8 @@
 
 A postback is validated in this order, and the first failure answers:
 
-1. unknown ``gk_click_id`` → 404; 2. token other than the offer's postback secret → 403;
+1. unknown ``gk_click_id`` → 404; 2. token neither the offer's postback secret nor one it
+   replaced whose grace has not run out (``conversions.postback_tokens``) → 403;
 3. ``event`` unknown to the offer, or left out on a multi-event offer → 400.
 
 Nothing is recorded for those. A postback that gets past them is attributable and is recorded
@@ -98,7 +99,7 @@ def conversion_record_from_postback(
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    found = _attribution_find(gk_click_id=gk_click_id, event_code=event_code)
+    found = _attribution_find(gk_click_id=gk_click_id, event_code=event_code, now=now)
     attribution, offer_event = _attribution_check(found, event_code=event_code, token=token)
     status, reason, pending_until = _initial_status(attribution, now=now)
     conversion = Conversion(
@@ -142,15 +143,22 @@ class _Attribution:
     rewarding_mode: str
     pending_time: timedelta | None
     attribution_window: timedelta
-    postback_secret: str
+    # The current token, then those replaced by rotations and still accepted.
+    postback_tokens: tuple[str, ...]
     offer_event: _OfferEvent | None
 
 
-# One query for the click, its offer and the event: the event named by the postback, or (when
-# it names none) the offer's first two, to tell a single-event offer from a multi-event one.
+# One query for the click, its offer, its tokens and the event: the event named by the
+# postback, or (when it names none) the offer's first two, to tell a single-event offer from a
+# multi-event one. Replaced tokens are read from their (offer, expires_at) index: usually none.
 _ATTRIBUTION_SQL = """
     SELECT c.id, c.partner_id, c.created_at, o.id, o.is_active, o.rewarding_mode,
-           o.pending_time, o.attribution_window, o.postback_secret, e.id, e.payout, e.revenue
+           o.pending_time, o.attribution_window,
+           ARRAY[o.postback_secret] || ARRAY(
+               SELECT r.token FROM conversions_replacedpostbacktoken r
+               WHERE r.offer_id = o.id AND r.expires_at > %s
+           ),
+           e.id, e.payout, e.revenue
     FROM conversions_click c
     JOIN conversions_offer o ON o.id = c.offer_id
     LEFT JOIN conversions_offerevent e ON e.offer_id = o.id AND {event_condition}
@@ -160,14 +168,16 @@ _ATTRIBUTION_SQL = """
 """
 
 
-def _attribution_find(*, gk_click_id: str, event_code: str | None) -> list[_Attribution]:
+def _attribution_find(
+    *, gk_click_id: str, event_code: str | None, now: datetime
+) -> list[_Attribution]:
     # Raw SQL: the ORM would spend longer compiling this query than PostgreSQL running it.
     if event_code:
         sql, params = _ATTRIBUTION_SQL.format(event_condition="e.code = %s"), [event_code]
     else:
         sql, params = _ATTRIBUTION_SQL.format(event_condition="true"), []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, gk_click_id])
+        cursor.execute(sql, [now, *params, gk_click_id])
         return [
             _Attribution(
                 click_id=row[0],
@@ -178,7 +188,7 @@ def _attribution_find(*, gk_click_id: str, event_code: str | None) -> list[_Attr
                 rewarding_mode=row[5],
                 pending_time=row[6],
                 attribution_window=row[7],
-                postback_secret=row[8],
+                postback_tokens=tuple(row[8]),
                 offer_event=_OfferEvent(*row[9:]) if row[9] else None,
             )
             for row in cursor.fetchall()
@@ -192,7 +202,7 @@ def _attribution_check(
     if not found:
         raise TrackingError("Unknown gk_click_id.", status=404)
     attribution = found[0]
-    if not hmac.compare_digest(attribution.postback_secret.encode(), token.encode()):
+    if not _token_accepted(attribution.postback_tokens, token):
         raise TrackingError("Invalid token.", status=403)
     if attribution.offer_event is None:
         if event_code:
@@ -201,6 +211,14 @@ def _attribution_check(
     if len(found) > 1:
         raise TrackingError("Missing parameter 'event': this offer has several events.", status=400)
     return attribution, attribution.offer_event
+
+
+def _token_accepted(accepted: tuple[str, ...], token: str) -> bool:
+    """Whether ``token`` is one of the offer's accepted tokens. Every one is compared, each in
+    constant time, so the answer's timing tells nothing of which matched or how much."""
+    given = token.encode()
+    matches = [hmac.compare_digest(candidate.encode(), given) for candidate in accepted]
+    return any(matches)
 
 
 def _initial_status(

@@ -342,6 +342,9 @@ DEMO_RECEIVER_PORT = int(os.environ.get("RECEIVER_PORT", "8001"))
 TRACKING_MAX_PARAM_LENGTH = 255
 # /postback/ bodies (form-encoded parameters only) over this are refused before being read.
 TRACKING_MAX_BODY_BYTES = int(os.environ.get("TRACKING_MAX_BODY_BYTES", 16 * 1024))
+# After an offer's postback token is rotated, postbacks with the token it replaced are still
+# accepted this long (each replaced token until its own expiry).
+OFFER_TOKEN_GRACE_HOURS = int(os.environ.get("OFFER_TOKEN_GRACE_HOURS", "24"))
 
 # --- Partner callbacks ------------------------------------------------------------------------
 # Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local
