@@ -1,4 +1,8 @@
-"""Admin pages of offers (with their events) and clicks."""
+"""Admin pages of offers (with their events) and clicks.
+
+An offer's page also has its tracking section (``conversions.admin.offer_tracking``: the click
+link for a chosen partner, the postback URL with its token masked) and the postback token's
+rotation and one-time reveal (``conversions.admin.postback_token``)."""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.urls import URLPattern, reverse
 
 from conversions.admin.display import amount, duration, when
+from conversions.admin.offer_tracking import offer_tracking_context
+from conversions.admin.postback_token import OfferPostbackTokenViews
 from conversions.models import Click, Offer, OfferEvent
+from conversions.postback_tokens import postback_token_mask
 from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
 
 _DURATION_PART = re.compile(r"(\d+)\s*(day|hour|minute|d|h|m)s?\b", re.IGNORECASE)
@@ -66,7 +71,7 @@ class OfferEventInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(OfferPostbackTokenViews, admin.ModelAdmin):
     list_display = [
         "name",
         "advertiser",
@@ -86,10 +91,15 @@ class OfferAdmin(admin.ModelAdmin):
         models.URLField: {"assume_scheme": "https"},
         models.DurationField: {"form_class": DurationInWordsField},
     }
-    # The postback token is a secret: generated on creation, shown in full once (the page that
-    # answers the creation), masked everywhere after.
+    # The postback token is a secret: generated on creation, shown in full once (the page the
+    # creation or a rotation redirects to), masked everywhere after.
     exclude = ["postback_secret"]
     readonly_fields = ["postback_token", "created_at"]
+    change_form_template = "admin/conversions/offer/change_form.html"
+
+    class Media:
+        css = {"all": ["conversions/admin.css"]}
+        js = ["conversions/offer_tracking.js"]
 
     @admin.display(description="pending time", ordering="pending_time")
     def pending_time_words(self, obj: Offer) -> str:
@@ -103,28 +113,27 @@ class OfferAdmin(admin.ModelAdmin):
     def postback_token(self, obj: Offer) -> str:
         if obj.pk is None:
             return "Generated when the offer is saved, and shown once then."
-        token = obj.postback_secret
-        return f"{token[:2]}…{token[-2:]}" if len(token) >= 8 else "…"
+        return postback_token_mask(obj.postback_secret)
 
-    def response_add(
-        self, request: HttpRequest, obj: Offer, post_url_continue: str | None = None
+    def get_urls(self) -> list[URLPattern]:
+        return [*self.postback_token_urls(), *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        if "_popup" in request.POST:
-            return super().response_add(request, obj, post_url_continue)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Offer “{obj}” added",
-            "opts": self.opts,
-            "offer": obj,
-            "postback_url": request.build_absolute_uri(reverse("postback"))
-            + "?gk_click_id={gk_click_id}&event={event}&txn_id={txn_id}&token="
-            + obj.postback_secret,
-            "change_url": reverse("admin:conversions_offer_change", args=[obj.pk]),
-        }
-        response = TemplateResponse(request, "admin/conversions/offer/postback_token.html", context)
-        add_never_cache_headers(response)
-        patch_cache_control(response, no_store=True)
-        return response
+        extra_context = dict(extra_context or {})
+        offer = self.get_object(request, object_id)
+        if offer is not None and self.has_view_or_change_permission(request, offer):
+            extra_context.update(offer_tracking_context(request, offer=offer))
+            if self.has_change_permission(request, offer):
+                extra_context["rotate_token_url"] = reverse(
+                    "admin:conversions_offer_rotate_token", args=[offer.pk]
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offer]:
         return super().get_queryset(request).annotate(_event_count=Count("events"))

@@ -251,10 +251,12 @@ def test_an_offer_is_created_with_its_events_inline(admin_client):
     assert sorted(offer.events.values_list("code", flat=True)) == ["install", "level_10"]
     listed = admin_client.get(reverse("admin:conversions_offer_changelist")).text
     assert "Dragon Quest" in listed
-    # The generated postback token is shown once, in the postback URL, then only masked.
-    assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"]
-    assert f"&amp;token={offer.postback_secret}" in response.text
+    # The generated postback token is shown once, in the postback URL (on the page the creation
+    # redirects to), then only masked.
+    assert response.status_code == 302
+    shown = admin_client.get(response["Location"])
+    assert "no-store" in shown["Cache-Control"]
+    assert f"&amp;token={offer.postback_secret}" in shown.text
     page = admin_client.get(reverse("admin:conversions_offer_change", args=[offer.pk])).text
     assert offer.postback_secret not in page
     assert f"{offer.postback_secret[:2]}…{offer.postback_secret[-2:]}" in page

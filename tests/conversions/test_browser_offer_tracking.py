@@ -1,0 +1,52 @@
+"""In a real browser: an offer's tracking link follows the partner chosen, without a reload,
+records a click when fetched, and the rotated postback token is shown once."""
+
+import pytest
+from django.urls import reverse
+
+from conversions.models import Click, Offer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_tracking_link_follows_the_form_and_the_new_token_is_shown_once(
+    admin_page, offer_factory, offer_event_factory, partner_factory
+):
+    # Given an offer and two active partners
+    offer = offer_factory(landing_url="https://game.example/?c={gk_click_id}")
+    offer_event_factory(offer=offer, code="install")
+    partner_factory(name="Other")
+    partner = partner_factory(name="RewardsApp")
+    page = admin_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(reverse("admin:conversions_offer_change", args=[offer.pk]))
+    assert page.locator("#gk-link-row").is_hidden()
+    assert page.locator("#gk-link-show").is_hidden()  # the script updates the link itself
+
+    # When the admin chooses a partner and types a sub id
+    page.select_option("#gk-link-partner", str(partner.pk))
+    page.fill("#gk-link-sub", "player 7")
+
+    # Then the link is shown at once, as the server would write it, with a Copy button
+    url = page.inner_text("#gk-click-url")
+    base = page.evaluate("location.origin")
+    assert url == f"{base}/click/{offer.pk}/{partner.pk}/?sub=player%207"
+    assert page.locator("#gk-link-row button.gk-copy").is_visible()
+    # And fetching it records the click
+    response = page.request.get(url, max_redirects=0)
+    assert response.status == 302
+    assert Click.objects.get().sub_id == "player 7"
+
+    # When the admin rotates the token
+    old = offer.postback_secret
+    page.click("a.gk-rotate-token")
+    page.click("input[type=submit][value='Yes, rotate the token']")
+    page.wait_for_url("**/postback-token/")
+
+    # Then the new token is shown once, inside the postback URL, and masked after a reload
+    new = Offer.objects.get(pk=offer.pk).postback_secret
+    assert new != old
+    assert f"token={new}" in page.inner_text("#gk-postback-url")
+    page.reload()
+    assert new not in page.content()
+    assert "already shown" in page.inner_text("#content")
