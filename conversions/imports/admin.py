@@ -11,9 +11,12 @@ through its documented hooks:
   on their page.
 - ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX
   (``conversions.reports.export``).
+- The import page offers an empty template of the status file (CSV and XLSX,
+  ``conversions.imports.template_file``), has no format select (the format is the file name's,
+  checked against its content) and says its instructions once.
 
-Importing needs ``conversions.change_conversion_status``, on every import URL; exporting needs
-view permission on conversions.
+Importing needs ``conversions.change_conversion_status``, on every import URL (the templates'
+too); exporting needs view permission on conversions.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -37,7 +40,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
-from conversions.imports import services, uploads, views
+from conversions.imports import services, template_file, uploads, views
 from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
 from conversions.imports.resources import ConversionStatusImportResource
 from conversions.imports.summary import ImportSummary
@@ -47,6 +50,10 @@ from conversions.reports.resource import ConversionReportResource
 from gokart.admin_base import ReadOnlyAdminMixin
 
 IMPORT_PERMISSION = "conversions.change_conversion_status"
+IMPORT_PERMISSION_NEEDED = (
+    "Importing conversion statuses needs the permission “Can change the status of "
+    "conversions” (conversions.change_conversion_status)."
+)
 
 
 def has_import_permission(request: HttpRequest) -> bool:
@@ -81,7 +88,25 @@ class ConversionImportExportMixin(ImportExportMixin):
     def get_export_resource_classes(self, request: HttpRequest) -> list[type]:
         return [ConversionReportResource]
 
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "import/template.<slug:file_format>",
+                self.admin_site.admin_view(self.import_template_download),
+                name="conversions_conversion_import_template",
+            ),
+            *super().get_urls(),
+        ]
+
     # -- import: upload to an ImportJob -------------------------------------------------------
+    def import_template_download(self, request: HttpRequest, file_format: str) -> HttpResponse:
+        """The empty status file (its header row only), as CSV or XLSX."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied(IMPORT_PERMISSION_NEEDED)
+        if file_format not in template_file.TEMPLATE_FORMATS:
+            raise Http404("The template is a .csv or an .xlsx file.")
+        return template_file.import_template_response(file_format=file_format)
+
     # CSRF is checked inside, once the size-limited upload handler is installed: the CSRF
     # middleware would otherwise read the whole body (through the default handlers) first.
     @method_decorator(csrf_exempt)
@@ -155,6 +180,14 @@ class ConversionImportExportMixin(ImportExportMixin):
                 "max_upload_size": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
                 "recent_jobs": ImportJob.objects.select_related("user")[:5],
                 "upload_refusal": refusal,
+                "template_columns": template_file.TEMPLATE_COLUMNS,
+                "template_urls": [
+                    (
+                        extension.upper(),
+                        reverse("admin:conversions_conversion_import_template", args=[extension]),
+                    )
+                    for extension in template_file.TEMPLATE_FORMATS
+                ],
             }
         )
         request.current_app = self.admin_site.name

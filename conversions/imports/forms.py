@@ -49,17 +49,27 @@ UPLOAD_FORMATS: list[type[UploadFormat]] = [CSVUpload, XLSUpload, XLSXUpload]
 
 
 class ConversionImportForm(ImportForm):
-    """import-export's import form (file, format); the file goes to an ImportJob, unparsed."""
+    """import-export's import form, the file only: it goes to an ImportJob, unparsed.
+
+    No format select: the format is the file name's, checked against the file's first bytes
+    (``conversions.imports.reading.sniffing``), so a choice could only disagree with the file.
+    A ``format`` still posted (scripts written for the old form) is ignored. The page explains
+    the columns once; the field says only what it takes.
+    """
 
     def __init__(self, formats, resources, **kwargs) -> None:  # noqa: ANN001 -- import-export's
         super().__init__(formats, resources, **kwargs)
+        del self.fields["format"]
+        field = self.fields["import_file"]
+        field.label = "Status file"
+        field.widget.attrs = {"accept": ".csv,.xls,.xlsx"}
         limit = filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES)
-        self.fields["import_file"].help_text = (
-            f"CSV, XLS or XLSX, up to {limit}. Columns gk_click_id and/or EventId, Status "
-            "(Pending, Success or Rejected) and optionally Reason; other columns are ignored, "
-            "so an exported report with its Status column edited can be uploaded as it is."
-        )
-        self.fields["format"].help_text = "Guessed from the file name; checked against the content."
+        field.help_text = f".csv, .xls or .xlsx, up to {limit}."
+
+    @property
+    def media(self) -> forms.Media:
+        # import-export's adds jQuery and its script that guesses the format select.
+        return forms.Media()
 
 
 class ImportJobConfirmForm(forms.Form):

@@ -71,7 +71,6 @@ def test_upload_preview_confirm_and_watch_the_import_apply(
     page.goto("/admin/conversions/conversion/")
     page.click("a.import_link")
     page.set_input_files("#id_import_file", str(path))
-    page.select_option("#id_format", label="csv")
     page.click("input[type=submit][value='Upload and check']")
 
     # Then the job page shows the preview once the worker has checked the file

@@ -61,7 +61,6 @@ def test_a_large_change_is_approved_by_a_second_admin_then_reverted(
     # When the admin uploads it
     page.goto("/admin/conversions/conversion/import/")
     page.set_input_files("#id_import_file", str(path))
-    page.select_option("#id_format", label="csv")
     page.click("input[type=submit][value='Upload and check']")
 
     # Then the preview shows the money it moves and that a second person must approve it
