@@ -3,8 +3,10 @@ the permissions of admin pages that only show tracked data."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
@@ -79,6 +81,22 @@ def _estimated_rows(table: str) -> int:
         row = cursor.fetchone()
     # reltuples is -1 for a table never vacuumed or analysed.
     return max(int(row[0]), 0) if row else 0
+
+
+def planned_rows(queryset: QuerySet) -> int:
+    """How many rows PostgreSQL's planner expects ``queryset`` to return (``EXPLAIN``: nothing
+    is read), for an "about …" that must not count tens of millions of rows. 0 for a queryset
+    that can match nothing."""
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 class ReadOnlyAdminMixin:

@@ -23,6 +23,14 @@ from callbacks.admin.delivery_display import delivery_state_badge
 from callbacks.models import CallbackDelivery
 
 State = CallbackDelivery.State
+# The filter's values and their labels (the export names its file with the value).
+CALLBACK_SENT_CHOICES = [
+    ("sent", "Sent"),
+    ("pending", "Due or retrying"),
+    ("held", "Held (partner paused)"),
+    ("failed", "Failed"),
+    ("none", "None owed"),
+]
 
 
 def _latest_delivery(column: str) -> Subquery:
@@ -88,13 +96,7 @@ class CallbackSentListFilter(admin.SimpleListFilter):
     parameter_name = "callback_sent"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("sent", "Sent"),
-            ("pending", "Due or retrying"),
-            ("held", "Held (partner paused)"),
-            ("failed", "Failed"),
-            ("none", "None owed"),
-        ]
+        return CALLBACK_SENT_CHOICES
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()

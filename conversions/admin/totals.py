@@ -77,10 +77,17 @@ class ConversionListPaginator(LargeTablePaginator):
 def list_paginator(request: HttpRequest, queryset: Any, per_page: int) -> ConversionListPaginator:
     """The paginator of the list as this request filters and searches it."""
     paginator = ConversionListPaginator(queryset, per_page)
-    if not request.GET.get(SEARCH_VAR, "").strip():
-        filters = {k: v for k, v in request.GET.items() if k not in _NOT_FILTERS | {SEARCH_VAR}}
-        paginator.tally_arguments = _tally_arguments(filters)
+    paginator.tally_arguments = list_tally_arguments(request)
     return paginator
+
+
+def list_tally_arguments(request: HttpRequest) -> dict[str, Any] | None:
+    """The conversion tally's arguments for the list as this request filters it, or None when
+    the tally cannot count it exactly (a search, or another filter)."""
+    if request.GET.get(SEARCH_VAR, "").strip():
+        return None
+    filters = {k: v for k, v in request.GET.items() if k not in _NOT_FILTERS | {SEARCH_VAR}}
+    return _tally_arguments(filters)
 
 
 def list_totals(changelist: ChangeList) -> dict[str, Any]:

@@ -10,7 +10,9 @@ through its documented hooks:
   outcome. ``process_import`` (import-export's confirm step) is not used: jobs are confirmed
   on their page.
 - ``export_action``: the conversion report of the list as filtered, streamed as CSV or XLSX
-  (``conversions.reports.export``).
+  (``conversions.reports.export``). Its page says first which filters apply, about how many
+  rows will come out and the file's name, derived from the filters
+  (``conversions.admin.export_scope``).
 - The import page offers an empty template of the status file (CSV and XLSX,
   ``conversions.imports.template_file``), has no format select (the format is the file name's,
   checked against its content) and says its instructions once.
@@ -25,6 +27,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -40,6 +44,11 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
+from conversions.admin.export_scope import (
+    report_filename,
+    report_filters_described,
+    report_rows_count,
+)
 from conversions.imports import services, template_file, uploads, views
 from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
 from conversions.imports.resources import ConversionStatusImportResource
@@ -66,6 +75,7 @@ class ConversionImportExportMixin(ImportExportMixin):
     # The report's columns are fixed (the import reads its first four back): no field picker.
     export_form_class = ExportForm
     import_template_name = "admin/conversions/importjob/import.html"
+    export_template_name = "admin/conversions/conversion/export.html"
     import_export_change_list_template = "admin/conversions/importjob/conversion_change_list.html"
 
     # -- permissions ------------------------------------------------------------------------
@@ -203,17 +213,60 @@ class ConversionImportExportMixin(ImportExportMixin):
         return HttpResponseRedirect(reverse("admin:conversions_importjob_changelist"))
 
     # -- export: the filtered report, streamed ------------------------------------------------
+    def export_changelist(self, request: HttpRequest) -> ChangeList:
+        """The list as this request filters and searches it (its queryset, filters and search),
+        without its page, counts or totals. Raises ``IncorrectLookupParameters``."""
+
+        class ExportChangeList(self.get_changelist(request)):  # type: ignore[misc]
+            def get_filters_params(self, params: Any = None) -> dict[str, Any]:
+                # Django adds it to change-view URLs; it filters nothing.
+                result = super().get_filters_params(params)
+                result.pop("_changelist_filters", None)
+                return result
+
+            def get_results(self, request: HttpRequest) -> None:
+                pass  # no page and no count: the export streams every row
+
+        return ExportChangeList(
+            request,
+            self.model,
+            self.get_list_display(request),
+            self.get_list_display_links(request, self.get_list_display(request)),
+            self.get_list_filter(request),
+            self.date_hierarchy,
+            self.get_search_fields(request),
+            self.get_list_select_related(request),
+            self.list_per_page,
+            self.list_max_show_all,
+            self.list_editable,
+            self,
+            self.get_sortable_by(request),
+            self.search_help_text,
+        )
+
+    def get_export_queryset(self, request: HttpRequest) -> QuerySet:
+        return self.export_changelist(request).queryset
+
     def export_action(self, request: HttpRequest) -> HttpResponse:
         if not self.has_export_permission(request):
             raise PermissionDenied
+        try:
+            changelist = self.export_changelist(request)
+        except IncorrectLookupParameters:
+            # As the list itself answers filters it cannot apply.
+            changelist_url = reverse("admin:conversions_conversion_changelist")
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
+        queryset: QuerySet = changelist.queryset
         formats = self.get_export_formats()
         form = self.get_export_form_class()(
-            formats, self.get_export_resource_classes(request), data=request.POST or None
+            formats,
+            self.get_export_resource_classes(request),
+            data=request.POST or None,
+            initial={"format": "0"},  # CSV: it holds any number of rows
         )
         if form.is_valid():
             file_format = formats[int(form.cleaned_data["format"])]()
             extension = file_format.get_extension()
-            queryset: QuerySet = self.get_export_queryset(request)
             if extension == "xlsx" and export.xlsx_too_many_rows(queryset):
                 form.add_error(
                     "format",
@@ -226,17 +279,27 @@ class ConversionImportExportMixin(ImportExportMixin):
                     file_format=extension,
                     filename=self.get_export_filename(request, queryset, file_format),
                 )
+        rows = report_rows_count(request=request, queryset=queryset)
         context = self.init_request_context_data(request, form)
-        context["title"] = "Export the conversion report"
+        context.update(
+            {
+                "title": "Export the conversion report",
+                "export_filters": report_filters_described(changelist),
+                "export_rows": rows.words(),
+                "export_too_many_for_xlsx": rows.rows > export.XLSX_MAX_ROWS,
+                "export_filenames": [
+                    report_filename(params=request.GET, extension=file_format().get_extension())
+                    for file_format in formats
+                ],
+                "changelist_url": reverse("admin:conversions_conversion_changelist")
+                + changelist.get_query_string(),
+            }
+        )
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.export_template_name], context)
 
     def get_export_filename(self, request: HttpRequest, queryset: QuerySet, file_format) -> str:  # noqa: ANN001
-        return (
-            super()
-            .get_export_filename(request, queryset, file_format)
-            .replace("Conversion-", "conversions-")
-        )
+        return report_filename(params=request.GET, extension=file_format.get_extension())
 
 
 @admin.register(ImportJob)
