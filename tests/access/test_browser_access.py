@@ -76,7 +76,6 @@ def test_sign_in_with_a_code_then_change_a_status_and_import_a_file(
         csv.writer(file).writerows([["EventId", "Status"], [pending.pk, "Success"]])
     page.click("a.import_link")
     page.set_input_files("#id_import_file", str(path))
-    page.select_option("#id_format", label="csv")
     page.click("input[type=submit][value='Upload and check']")
     page.wait_for_selector("#summary-will-change", timeout=30_000)
     assert page.inner_text("#summary-will-change") == "1"
