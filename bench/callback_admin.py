@@ -38,7 +38,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.changelist import database_filled  # noqa: E402 -- after the path is set
+from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
+from bench.changelist import database_filled  # noqa: E402
 from bench.database import (  # noqa: E402
     database_drop,
 )
@@ -199,9 +200,7 @@ def main() -> None:
         reuse=args.reuse,
         secret_key="bench-callback-admin-not-secret",
     )
-    from django.contrib.auth import get_user_model
     from django.db import connections
-    from django.test import Client
 
     from callbacks.models import CallbackDelivery
 
@@ -209,11 +208,7 @@ def main() -> None:
         proposed_indexes(create=args.proposed_indexes)
         print(f"attempts written: {attempts_fill()}", flush=True)
         deliveries = CallbackDelivery.objects.count()
-        user, _ = get_user_model().objects.get_or_create(
-            username="bench", defaults={"is_staff": True, "is_superuser": True}
-        )
-        client = Client()
-        client.force_login(user)
+        client = admin_client_verified()
         print(f"Timing ({args.runs} runs per page, median)", flush=True)
         medians = time_pages(client, args.runs)
     finally:

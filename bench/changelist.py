@@ -44,6 +44,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
 from bench.database import (  # noqa: E402 -- after the path is set
     CATALOGUE_SQL,
     database_drop,
@@ -239,7 +240,10 @@ def urlconf_install() -> None:
         # Default settings, and the search field a stock admin would declare for that search.
         search_fields = ["click__gk_click_id"]
 
-    stock_site = admin.AdminSite(name="stock")
+    # The project's site class (its templates link the two-factor pages), a stock ModelAdmin.
+    from access.sites import GoKartAdminSite
+
+    stock_site = GoKartAdminSite(name="stock")
     stock_site.register(Conversion, StockConversionAdmin)
     module = types.ModuleType(URLCONF)
     module.urlpatterns = [  # type: ignore[attr-defined]
@@ -292,19 +296,6 @@ def pages() -> dict[str, dict[str, str]]:
         "totals counted": {"status_source__exact": "admin"},
         "totals week+status": {**week, "status__exact": "pending"},
     }
-
-
-def admin_client():  # noqa: ANN201
-    """Django's test client, logged in as a superuser of the bench's database."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench", defaults={"is_staff": True, "is_superuser": True}
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def time_pages(client, prefix: str, runs: int) -> dict[str, float]:  # noqa: ANN001
@@ -422,7 +413,7 @@ def main() -> None:
     )
     try:
         urlconf_install()
-        client = admin_client()
+        client = admin_client_verified()
         print(f"Timing ({args.runs} runs per page, median)", flush=True)
         ours = time_pages(client, "/admin/conversions/conversion/", args.runs)
         stock = time_pages(client, "/stock/conversions/conversion/", args.stock_runs or args.runs)

@@ -23,11 +23,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.changelist import (  # noqa: E402 -- after the path is set
-    DATABASE,
-    admin_client,
-    database_filled,
-)
+from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
+from bench.changelist import DATABASE, database_filled  # noqa: E402
 from bench.database import database_drop  # noqa: E402
 
 
@@ -55,7 +52,7 @@ def main() -> None:
 
     try:
         conversion_tallies_compact()
-        client = admin_client()
+        client = admin_client_verified()
         queries: list[str] = []
 
         def count(execute, sql, params, many, context):  # noqa: ANN001, ANN202

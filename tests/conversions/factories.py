@@ -4,7 +4,16 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status, StatusChange
+from conversions.models import (
+    Click,
+    Conversion,
+    ConversionTally,
+    Offer,
+    OfferEvent,
+    Source,
+    Status,
+    StatusChange,
+)
 from tests.callbacks.factories import PartnerFactory
 
 
@@ -40,7 +49,7 @@ class ClickFactory(factory.django.DjangoModelFactory):
 
 class ConversionFactory(factory.django.DjangoModelFactory):
     """A conversion as a postback would have recorded it (version 1, source postback), with its
-    first audit row, so that ``audit_verify`` holds for it."""
+    first audit row, so that ``audit_verify`` holds for it, and its +1 in the tally."""
 
     class Meta:
         model = Conversion
@@ -71,6 +80,15 @@ class ConversionFactory(factory.django.DjangoModelFactory):
                 reason=obj.status_reason,
                 sequence_number=obj.status_version,
                 created_at=obj.created_at,
+            )
+            ConversionTally.objects.create(
+                hour=obj.created_at.replace(minute=0, second=0, microsecond=0),
+                offer_id=obj.offer_id,
+                partner_id=obj.partner_id,
+                status=obj.status,
+                conversions=1,
+                payout=obj.payout,
+                revenue=obj.revenue,
             )
 
 
