@@ -12,7 +12,8 @@ due. So a queued dispatch that has not started yet stands for all commits after 
 sets a Redis key (``SET NX PX CALLBACK_DISPATCH_COALESCE_MS``) and is skipped while the key
 exists; the dispatch deletes the key when it starts, before it claims, so a callback owed
 while a dispatch runs queues the next one at once (it is never left for the sweep). The key's
-expiry bounds the damage of a lost message; the sweep stays the backstop. Without a Redis
+expiry bounds the damage of a lost message (a starting worker clears it too: it may follow a
+purge or a crash); the sweep stays the backstop. Without a Redis
 broker (the development filesystem broker) every commit queues its own dispatch, as before.
 """
 
@@ -22,6 +23,7 @@ import logging
 from functools import cache
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from callbacks.broker import redis_client
@@ -61,6 +63,18 @@ def _queued_mark_set() -> bool:
         )
     except Exception:  # noqa: BLE001 -- Redis trouble: queue anyway (or the sweep delivers)
         return True
+
+
+@worker_ready.connect
+def _dispatch_mark_clear_on_start(**_: object) -> None:
+    # A starting worker may follow a purge or a crash that lost the queued dispatch.
+    _queued_mark_clear()
+
+
+def callback_dispatch_mark_clear() -> None:
+    """Forget that a dispatch is queued: for when the queue was purged (the mark would skip
+    the next commits' dispatches until it expires)."""
+    _queued_mark_clear()
 
 
 def _queued_mark_clear() -> None:
