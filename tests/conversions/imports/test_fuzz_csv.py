@@ -19,6 +19,7 @@ import tests.fuzzing  # noqa: F401 -- the Hypothesis profile
 from conversions.imports.reading.csv_reader import csv_rows
 from conversions.imports.reading.limits import MAX_COLUMNS, ReadLimits
 from conversions.imports.reading.types import UnusableFile
+from conversions.imports.rows import columns_find
 from conversions.models import ImportJob
 from tests.conversions.imports.status_files import HEADER
 
@@ -171,7 +172,12 @@ def test_the_validation_counts_every_row_or_refuses_the_file(
         # No conversion exists: every row read is invalid or not found, none lost.
         assert summary["rows"] == summary["invalid"] + summary["not_found"]
         read, _ = read_or_refusal(path, ReadLimits())
-        blank = sum(1 for _, cells in read[1:] if not any(c.strip() for c in cells[:4]))
+        # Blank as documented: nothing in any column the header names (a value in a column
+        # it does not name, e.g. a mangled header, does not make a row).
+        named = [i for i in columns_find(read[0][1])[:4] if i is not None]
+        blank = sum(
+            1 for _, cells in read[1:] if not any(cells[i].strip() for i in named if i < len(cells))
+        )
         assert summary["rows"] == len(read) - 1 - blank
     else:
         assert job.error_message
