@@ -102,8 +102,18 @@ _LAST_SQL = """
     SELECT p.id, s.started_at, f.started_at, f.error, f.response_status
     FROM unnest(%(partners)s::bigint[]) AS p(id)
     LEFT JOIN LATERAL (
-        SELECT started_at FROM callbacks_callbackattempt
-        WHERE partner_id = p.id AND outcome = 'delivered' ORDER BY started_at DESC LIMIT 1
+        -- The newest row at or before (partner, 'delivered', infinity) in the
+        -- (partner, outcome, started_at) index, kept when it is that partner's success. Written
+        -- so that only that index can answer: "ORDER BY started_at DESC LIMIT 1" had the planner
+        -- walk the started_at index backwards, all of it for a partner with no success (930 ms
+        -- at 1.5M attempts for the Partners list, 0.2 ms this way).
+        SELECT a.started_at FROM (
+            SELECT partner_id, outcome, started_at FROM callbacks_callbackattempt
+            WHERE (partner_id, outcome, started_at)
+                  <= (p.id, 'delivered', 'infinity'::timestamptz)
+            ORDER BY partner_id DESC, outcome DESC, started_at DESC LIMIT 1
+        ) a
+        WHERE a.partner_id = p.id AND a.outcome = 'delivered'
     ) s ON true
     LEFT JOIN LATERAL (
         SELECT * FROM (
