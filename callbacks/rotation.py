@@ -31,7 +31,8 @@ class SigningSecretInUse:
 
 
 def signing_secret_fingerprint(secret: str) -> str:
-    """A short hash naming a secret in a form (it reveals nothing of the secret)."""
+    """A short hash naming a secret in a form (it reveals nothing of the secret). Offers'
+    postback tokens are named the same way (``conversions.postback_tokens``)."""
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 

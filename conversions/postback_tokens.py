@@ -13,7 +13,6 @@ signing secrets (``callbacks.rotation``).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from callbacks.rotation import signing_secret_fingerprint
 from conversions.models import Offer, ReplacedPostbackToken, postback_secret_generate
 
 
@@ -40,11 +40,6 @@ class PostbackTokenAccepted:
 def postback_token_mask(token: str) -> str:
     """``ab…yz``: enough to tell two tokens apart, useless to an attacker."""
     return f"{token[:2]}…{token[-2:]}" if len(token) >= 8 else "…"
-
-
-def postback_token_fingerprint(token: str) -> str:
-    """A short hash naming a token in a form (it reveals nothing of the token)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def offer_postback_tokens_accepted(*, offer: Offer) -> list[PostbackTokenAccepted]:
@@ -72,7 +67,7 @@ def offer_postback_token_rotate(
     now = timezone.now()
     with transaction.atomic():
         locked = Offer.objects.select_for_update().only("postback_secret").get(pk=offer.pk)
-        if replacing is not None and replacing != postback_token_fingerprint(
+        if replacing is not None and replacing != signing_secret_fingerprint(
             locked.postback_secret
         ):
             return None

@@ -21,11 +21,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from callbacks.admin.partner_secret import grace_wording
+from callbacks.rotation import signing_secret_fingerprint
 from conversions.admin.offer_tracking import postback_tokens_accepted, postback_url
 from conversions.models import Offer
 from conversions.postback_tokens import (
     offer_postback_token_rotate,
-    postback_token_fingerprint,
     postback_token_grace,
     postback_token_mask,
 )
@@ -108,7 +108,7 @@ class OfferPostbackTokenViews(admin.ModelAdmin):
             "media": self.media,
             "offer": offer,
             "original": offer,
-            "replacing": postback_token_fingerprint(offer.postback_secret),
+            "replacing": signing_secret_fingerprint(offer.postback_secret),
             "current_masked": postback_token_mask(offer.postback_secret),
             "accepted": postback_tokens_accepted(offer),
             "grace": grace_wording(grace),
