@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, ignore_result=True)
 def callback_deliveries_dispatch() -> int:
     """Deliver the callbacks that are due now; returns how many attempts were made."""
-    _queued_mark_clear()
+    callback_dispatch_mark_clear()
     return callback_deliveries_deliver_due(on_backlog=callback_dispatch_queue)
 
 
@@ -68,16 +68,12 @@ def _queued_mark_set() -> bool:
 @worker_ready.connect
 def _dispatch_mark_clear_on_start(**_: object) -> None:
     # A starting worker may follow a purge or a crash that lost the queued dispatch.
-    _queued_mark_clear()
+    callback_dispatch_mark_clear()
 
 
 def callback_dispatch_mark_clear() -> None:
-    """Forget that a dispatch is queued: for when the queue was purged (the mark would skip
-    the next commits' dispatches until it expires)."""
-    _queued_mark_clear()
-
-
-def _queued_mark_clear() -> None:
+    """Forget that a dispatch is queued: as a dispatch starts, and when the queue was purged
+    (the mark would skip the next commits' dispatches until it expires)."""
     client = redis_client()
     if client is None:
         return
@@ -96,7 +92,7 @@ def callback_dispatch_queue() -> None:
     try:
         callback_deliveries_dispatch.delay()
     except Exception:  # noqa: BLE001 -- the sweep picks the rows up
-        _queued_mark_clear()
+        callback_dispatch_mark_clear()
         logger.warning("Could not queue a callback dispatch; the sweep will deliver", exc_info=True)
 
 

@@ -29,7 +29,7 @@ def test_a_burst_of_commits_queues_one_dispatch_until_it_starts(queued):
         tasks.callback_dispatch_queue()
     assert len(queued) == 1
 
-    tasks._queued_mark_clear()  # what the dispatch does as it starts
+    tasks.callback_dispatch_mark_clear()  # what the dispatch does as it starts
     tasks.callback_dispatch_queue()
 
     assert len(queued) == 2
