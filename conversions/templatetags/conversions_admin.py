@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.contrib import admin
+from django.contrib.admin.templatetags.admin_list import result_headers, result_list
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -39,3 +40,23 @@ def admin_site_context(context: template.Context) -> str:
             }
         )
     return ""
+
+
+@register.inclusion_tag("admin/change_list_results.html")
+def conversion_result_list(cl: Any) -> dict[str, Any]:
+    """Django's ``result_list`` for Conversion Management, with the rows written by
+    ``ConversionChangeList.result_rows`` (the same markup, without a lookup per cell). Any
+    other list of conversions (a plain ``ModelAdmin`` on another admin site finds this
+    template too) gets Django's own."""
+    from conversions.admin.changelist import ConversionChangeList
+
+    if not isinstance(cl, ConversionChangeList):
+        return result_list(cl)
+    headers = list(result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": [],
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": cl.result_rows(),
+    }
