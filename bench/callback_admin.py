@@ -53,7 +53,8 @@ PARTNERS = "/admin/callbacks/partner/"
 # Indexes these pages would use that the callbacks migrations do not create (the newest-first
 # and partner indexes are in migration callbacks.0005); with ``--proposed-indexes`` they are
 # created before timing, otherwise dropped. Each index slows every outbox insert, so this one
-# (only the rare "Callback sent = Pending/Failed" filter gains) stays out for now.
+# (only the "Callback sent = Pending" filter gains; Failed has its own partial index,
+# delivery_failed_conversion, which the outbox's inserts never touch) stays out for now.
 PROPOSED_INDEXES = {
     # "Callback sent" = Pending/Failed: that state's conversions, newest first, index-only.
     "bench_delivery_state_conversion": "(state, conversion_id DESC, sequence_number)",

@@ -103,7 +103,8 @@ class CallbackDelivery(models.Model):
     conversion = models.ForeignKey(
         "conversions.Conversion",
         on_delete=models.CASCADE,
-        related_name="+",
+        # Conversion Management's "Callback sent" filter joins a conversion's deliveries.
+        related_name="callback_deliveries",
         db_index=False,
         db_constraint=False,
     )
@@ -156,6 +157,13 @@ class CallbackDelivery(models.Model):
                 fields=["partner", "created_at"],
                 condition=Q(state="failed"),
                 name="delivery_partner_failed",
+            ),
+            # "Callback sent = Failed": the failed ones newest conversion first, index-only
+            # (it holds only the rare failed rows, so the outbox's inserts never touch it).
+            models.Index(
+                fields=["conversion", "sequence_number"],
+                condition=Q(state="failed"),
+                name="delivery_failed_conversion",
             ),
         ]
 

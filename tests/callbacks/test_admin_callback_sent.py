@@ -154,3 +154,22 @@ def test_the_column_costs_no_query_per_row(admin_client, conversion_with_callbac
     ]
     # One query for the page's rows; the count does not touch the deliveries
     assert len(callback_queries) == 1
+
+
+def test_a_conversion_whose_callbacks_all_failed_is_listed_and_counted_once(
+    admin_client, conversion_with_callbacks
+):
+    twice = conversion_with_callbacks(
+        [Status.SUCCESS, Status.REJECTED], [State.FAILED, State.FAILED]
+    )
+    once = conversion_with_callbacks([Status.SUCCESS], [State.FAILED])
+    conversion_with_callbacks([Status.SUCCESS, Status.REJECTED], [State.FAILED, State.DELIVERED])
+
+    response = admin_client.get(CHANGELIST, {"callback_sent": "failed"})
+
+    shown = re.findall(r'<th class="field-id"><a href="[^"]*">(\d+)</a></th>', response.text)
+    assert shown == [str(once.pk), str(twice.pk)]  # newest first, each once
+    count = re.search(r'<span class="gk-result-count">([^<]*)</span>', response.text)[1]
+    assert count.split()[0] == "2"
+    # The totals line sums each conversion's money once: two conversions of 1.50 USD payout.
+    assert "3.00 USD" in response.text
