@@ -50,3 +50,27 @@ def test_the_tracking_link_follows_the_form_and_the_new_token_is_shown_once(
     page.reload()
     assert new not in page.content()
     assert "already shown" in page.inner_text("#content")
+
+
+def test_an_offers_events_fit_a_phone(admin_page, offer_factory, offer_event_factory):
+    # Given an offer with two events, on a 390-pixel screen
+    offer = offer_factory()
+    offer_event_factory(offer=offer, code="install")
+    offer_event_factory(offer=offer, code="first_purchase_over_20")
+    page = admin_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(reverse("admin:conversions_offer_change", args=[offer.pk]))
+
+    # Then every field of every event lies inside the screen, under its name
+    for field in ("code", "name", "payout", "revenue"):
+        for row in range(2):
+            box = page.locator(f"#id_events-{row}-{field}").bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, field
+        label = page.evaluate(
+            "f => getComputedStyle(document.querySelector(`#events-0 td.field-${f}`), '::before')"
+            ".content",
+            field,
+        )
+        assert label.strip('"').lower() == field
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path="/tmp/gokart_offer_events_390.png", full_page=True)
