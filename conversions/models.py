@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from conversions.currencies import currency_code_check
+
 
 def postback_secret_generate() -> str:
     return secrets.token_urlsafe(24)
@@ -36,7 +38,12 @@ class Offer(models.Model):
     )
     postback_secret = models.CharField(max_length=64, default=postback_secret_generate)
     attribution_window = models.DurationField(default=timedelta(days=30))
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        validators=[currency_code_check],
+        help_text="An ISO 4217 code (USD, EUR, JPY): the approval thresholds are kept by it.",
+    )
     landing_url = models.URLField(
         max_length=2000,
         help_text="Where a click is sent; {gk_click_id} is replaced by the click's id.",
@@ -236,7 +243,9 @@ class ImportJob(models.Model):
     # Set by validation: the change set reaches an approval threshold (the reason says which),
     # so it cannot be confirmed by its uploader, only by another user allowed to approve.
     approval_required = models.BooleanField(default=False)
-    approval_reason = models.CharField(max_length=300, blank=True)
+    approval_reason = models.CharField(max_length=500, blank=True)
+    # Where the job was asked for, when not the admin: "command line (OS user root)".
+    origin = models.CharField(max_length=100, blank=True)
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -304,6 +313,15 @@ class StatusChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["conversion", "sequence_number"], name="statuschange_unique_sequence"
+            ),
+        ]
+        indexes = [
+            # A user's own single changes in the approval window (change_sets.approval): only
+            # the buttons' rows, so postbacks and bulk applies never write to it.
+            models.Index(
+                fields=["user", "created_at"],
+                name="statuschange_admin_single",
+                condition=Q(import_job__isnull=True, source="admin"),
             ),
         ]
 

@@ -170,12 +170,15 @@ IMPORT_READER_MAX_CELL_CHARS = int(os.environ.get("IMPORT_READER_MAX_CELL_CHARS"
 # A validated import not confirmed within this many hours has its checked rows dropped (they
 # take disk: a row per conversion of the file) and fails; Retry checks the file again.
 IMPORT_CONFIRM_WITHIN_HOURS = int(os.environ.get("IMPORT_CONFIRM_WITHIN_HOURS", 168))
-# Four-eyes approval (conversions.imports.approval): a job changing at least this many
-# conversions, or moving at least this payout in a currency ("USD:5000,EUR:4500", or one amount
-# for every currency; empty: off), is confirmed by another user allowed to approve, never by
-# its uploader.
+# Four-eyes approval (conversions.change_sets.approval): a change changing at least this many
+# conversions, or moving at least this payout in a currency ("USD:5000,EUR:4500,*:5000", or one
+# amount for every currency; a currency not listed falls under "*", else the lowest amount;
+# empty: off), whatever its source, is confirmed by another user allowed to approve, never by
+# the one who asked for it. A user's own changes in the last IMPORT_APPROVAL_WINDOW_HOURS count
+# toward both thresholds (0: each change alone).
 IMPORT_APPROVAL_MIN_CONVERSIONS = int(os.environ.get("IMPORT_APPROVAL_MIN_CONVERSIONS", 10_000))
 IMPORT_APPROVAL_MIN_PAYOUT = os.environ.get("IMPORT_APPROVAL_MIN_PAYOUT", "")
+IMPORT_APPROVAL_WINDOW_HOURS = int(os.environ.get("IMPORT_APPROVAL_WINDOW_HOURS", 24))
 # Conversions per statement when an import is applied (all in one transaction).
 IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000))
 # Streamed to a temporary file rather than memory above this size.

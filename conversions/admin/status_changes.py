@@ -1,9 +1,12 @@
 """Changing statuses from Conversion Management: the row buttons, the conversion page's buttons
 and the "Set status of selected conversions" action, each with a confirmation page.
 
-Every change goes through ``conversions.services.conversion_status_set`` with
-``source=admin``, the acting user and the reason typed on the confirmation page, and needs the
-permission ``conversions.change_conversion_status`` (with view permission on conversions).
+Every change goes through the change-set engine's selection source
+(``conversions.change_sets.selection``) with the acting user and the reason typed on the
+confirmation page: applied at once with ``source=admin``, or, when it needs a second person's
+approval (``conversions.change_sets.approval``, the same rule as every bulk change), staged as a
+job that waits on its page. Needs the permission ``conversions.change_conversion_status`` (with
+view permission on conversions).
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from conversions.admin.display import money, plural, status_badge
-from conversions.change_sets import conversions_status_money
-from conversions.imports.approval import approval_reason
-from conversions.imports.selection import selection_status_set
-from conversions.models import Conversion, Source, Status
+from conversions.change_sets.approval import change_set_approval_reason
+from conversions.change_sets.money import ChangeSetMoney, conversions_status_money
+from conversions.change_sets.selection import selection_status_set
+from conversions.models import Conversion, Status
 from conversions.selectors import conversion_status_counts
-from conversions.services import StatusChangeResult, conversion_status_set
+from conversions.services import StatusChangeResult
 
 STATUS_PERMISSION = "conversions.change_conversion_status"
 STATUS_PERMISSION_NEEDED = (
@@ -132,21 +135,24 @@ class ConversionStatusChangeMixin:
         next_url = self._next_url(request)
         form = StatusReasonForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
-            result = conversion_status_set(
+            outcome = selection_status_set(
                 conversion_ids=[conversion.pk],
                 status=status,
-                source=Source.ADMIN,
                 user=request.user,
                 reason=form.cleaned_data["reason"],
+                single=True,
             )
             label = Status(status).label
-            if result.changed:
+            if outcome.waiting:
+                return self._waiting_for_approval(request, outcome.job)
+            if outcome.result.changed:
                 self.message_user(request, f"Conversion {conversion.pk} set to {label}.")
             else:
                 self.message_user(
                     request, f"Conversion {conversion.pk} was already {label}.", messages.WARNING
                 )
             return HttpResponseRedirect(next_url)
+        change_set = conversions_status_money(conversion_ids=[conversion.pk], status=status)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Set conversion {conversion.pk} to {Status(status).label}?",
@@ -158,13 +164,25 @@ class ConversionStatusChangeMixin:
             "current_badge": status_badge(conversion.status),
             "new_badge": status_badge(status),
             "payout": money(conversion.payout, conversion.offer.currency),
-            "money": conversions_status_money(conversion_ids=[conversion.pk], status=status),
+            "money": change_set,
+            "approval": _approval_preview(request.user, change_set),
             "form": form,
             "next_url": next_url,
         }
         return TemplateResponse(
             request, "admin/conversions/conversion/status_confirmation.html", context
         )
+
+    def _waiting_for_approval(self, request: HttpRequest, job: Any) -> HttpResponse:
+        """A change that needs a second person: say so, and show the job that waits."""
+        self.message_user(
+            request,
+            f"Nothing changed yet: this change needs a second person's approval "
+            f"({job.approval_reason}). Job {job.pk} waits on its page for another user allowed "
+            "to approve large status changes.",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:conversions_importjob_change", args=[job.pk]))
 
     def _next_url(self, request: HttpRequest) -> str:
         next_url = request.POST.get("next") or request.GET.get("next") or ""
@@ -180,8 +198,8 @@ class ConversionStatusChangeMixin:
         self, request: HttpRequest, queryset: QuerySet[Conversion]
     ) -> HttpResponse | None:
         """First POST: the new status and a reason. Its POST ("preview"): what the change moves,
-        to confirm. That POST ("apply"): set it, recorded as a job that can be reverted. A
-        change that needs a second person's approval is sent to Import, which has that step."""
+        to confirm. That POST ("apply"): set it, recorded as a job that can be reverted; or, when
+        it needs a second person's approval, staged as a job that waits for one on its page."""
         ids = list(queryset.order_by().values_list("pk", flat=True)[: ACTION_MAX_CONVERSIONS + 1])
         if len(ids) > ACTION_MAX_CONVERSIONS:
             self.message_user(
@@ -197,25 +215,17 @@ class ConversionStatusChangeMixin:
         if form.is_valid():
             status = form.cleaned_data["status"]
             change_set = conversions_status_money(conversion_ids=ids, status=status)
-            changed = sum(line.conversions for line in change_set.transitions)
-            refusal = approval_reason(conversions=changed, money=change_set)
-            if refusal:
-                self.message_user(
-                    request,
-                    f"This change needs a second person's approval ({refusal}). Export these "
-                    "conversions, set their Status column and upload the file with Import: "
-                    "another user allowed to approve large changes can confirm it there.",
-                    messages.ERROR,
-                )
-                return None
             if "apply" in request.POST:
-                job, result = selection_status_set(
+                outcome = selection_status_set(
                     conversion_ids=ids,
                     status=status,
                     user=request.user,
                     reason=form.cleaned_data["reason"],
                 )
-                message = _action_message(result, selected=len(ids), status=status)
+                job = outcome.job
+                if outcome.waiting:
+                    return self._waiting_for_approval(request, job)
+                message = _action_message(outcome.result, selected=len(ids), status=status)
                 if job is not None:
                     message = format_html(
                         '{} <a href="{}">Job {}</a> records it (and can revert it).',
@@ -235,6 +245,7 @@ class ConversionStatusChangeMixin:
             "statuses": _status_counts(ids),
             "form": form,
             "money": change_set,
+            "approval": _approval_preview(request.user, change_set) if change_set else "",
             "status_label": Status(form.cleaned_data["status"]).label if change_set else "",
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             # Posted back as they came: the selected rows of the page, or "all matching the
@@ -245,6 +256,12 @@ class ConversionStatusChangeMixin:
         return TemplateResponse(
             request, "admin/conversions/conversion/status_action_confirmation.html", context
         )
+
+
+def _approval_preview(user: Any, money: ChangeSetMoney) -> str:
+    """Whether the change would need a second person (as the engine decides it on confirm)."""
+    changing = sum(line.conversions for line in money.transitions)
+    return change_set_approval_reason(user=user, conversions=changing, money=money)
 
 
 def status_url(conversion_id: int, status: str, *, next_url: str) -> str:

@@ -16,6 +16,12 @@ from conversions.models import ImportJob, Source
 from conversions.services import conversion_status_apply_staged
 
 State = ImportJob.State
+# The audit source of each kind of job's changes.
+_SOURCES = {
+    ImportJob.Kind.FILE: Source.BULK_IMPORT,
+    ImportJob.Kind.ACTION: Source.ADMIN,
+    ImportJob.Kind.REVERT: Source.REVERT,
+}
 STALE_APPLY_MESSAGE = (
     "The worker applying this import stopped before it finished (it was restarted or killed). "
     "Nothing was changed: the import is all or nothing. Use Retry to apply it again."
@@ -68,9 +74,7 @@ def _apply(import_job: ImportJob) -> None:
             worker.jit_off()
             transitions: Counter[str] = Counter()
             callbacks = done = 0
-            source = (
-                Source.REVERT if import_job.kind == ImportJob.Kind.REVERT else Source.BULK_IMPORT
-            )
+            source = _SOURCES[import_job.kind]
             # The audit rows record who confirmed the change (the uploader, when no one did:
             # the import_statuses command without --user).
             user = import_job.confirmed_by or import_job.user

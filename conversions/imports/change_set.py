@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import connection
 
-from conversions.change_sets import ChangeSetMoney, change_set_money, status_label
+from conversions.change_sets.money import ChangeSetMoney, change_set_money, status_label
 from conversions.imports.staging import StagingTables
 from conversions.imports.summary import ImportSummary, LeftAlone
 from conversions.models import ImportJob

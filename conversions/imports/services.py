@@ -55,9 +55,15 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from conversions.change_sets.approval import (
+    approval_lock,
+    change_set_approval_reason,
+    confirm_refusal,
+    may_confirm,
+)
+from conversions.change_sets.money import ChangeSetMoney
 from conversions.imports import recovery, staging, tasks
 from conversions.imports.applying import import_job_apply
-from conversions.imports.approval import confirm_refusal, may_confirm
 from conversions.imports.reading.sniffing import file_format_check, file_format_from_name
 from conversions.imports.reading.types import UnusableFile
 from conversions.imports.reading.xlsx import xlsx_archive_check
@@ -158,6 +164,10 @@ def import_job_confirm(
     each audit row). Idempotent: a job already confirmed is returned as it is (a double click
     applies once). Raises ``PermissionDenied`` when the job needs a second person's approval
     and ``user`` may not give it (``approval``), ``ValidationError`` in any other state.
+
+    When the one who asked for the job confirms it, the approval rule is decided again, with
+    their own changes confirmed since the check (``approval``: the window): a job that now
+    needs approval is marked so and refused.
     """
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=import_job.pk)
@@ -169,35 +179,64 @@ def import_job_confirm(
                 "Only a validated import can be confirmed; this one is "
                 f"{job.get_state_display().lower()}."
             )
-        if not may_confirm(job, user):
+        newly_required = _approval_decided_again(job, user)
+        if not newly_required and not may_confirm(job, user):
             raise PermissionDenied(confirm_refusal(job, user))
-        job.state = State.QUEUED
-        job.send_callbacks = send_callbacks
-        job.confirmed_by = user if getattr(user, "pk", None) else None
-        job.confirmed_at = timezone.now()
-        summary = ImportSummary.from_json(job.summary)
-        if summary is None:  # validated implies a summary
-            raise ValidationError("This import has no summary of its check.")
-        summary = summary.replace(confirmed=True, confirmed_by=getattr(user, "username", None))
-        job.summary = summary.to_json()
-        # The bar restarts for the apply, counted in conversions.
-        job.progress_done = 0
-        job.progress_total = summary.will_change_total
-        job.save(
-            update_fields=[
-                "state",
-                "send_callbacks",
-                "confirmed_by",
-                "confirmed_at",
-                "summary",
-                "progress_done",
-                "progress_total",
-            ]
-        )
-        if queue_apply:
-            tasks.import_job_apply_task.delay_on_commit(job.pk)
+        if not newly_required:
+            _job_confirmed(job, user, send_callbacks=send_callbacks, queue_apply=queue_apply)
     import_job.refresh_from_db()
+    if newly_required:
+        raise PermissionDenied(confirm_refusal(import_job, user))
     return import_job
+
+
+def _approval_decided_again(job: ImportJob, user: Any) -> bool:
+    """For a job confirmed by the one who asked for it (or by anyone, when no one is named),
+    decide approval again with their window; saves and returns True when it is newly needed."""
+    if job.approval_required or job.user_id not in (None, getattr(user, "pk", None)):
+        return False
+    approval_lock(user)
+    summary = ImportSummary.from_json(job.summary)
+    reason = change_set_approval_reason(
+        user=user,
+        conversions=summary.will_change_total if summary else 0,
+        money=ChangeSetMoney.from_json(summary.money if summary else None),
+        import_job=job,
+    )
+    if not reason:
+        return False
+    job.approval_required = True
+    job.approval_reason = reason[:500]
+    job.save(update_fields=["approval_required", "approval_reason"])
+    return True
+
+
+def _job_confirmed(job: ImportJob, user: Any, *, send_callbacks: bool, queue_apply: bool) -> None:
+    job.state = State.QUEUED
+    job.send_callbacks = send_callbacks
+    job.confirmed_by = user if getattr(user, "pk", None) else None
+    job.confirmed_at = timezone.now()
+    summary = ImportSummary.from_json(job.summary)
+    if summary is None:  # validated implies a summary
+        raise ValidationError("This import has no summary of its check.")
+    summary = summary.replace(confirmed=True, confirmed_by=getattr(user, "username", None))
+    job.summary = summary.to_json()
+    # The bar restarts for the apply, counted in conversions.
+    job.progress_done = 0
+    job.progress_total = summary.will_change_total
+    job.save(
+        update_fields=[
+            "state",
+            "send_callbacks",
+            "confirmed_by",
+            "confirmed_at",
+            "summary",
+            "progress_done",
+            "progress_total",
+        ]
+    )
+    if queue_apply:
+        tasks.import_job_apply_task.delay_on_commit(job.pk)
 
 
 def import_job_retry(*, import_job: ImportJob) -> ImportJob:

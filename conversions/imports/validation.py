@@ -13,8 +13,8 @@ from typing import Any
 from django.core.files import File
 from django.db import transaction
 
+from conversions.change_sets.approval import approval_lock, change_set_approval_reason
 from conversions.imports import change_set, staging, worker
-from conversions.imports.approval import approval_reason
 from conversions.imports.reading.rows import file_rows
 from conversions.imports.reading.types import Progress, UnusableFile
 from conversions.imports.rows import Columns, StagedRow, columns_find, row_checker
@@ -51,7 +51,13 @@ def _validate(import_job: ImportJob) -> None:
             else:
                 summary, report = _file_checked(import_job, tables, progress)
             money = change_set.staged_money(tables)
-            reason = approval_reason(conversions=summary.will_change_total, money=money)
+            approval_lock(import_job.user)
+            reason = change_set_approval_reason(
+                user=import_job.user,
+                conversions=summary.will_change_total,
+                money=money,
+                import_job=import_job,
+            )
             if summary.staged == 0:
                 staging.staging_drop(tables)
                 state, message = State.INVALID, _nothing_to_apply(import_job, summary)
@@ -69,7 +75,7 @@ def _validate(import_job: ImportJob) -> None:
                 error_report=report,
                 progress_done=import_job.progress_total,
                 approval_required=bool(reason),
-                approval_reason=reason[:300],
+                approval_reason=reason[:500],
             )
     except UnusableFile as error:
         worker.job_finish(import_job, State.INVALID, error_message=error.message, summary={})

@@ -25,9 +25,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from conversions.change_sets import ChangeSetMoney
+from conversions.change_sets.approval import confirm_refusal
+from conversions.change_sets.money import ChangeSetMoney
 from conversions.imports import services
-from conversions.imports.approval import confirm_refusal
 from conversions.imports.change_set import change_list_rows
 from conversions.imports.forms import ImportJobConfirmForm
 from conversions.imports.summary import ImportSummary

@@ -1,5 +1,5 @@
-"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--approver NAME]
-[--no-callbacks] [--json]`` and ``import_statuses --revert JOB_ID [--dry-run] …``.
+"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--no-callbacks] [--json]``
+and ``import_statuses --revert JOB_ID [--dry-run] …``.
 
 Runs the admin's pipeline (``conversions.imports.services``) synchronously: stores the file as
 an import job (or builds the revert of an applied job), validates it, prints the summary (the
@@ -7,14 +7,18 @@ job page's figures, status names and first 50 problems; ``--json`` prints the jo
 as JSON instead) and, unless ``--dry-run``, applies it. A dry run leaves no job anyone can
 confirm later: a file's job is closed as "checked only", a revert's is deleted.
 
-A change set that needs a second person's approval is applied only with ``--approver`` naming
-another user allowed to approve; without it the job stays validated for an approver to
-confirm on its page, and the command exits with status 2. Exits with status 1 when nothing
-could be applied because the file (or the revert) is unusable, 0 otherwise.
+The job records who ran it: ``--user`` (also on its audit rows) and the OS user (``origin``).
+A change set that needs a second person's approval is never applied by the command: the
+command line cannot name an approver. The job waits on its page, like any other, for another
+user allowed to approve, and the command exits with status 2; a job that names no ``--user``
+cannot be approved by anyone (no one could show they are a second person), so run it with
+``--user``. Exits with status 1 when nothing could be applied because the file (or the
+revert) is unusable, 0 otherwise.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from conversions.change_sets import ChangeSetMoney, transition_text
+from conversions.change_sets.money import ChangeSetMoney, transition_text
 from conversions.imports import services, staging
 from conversions.imports.summary import ImportSummary
 from conversions.models import ImportJob
@@ -45,9 +49,6 @@ class Command(BaseCommand):
         )
         parser.add_argument("--user", help="Username recorded on the job and the audit rows.")
         parser.add_argument(
-            "--approver", help="Another user, allowed to approve, who confirms a large change."
-        )
-        parser.add_argument(
             "--no-callbacks",
             action="store_true",
             help="Apply without owing partners callbacks for these changes.",
@@ -58,12 +59,13 @@ class Command(BaseCommand):
         if bool(options["file"]) == bool(options["revert"]):
             raise CommandError("Give a status FILE, or --revert JOB_ID (not both).")
         user = self._user(options["user"])
-        approver = self._user(options["approver"])
         job = (
             self._revert(options["revert"], user)
             if options["revert"]
             else self._upload(Path(options["file"]), user)
         )
+        job.origin = f"command line (OS user {getpass.getuser()})"[:100]
+        job.save(update_fields=["origin"])
         job = services.import_job_validate(import_job=job)
         if job.state != ImportJob.State.VALIDATED:
             self._report(job, options)
@@ -80,17 +82,21 @@ class Command(BaseCommand):
         try:
             job = services.import_job_confirm(
                 import_job=job,
-                user=approver or user,
+                user=user,
                 send_callbacks=not options["no_callbacks"],
                 queue_apply=False,
             )
         except PermissionDenied as error:
             self._report(job, options)
-            raise CommandError(
-                f"{error} Job {job.pk} waits on its page for an approver (or run again with "
-                "--approver NAME).",
-                returncode=2,
-            ) from error
+            if job.user_id:
+                waits = f"Job {job.pk} waits on its page for a second person to approve it."
+            else:  # no one could approve it: leave nothing waiting
+                waits = f"Job {job.pk} is closed: run the command again with --user NAME."
+                if job.kind == ImportJob.Kind.REVERT:
+                    self._revert_forget(job)
+                else:
+                    services.import_job_check_only(import_job=job)
+            raise CommandError(f"{error} {waits}", returncode=2) from error
         job = services.import_job_apply(import_job=job)
         self._report(job, options)
         if job.state != ImportJob.State.APPLIED:

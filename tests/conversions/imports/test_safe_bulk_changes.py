@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from conversions.change_sets import ChangeSetMoney
+from conversions.change_sets.money import ChangeSetMoney
 from conversions.imports import services
 from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
 from conversions.services import conversion_status_set
@@ -377,31 +377,57 @@ def test_the_command_reverts_a_job(tmp_path, import_applied, two_currencies):
     assert_audit_intact()
 
 
-def test_the_command_waits_for_an_approver(
-    tmp_path, two_currencies, admin_user, approver, settings
+def test_the_command_line_cannot_approve_a_large_change(
+    tmp_path, two_currencies, admin_user, approver, client, settings
 ):
     settings.IMPORT_APPROVAL_MIN_CONVERSIONS = 5
     path = status_file(tmp_path, rows_setting(two_currencies, "Rejected"))
 
+    # The command line can name no approver: the job waits on its page, naming who ran it.
+    with pytest.raises(CommandError, match="unrecognized arguments: --approver"):
+        call_command("import_statuses", str(path), "--user", "admin", "--approver", "approver")
     with pytest.raises(CommandError) as refused:
         call_command("import_statuses", str(path), "--user", "admin", stdout=StringIO())
     assert refused.value.returncode == 2
-    assert "waits on its page for an approver" in str(refused.value)
+    assert "waits on its page for a second person to approve it" in str(refused.value)
+    job = ImportJob.objects.get(state=ImportJob.State.VALIDATED)
+    assert (job.user, job.origin.startswith("command line (OS user ")) == (admin_user, True)
+    assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
 
-    call_command(
-        "import_statuses", str(path), "--user", "admin", "--approver", "approver", stdout=StringIO()
-    )
+    # The one who ran it cannot confirm it on the web; a second person can.
+    client.force_login(admin_user)
+    assert client.post(job_url(job, "confirm")).status_code == 403
+    client.force_login(approver)
+    client.post(job_url(job, "confirm"))
+    services.import_job_apply(import_job=job)
     assert {status_of(c) for c in two_currencies} == {Status.REJECTED}
     assert_audit_intact()
 
 
-def test_an_action_that_changes_nothing_keeps_no_job(two_currencies, admin_user):
-    from conversions.imports.selection import selection_status_set
+def test_a_large_change_run_without_a_user_waits_for_no_one(
+    tmp_path, two_currencies, approver, settings
+):
+    settings.IMPORT_APPROVAL_MIN_CONVERSIONS = 5
+    path = status_file(tmp_path, rows_setting(two_currencies, "Rejected"))
 
-    job, result = selection_status_set(
+    with pytest.raises(CommandError, match="run the command again with --user NAME"):
+        call_command("import_statuses", str(path), stdout=StringIO())
+
+    # Whoever ran it could be anyone: no one can approve it, and nothing is left waiting.
+    job = ImportJob.objects.get()
+    assert job.user is None and job.state == ImportJob.State.CHECKED
+    with pytest.raises(ValidationError):
+        services.import_job_confirm(import_job=job, user=approver, send_callbacks=True)
+    assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
+
+
+def test_an_action_that_changes_nothing_keeps_no_job(two_currencies, admin_user):
+    from conversions.change_sets.selection import selection_status_set
+
+    outcome = selection_status_set(
         conversion_ids=[c.pk for c in two_currencies], status=Status.SUCCESS, user=admin_user
     )
 
-    assert job is None and result.changed == 0
+    assert outcome.job is None and outcome.result.changed == 0 and not outcome.waiting
     assert not ImportJob.objects.exists()
     assert_audit_intact()

@@ -1,0 +1,216 @@
+"""Four-eyes approval of large changes, decided by the engine for every source.
+
+A change set that changes at least ``IMPORT_APPROVAL_MIN_CONVERSIONS`` conversions (default
+10,000), or moves at least ``IMPORT_APPROVAL_MIN_PAYOUT`` of payout in a currency, cannot be
+confirmed by the person who asked for it: only by another user with the permission "Can approve
+large status changes" (``conversions.approve_large_status_change``). That holds wherever the
+change starts: a file, the selected-rows action, a revert, a conversion's own status buttons.
+
+Splitting a change does not escape the rule: a user's own changes confirmed in the last
+``IMPORT_APPROVAL_WINDOW_HOURS`` (default 24) count toward both thresholds, that is
+
+- the jobs they asked for and confirmed themselves (a job someone else approved was seen by
+  two people and does not count), and
+- their single changes from a conversion's buttons (audit rows of source ``admin`` without a
+  job).
+
+The decision is taken under a per-user advisory lock (``approval_lock``), so two confirmations by
+one person at the same moment count each other. It is kept on the job (``approval_required``,
+``approval_reason``) so that the preview says who may confirm and why, and it is taken again when
+the asker confirms (their window may have filled meanwhile).
+
+``IMPORT_APPROVAL_MIN_PAYOUT``: ``"USD:5000,EUR:4500,*:5000"``, or one amount for every currency.
+A currency without a threshold of its own falls under the default: the ``*`` item, or else the
+lowest amount listed (the safe side: an offer's currency, an ISO 4217 code, can be changed by
+someone who may change offers, and must not lead out of approval).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from conversions.change_sets.money import ChangeSetMoney
+from conversions.models import ImportJob, Source
+
+APPROVE_PERMISSION = "conversions.approve_large_status_change"
+# The namespace of the per-user advisory lock (a constant of our own; any int4 would do).
+_APPROVAL_LOCK_SPACE = 0x4A0B
+
+
+def approval_min_payout() -> dict[str, Decimal]:
+    """``IMPORT_APPROVAL_MIN_PAYOUT`` by currency (``"*"``: the default for any other)."""
+    amounts: dict[str, Decimal] = {}
+    for item in str(settings.IMPORT_APPROVAL_MIN_PAYOUT or "").split(","):
+        if not item.strip():
+            continue
+        currency, _, amount = item.strip().rpartition(":")
+        try:
+            amounts[currency.strip().upper() or "*"] = Decimal(amount.strip())
+        except InvalidOperation as error:
+            raise ImproperlyConfigured(
+                f"IMPORT_APPROVAL_MIN_PAYOUT: {item.strip()!r} is not CURRENCY:AMOUNT "
+                "(for example USD:5000,EUR:4500) or one AMOUNT."
+            ) from error
+    if amounts and "*" not in amounts:
+        amounts["*"] = min(amounts.values())
+    return amounts
+
+
+@dataclass(frozen=True)
+class OwnChanges:
+    """What one user changed on their own (no second person) within the window."""
+
+    conversions: int = 0
+    payout: dict[str, Decimal] | None = None
+
+    def payout_in(self, currency: str) -> Decimal:
+        return (self.payout or {}).get(currency, Decimal(0))
+
+
+def approval_window_hours() -> int:
+    return int(settings.IMPORT_APPROVAL_WINDOW_HOURS)
+
+
+def approval_lock(user: Any) -> None:
+    """Hold the user's approval lock until the transaction ends (no-op without a user)."""
+    user_id = getattr(user, "pk", None)
+    if user_id is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_APPROVAL_LOCK_SPACE, user_id])
+
+
+# A user's single changes from a conversion's buttons: audit rows without a job. The payout a
+# change moves is the conversion's, when Success is one of its two statuses (as in the money).
+_OWN_SINGLE_CHANGES_SQL = """
+    SELECT o.currency, count(*),
+           sum(CASE WHEN 'success' IN (sc.old_status, sc.new_status) THEN c.payout ELSE 0 END)
+    FROM conversions_statuschange sc
+    JOIN conversions_conversion c ON c.id = sc.conversion_id
+    JOIN conversions_offer o ON o.id = c.offer_id
+    WHERE sc.user_id = %(user)s AND sc.import_job_id IS NULL AND sc.source = %(source)s
+      AND sc.created_at >= %(since)s
+    GROUP BY o.currency
+"""
+
+
+def own_changes_in_window(
+    *, user: Any, now: datetime | None = None, excluding: ImportJob | None = None
+) -> OwnChanges:
+    """The changes ``user`` confirmed alone in the last ``IMPORT_APPROVAL_WINDOW_HOURS``
+    (``excluding`` one job: the one being decided)."""
+    user_id = getattr(user, "pk", None)
+    hours = approval_window_hours()
+    if user_id is None or hours <= 0:
+        return OwnChanges()
+    since = (now or timezone.now()) - timedelta(hours=hours)
+    conversions = 0
+    payout: dict[str, Decimal] = {}
+    jobs = ImportJob.objects.filter(
+        Q(user_id=user_id) | Q(user__isnull=True), confirmed_by_id=user_id, confirmed_at__gte=since
+    )
+    if excluding is not None:
+        jobs = jobs.exclude(pk=excluding.pk)
+    for summary in jobs.values_list("summary", flat=True):
+        conversions += int(summary.get("will_change_total") or 0)
+        money = ChangeSetMoney.from_json(summary.get("money"))
+        for currency, moved in money.payout_by_currency().items():
+            payout[currency] = payout.get(currency, Decimal(0)) + moved
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OWN_SINGLE_CHANGES_SQL, {"user": user_id, "source": Source.ADMIN, "since": since}
+        )
+        for currency, count, moved in cursor.fetchall():
+            conversions += count
+            payout[currency] = payout.get(currency, Decimal(0)) + (moved or Decimal(0))
+    return OwnChanges(conversions=conversions, payout=payout)
+
+
+def approval_reason(
+    *, conversions: int, money: ChangeSetMoney, own: OwnChanges | None = None
+) -> str:
+    """Why a change set needs a second person's approval, or "" when it does not. With
+    ``own`` (the asker's changes in the window), the reason says when they are what made it
+    necessary."""
+    own = own or OwnChanges()
+    window = approval_window_hours()
+    reasons = []
+    minimum = int(settings.IMPORT_APPROVAL_MIN_CONVERSIONS)
+    total = conversions + own.conversions
+    if minimum and conversions >= minimum:
+        reasons.append(f"it changes {conversions:,} conversions (approval from {minimum:,})")
+    elif minimum and conversions and total >= minimum:
+        reasons.append(
+            f"with the {own.conversions:,} conversions you changed in the last {window} hours "
+            f"it makes {total:,} (approval from {minimum:,})"
+        )
+    thresholds = approval_min_payout()
+    for currency, moved in sorted(money.payout_by_currency().items()):
+        limit = thresholds.get(currency, thresholds.get("*"))
+        if limit is None or not moved:
+            continue
+        if moved >= limit:
+            reasons.append(
+                f"it moves {moved:,.2f} {currency} of payout (approval from {limit:,.2f})"
+            )
+        elif moved + own.payout_in(currency) >= limit:
+            reasons.append(
+                f"with the {own.payout_in(currency):,.2f} {currency} of payout you moved in the "
+                f"last {window} hours it moves {moved + own.payout_in(currency):,.2f} {currency} "
+                f"(approval from {limit:,.2f})"
+            )
+    return "; ".join(reasons)
+
+
+def change_set_approval_reason(
+    *, user: Any, conversions: int, money: ChangeSetMoney, import_job: ImportJob | None = None
+) -> str:
+    """The approval a change asked for by ``user`` needs ("" for none), counting their own
+    changes in the window. Call it inside the transaction that confirms or applies the change,
+    after ``approval_lock(user)``."""
+    own = own_changes_in_window(user=user, excluding=import_job)
+    return approval_reason(conversions=conversions, money=money, own=own)
+
+
+def may_confirm(import_job: ImportJob, user: Any) -> bool:
+    """Whether ``user`` may confirm the job: anyone who may import, unless it needs approval;
+    then only another user than the one who asked for it, with the approve permission. A job
+    that needs approval and names no one who asked for it (a command run without ``--user``)
+    cannot be confirmed: no one can show they are a second person."""
+    if not import_job.approval_required:
+        return True
+    if getattr(user, "pk", None) is None or import_job.user_id is None:
+        return False
+    return user.pk != import_job.user_id and user.has_perm(APPROVE_PERMISSION)
+
+
+def confirm_refusal(import_job: ImportJob, user: Any) -> str:
+    """Why ``user`` may not confirm the job ("" when they may), as the preview says it."""
+    if may_confirm(import_job, user):
+        return ""
+    if import_job.user_id is None:
+        return (
+            f"This change needs a second person's approval ({import_job.approval_reason}), "
+            "but it names no one who asked for it: run the command again with --user NAME, "
+            "and another user with the permission “Can approve large status changes” can "
+            "confirm it here."
+        )
+    if getattr(user, "pk", None) == import_job.user_id:
+        return (
+            f"This change needs a second person's approval ({import_job.approval_reason}): "
+            "another user with the permission “Can approve large status changes” must "
+            "confirm it, not the one who asked for it."
+        )
+    return (
+        f"This change needs approval ({import_job.approval_reason}): only a user with the "
+        "permission “Can approve large status changes” may confirm it."
+    )
