@@ -1,4 +1,5 @@
-"""Where callbacks may connect to: the SSRF guard, applied when a socket is opened.
+"""Where callbacks may connect to (the SSRF guard, applied when a socket is opened), and for
+how long (one deadline per attempt).
 
 A callback URL is the partner's to choose, so a careless or hostile one could point the
 workers at the office network, the cloud metadata service or the database. Checking the URL
@@ -13,12 +14,27 @@ link-local, shared CGNAT (100.64.0.0/10), multicast, reserved, unspecified, and 
 that carry an IPv4 address (IPv4-mapped, 6to4, NAT64) when that address is one of those. With
 ``CALLBACK_ALLOW_LOOPBACK`` (tests, local development) 127.0.0.0/8 and ::1 are allowed, and
 nothing else.
+
+How long: one attempt has one deadline (:class:`AttemptDeadline`, set by the sender with
+:func:`attempt_deadline`) over connecting, the TLS handshake, the headers and the body. The
+per-step timeouts alone cannot end an answer that keeps coming (a partner's server trickling a
+byte every 9 s never lets a 10 s read timeout expire), so every blocking step of these
+connections is given at most the time left: the connect and the handshake, and each read of the
+answer, whose socket timeout is set to ``min(read timeout, time left)`` before the read. (The
+request itself, a signed JSON body, fits the socket's send buffer.) Name resolution is the
+system resolver's, bounded by its own timeouts.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import ipaddress
 import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -115,8 +131,96 @@ def callback_addresses_resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     return infos
 
 
+class AttemptDeadlineReached(TimeoutError):  # noqa: N818 -- reads as what happened
+    """The attempt's deadline passed before this step could start (a timeout, to urllib3)."""
+
+
+class AttemptDeadline:
+    """When one attempt must be over, on the monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.ends_at
+
+    def bound(self, timeout: float | None) -> float:
+        """``timeout`` (None: none) cut to the time left; raises ``AttemptDeadlineReached`` when
+        none is left."""
+        left = self.ends_at - time.monotonic()
+        if left <= 0:
+            raise AttemptDeadlineReached(f"No complete answer within {self.seconds:g} s.")
+        return left if timeout is None else min(timeout, left)
+
+
+_deadline: ContextVar[AttemptDeadline | None] = ContextVar("callback_attempt", default=None)
+
+
+@contextmanager
+def attempt_deadline(seconds: float) -> Iterator[AttemptDeadline]:
+    """Bound every connect and read of callback connections in this context (this thread) by
+    one deadline ``seconds`` from now."""
+    deadline = AttemptDeadline(seconds)
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    deadline = _deadline.get()
+    return timeout if deadline is None else deadline.bound(timeout)
+
+
+class _DeadlineReads(io.RawIOBase):
+    """The socket's reads for one response, each bounded by what is left of the attempt."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # counts as the socket's open file
+        self._read_timeout = sock.gettimeout()  # urllib3 has just set the read timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(_bounded(self._read_timeout))
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response (status line, headers, body) read through ``_DeadlineReads``."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_DeadlineSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+
+class _DeadlineSocket:
+    """Just enough of a socket for ``HTTPResponse.__init__``, which only calls ``makefile``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReads(self._sock))
+
+
 class _GuardedConnectionMixin:
-    """Replaces urllib3's ``_new_conn``: resolve once, check, connect to the checked address."""
+    """Replaces urllib3's ``_new_conn``: resolve once, check, connect to the checked address;
+    and reads answers within the attempt's deadline."""
+
+    response_class: type[http.client.HTTPResponse] = _DeadlineResponse
 
     def _new_conn(self) -> socket.socket:
         try:
@@ -127,12 +231,19 @@ class _GuardedConnectionMixin:
         for info in infos:
             try:
                 # The checked literal: create_connection resolves nothing further.
-                return urllib3_connection.create_connection(
+                sock = urllib3_connection.create_connection(
                     (info[4][0], self.port),  # type: ignore[attr-defined]
-                    self.timeout,  # type: ignore[attr-defined]
+                    _bounded(self.timeout),  # type: ignore[attr-defined]
                     source_address=self.source_address,  # type: ignore[attr-defined]
                     socket_options=self.socket_options,  # type: ignore[attr-defined]
                 )
+                try:
+                    # The TLS handshake and the request's send come next, on this timeout.
+                    sock.settimeout(_bounded(self.timeout))  # type: ignore[attr-defined]
+                except AttemptDeadlineReached:
+                    sock.close()
+                    raise
+                return sock
             except TimeoutError as error:
                 raise ConnectTimeoutError(
                     self,

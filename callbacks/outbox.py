@@ -68,12 +68,16 @@ class Outcome:
 
 
 def send_budget_seconds() -> float:
-    """The longest one send may take (connect, then read), plus a margin."""
-    return settings.CALLBACK_CONNECT_TIMEOUT + settings.CALLBACK_READ_TIMEOUT + 0.5
+    """The longest one send may take: its deadline (``CALLBACK_ATTEMPT_DEADLINE_SECONDS``, over
+    connecting and reading the whole answer), plus a margin for resolving the host and for
+    signing. (The connect and read timeouts do not bound a send: a body trickling a byte per
+    read never lets a read time out.)"""
+    return settings.CALLBACK_ATTEMPT_DEADLINE_SECONDS + 1.0
 
 
 def _lease_seconds() -> float:
-    """``CALLBACK_LEASE_SECONDS``, but always room for at least two sends."""
+    """``CALLBACK_LEASE_SECONDS``, but always room for at least two sends: a lease never runs
+    out under a send, whatever the settings."""
     return max(float(settings.CALLBACK_LEASE_SECONDS), 2 * send_budget_seconds())
 
 

@@ -31,7 +31,8 @@ class ProbeResult:
 
 
 def partner_test_callback_send(*, partner_id: int) -> ProbeResult:
-    """POST a signed test callback to the partner's URL (within the send timeouts)."""
+    """POST a signed test callback to the partner's URL; returns within one attempt's deadline
+    (``CALLBACK_ATTEMPT_DEADLINE_SECONDS``), as a delivery's attempt does."""
     partner: Partner = partners_for_sending({partner_id})[partner_id]
     if not partner.callback_url:
         return ProbeResult("", None, None, "", "The partner has no callback URL.")

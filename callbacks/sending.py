@@ -4,7 +4,15 @@ Each delivery is sent outside any transaction, over a keep-alive session per par
 the SSRF guard (``callbacks.network``), signed (``callbacks.signing``). No send starts that
 could outlive the claim's lease; the rest of the batch is handed back.
 
-Outcomes: any 2xx is Delivered. 5xx, 408, 429, a timeout or a connection error is retried: after
+One attempt has one deadline, ``CALLBACK_ATTEMPT_DEADLINE_SECONDS`` (15 s), over connecting,
+the headers and the body together (``callbacks.network``): the connect and read timeouts bound
+each step within it, but alone they never end a body that keeps coming (streamed for ever, or a
+byte every 9 s against a 10 s read timeout). At most 1 MB of an answer is read; a body that
+goes on past it is not read to its end. So no attempt holds a worker longer than the deadline,
+and the claim's lease (``callbacks.outbox``) is derived from it.
+
+Outcomes: any 2xx read to its end is Delivered. 5xx, 408, 429, a timeout, a connection error,
+no complete answer within the deadline, or a body over the limit is retried: after
 ``CALLBACK_RETRY_FIRST_DELAY`` (2 minutes), then each wait is the time already spent retrying
 plus the first delay (so it doubles: 2, 4, 8, 16 … minutes, capped at
 ``CALLBACK_RETRY_MAX_DELAY``), times a random factor between 0.75 and 1.25 so that a partner's
@@ -12,7 +20,8 @@ outage does not end in a thundering herd; a ``Retry-After`` (seconds or an HTTP 
 the computed wait, up to ``CALLBACK_RETRY_AFTER_MAX``. After ``CALLBACK_RETRY_FOR`` (3 days) of
 failures the delivery is Failed. Other 4xx, 3xx (redirects are never followed), a refused
 address and a missing or unusable URL fail at once. Waits live in ``next_attempt_at``, never in
-a broker countdown. Every attempt keeps its status, latency and the first 2 kB of the answer.
+a broker countdown. Every attempt keeps its status, latency and the first 2 kB of the answer
+(what was read of it, when it did not end).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import email.utils
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +40,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from callbacks.models import Partner, PartnerSigningSecret
-from callbacks.network import CallbackAddressRefused, callback_session
+from callbacks.network import CallbackAddressRefused, attempt_deadline, callback_session
 from callbacks.outbox import (
     DELIVERED,
     FAILED,
@@ -47,9 +56,10 @@ from callbacks.signing import callback_headers_sign
 
 logger = logging.getLogger(__name__)
 
-# Response body kept per attempt, and the most read to keep a connection reusable.
+# Response body kept per attempt, and the most read of an answer: a callback's answer is an
+# acknowledgement, and reading more would only let a partner keep a worker busy.
 RESPONSE_EXCERPT_BYTES = 2048
-_RESPONSE_READ_LIMIT = 64 * 1024
+_RESPONSE_READ_LIMIT = 1024 * 1024
 
 # One keep-alive session per partner, per worker process.
 _sessions: dict[int, requests.Session] = {}
@@ -112,45 +122,60 @@ class Answer:
 
 
 def callback_post(*, partner: Partner, body: str, headers: dict[str, str]) -> Answer:
-    """POST one signed body to the partner's URL through the SSRF guard; never raises."""
+    """POST one signed body to the partner's URL through the SSRF guard; never raises.
+
+    Returns within ``CALLBACK_ATTEMPT_DEADLINE_SECONDS`` (name resolution aside): an answer
+    not complete by then, or whose body goes on past ``_RESPONSE_READ_LIMIT``, comes back as an
+    error with no status, worth retrying."""
     session = _sessions.get(partner.pk)
     if session is None:
         session = _sessions[partner.pk] = callback_session()
     url = partner.callback_url
     clock = time.monotonic()
-    try:
-        response = session.post(
-            url,
-            data=body.encode(),
-            headers=headers,
-            timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
-        )
+    status: int | None = None
+    read = _Read()
+    with attempt_deadline(settings.CALLBACK_ATTEMPT_DEADLINE_SECONDS) as deadline:
         try:
-            excerpt = _response_excerpt(response)
-        finally:
-            response.close()
-    except CallbackAddressRefused as error:
-        return Answer(error=str(error), refused=True, duration_ms=_elapsed_ms(clock))
-    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
-        message = f"Unusable callback URL: {error}"
-        return Answer(error=message, refused=True, duration_ms=_elapsed_ms(clock))
-    except requests.RequestException as error:
-        message = send_error_describe(
-            error,
-            url=url,
-            connect_timeout=settings.CALLBACK_CONNECT_TIMEOUT,
-            read_timeout=settings.CALLBACK_READ_TIMEOUT,
-        )
-        return Answer(error=message, duration_ms=_elapsed_ms(clock))
-    except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
-        logger.exception("Unexpected error sending a callback to %s", url)
-        message = f"Unexpected error sending to {url} ({type(error).__name__}): see the log."
-        return Answer(error=message, duration_ms=_elapsed_ms(clock))
+            response = session.post(
+                url,
+                data=body.encode(),
+                headers=headers,
+                timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                status = response.status_code
+                _response_read(response, into=read)
+            finally:
+                response.close()
+        except CallbackAddressRefused as error:
+            return Answer(error=str(error), refused=True, duration_ms=_elapsed_ms(clock))
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
+            message = f"Unusable callback URL: {error}"
+            return Answer(error=message, refused=True, duration_ms=_elapsed_ms(clock))
+        except requests.RequestException as error:
+            if deadline.passed:
+                message = _unfinished_answer(seconds=deadline.seconds, status=status)
+            else:
+                message = send_error_describe(
+                    error,
+                    url=url,
+                    connect_timeout=settings.CALLBACK_CONNECT_TIMEOUT,
+                    read_timeout=settings.CALLBACK_READ_TIMEOUT,
+                )
+            return Answer(error=message, body=read.excerpt(), duration_ms=_elapsed_ms(clock))
+        except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
+            logger.exception("Unexpected error sending a callback to %s", url)
+            message = f"Unexpected error sending to {url} ({type(error).__name__}): see the log."
+            return Answer(error=message, duration_ms=_elapsed_ms(clock))
+    if read.cut:
+        limit_mb = _RESPONSE_READ_LIMIT // (1024 * 1024)
+        message = f"HTTP {status} answer longer than {limit_mb} MB: not read to its end."
+        return Answer(error=message, body=read.excerpt(), duration_ms=_elapsed_ms(clock))
     return Answer(
-        status=response.status_code,
-        body=excerpt,
+        status=status,
+        body=read.excerpt(),
         headers=dict(response.headers),
         duration_ms=_elapsed_ms(clock),
     )
@@ -172,7 +197,12 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
                 delivery, started_at, error=answer.error, duration_ms=answer.duration_ms, url=url
             )
         return _retry(
-            delivery, started_at, error=answer.error, duration_ms=answer.duration_ms, url=url
+            delivery,
+            started_at,
+            error=answer.error,
+            response_body=answer.body,  # what was read of an answer that did not end
+            duration_ms=answer.duration_ms,
+            url=url,
         )
     code = answer.status
     answered: dict[str, Any] = {
@@ -209,20 +239,37 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
     return _failed(delivery, started_at, error=message, **answered)
 
 
+def _unfinished_answer(*, seconds: float, status: int | None) -> str:
+    came = f" (HTTP {status} came, its body did not end)" if status is not None else ""
+    return f"No complete answer within {seconds:g} s{came}."
+
+
 def _elapsed_ms(clock: float) -> int:
     return int((time.monotonic() - clock) * 1000)
 
 
-def _response_excerpt(response: requests.Response) -> str:
-    """The first 2 kB of the body; the rest is read (up to a limit) so the connection can be
-    reused, or the connection is dropped."""
-    received = bytearray()
+@dataclass
+class _Read:
+    """What was read of one answer's body: every byte counted, the first 2 kB kept."""
+
+    start: bytearray = field(default_factory=bytearray)
+    size: int = 0
+    cut: bool = False  # the body went on past the read limit
+
+    def excerpt(self) -> str:
+        return bytes(self.start).decode("utf-8", errors="replace")
+
+
+def _response_read(response: requests.Response, *, into: _Read) -> None:
+    """Read the body to its end, or up to ``_RESPONSE_READ_LIMIT`` (then the connection is
+    dropped, not reused). The attempt's deadline bounds every read (``callbacks.network``)."""
     for chunk in response.iter_content(chunk_size=8192):
-        if len(received) < RESPONSE_EXCERPT_BYTES:
-            received += chunk
-        if len(received) > _RESPONSE_READ_LIMIT:
-            break
-    return bytes(received[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", errors="replace")
+        into.size += len(chunk)
+        if len(into.start) < RESPONSE_EXCERPT_BYTES:
+            into.start += chunk[: RESPONSE_EXCERPT_BYTES - len(into.start)]
+        if into.size > _RESPONSE_READ_LIMIT:
+            into.cut = True
+            return
 
 
 def _retry_after_seconds(value: str | None, *, now: datetime) -> float | None:

@@ -353,8 +353,12 @@ OFFER_TOKEN_GRACE_HOURS = int(os.environ.get("OFFER_TOKEN_GRACE_HOURS", "24"))
 # Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local
 # development. Private, link-local, CGNAT, multicast and reserved addresses are always refused.
 CALLBACK_ALLOW_LOOPBACK = env_bool("CALLBACK_ALLOW_LOOPBACK", False)
+# Seconds to connect (and shake hands), and to wait for the partner's next bytes.
 CALLBACK_CONNECT_TIMEOUT = float(os.environ.get("CALLBACK_CONNECT_TIMEOUT", "5"))
 CALLBACK_READ_TIMEOUT = float(os.environ.get("CALLBACK_READ_TIMEOUT", "10"))
+# One attempt's hard limit in seconds, connecting, headers and body together: an answer not
+# complete by then is retried. The claim lease is at least twice this (callbacks.outbox).
+CALLBACK_ATTEMPT_DEADLINE_SECONDS = float(os.environ.get("CALLBACK_ATTEMPT_DEADLINE_SECONDS", "15"))
 # Retries: the first after about this many seconds, then doubling (with jitter) up to the
 # maximum delay, for CALLBACK_RETRY_FOR seconds; then the delivery is Failed.
 CALLBACK_RETRY_FIRST_DELAY = float(os.environ.get("CALLBACK_RETRY_FIRST_DELAY", "120"))
