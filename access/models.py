@@ -6,6 +6,7 @@ from django.utils import timezone
 class SignInEventKind(models.TextChoices):
     SIGNED_IN = "signed_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    PASSWORD_PASSED = "password_passed", "Password right, second factor next"
     SECOND_FACTOR_FAILED = "second_factor_failed", "Wrong second-factor code"
     LOCKED_OUT = "locked_out", "Locked out"
     UNLOCKED = "unlocked", "Unlocked by an admin"

@@ -4,7 +4,12 @@ Step one is Django's admin login form (user name and password, the same error fo
 user as for a wrong password). When the user must use a second factor, or has set one up, the
 password step does not sign in: it leaves a pending sign-in (``pending.py``) and goes on to the
 code page, or to the set-up page (``two_factor.py``) for someone required to have a second
-factor who has none. A wrong code counts as a failed sign-in for the lockout.
+factor who has none at all (anyone with an authenticator or recovery codes left must use
+them). A wrong code counts as a failed sign-in for the lockout.
+
+Every password step is in the sign-in audit: a wrong one (receivers.py, under the account of
+the name typed when there is one), a refused one (lockout, not staff), and a right one either
+as the sign-in or, when a second factor is next, as "password right, second factor next".
 """
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -35,7 +40,7 @@ from access.pending import (
     pending_sign_in_get,
     pending_sign_in_start,
 )
-from access.policy import second_factor_asked
+from access.policy import second_factor_asked, second_factor_set_up
 from access.receivers import SECOND_FACTOR_SENDER
 
 EXPIRED_MESSAGE = "The sign-in took too long. Enter your password again."
@@ -65,10 +70,17 @@ class PasswordStepView(LoginView):
     def form_valid(self, form: AdminAuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if not second_factor_asked(user):
-            return super().form_valid(form)
+            return super().form_valid(form)  # audited as a sign-in by receivers.py
         pending_sign_in_start(request=self.request, user=user, next_url=self.get_success_url())
-        has_device = any(True for _ in devices_for_user(user))
-        return redirect("admin:second_factor" if has_device else "admin:authenticator_setup")
+        # Audited although nobody is signed in yet: a right password from elsewhere is news.
+        set_up = second_factor_set_up(user)
+        services.sign_in_event_record(
+            kind=SignInEventKind.PASSWORD_PASSED,
+            request=self.request,
+            user=user,
+            detail="second factor next" if set_up else "authenticator set-up next",
+        )
+        return redirect("admin:second_factor" if set_up else "admin:authenticator_setup")
 
 
 def sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -99,7 +111,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
     if pending is None:
         messages.error(request, EXPIRED_MESSAGE)
         return redirect("admin:login")
-    if not any(True for _ in devices_for_user(pending.user)):  # removed meanwhile by an admin
+    if not second_factor_set_up(pending.user):  # removed meanwhile by an admin, or used up
         return redirect("admin:authenticator_setup")
     credentials = {"username": pending.user.get_username()}
     if settings.AXES_ENABLED and AxesProxyHandler.is_locked(request, credentials):

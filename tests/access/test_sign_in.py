@@ -147,7 +147,11 @@ def test_required_without_a_device_goes_to_set_up_then_signs_in(
     device.refresh_from_db()
     assert device.confirmed
     kinds = list(SignInEvent.objects.order_by("id").values_list("kind", flat=True))
-    assert kinds == [SignInEventKind.ENROLLED, SignInEventKind.SIGNED_IN]
+    assert kinds == [
+        SignInEventKind.PASSWORD_PASSED,
+        SignInEventKind.ENROLLED,
+        SignInEventKind.SIGNED_IN,
+    ]
     assert not any(code in str(SignInEvent.objects.values_list()) for code in codes)
 
 
