@@ -25,10 +25,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
 from conversions.admin.changelist import ConversionChangeList
-from conversions.admin.display import money, status_badge, when
+from conversions.admin.display import status_badge, when
 from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
 from conversions.admin.totals import list_paginator, list_totals
+from conversions.amounts import money
 from conversions.imports.admin import ConversionImportExportMixin
 from conversions.models import Conversion, Status
 from conversions.selectors import (

@@ -2,15 +2,13 @@
 
 - Times: "2026-12-01 14:05 UTC" (``when``), the format every other page gets from
   ``gokart/formats`` too.
-- Money: two decimals and the currency, "0.50 USD"; an amount with sub-cent digits (a
-  0.125 USD install) keeps them rather than being rounded away.
+- Money: ``conversions.amounts`` (every page, confirmation and command writes it that way).
 - Durations: in words, "7 days", "12 hours", "1 day 6 hours".
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.html import format_html
@@ -18,34 +16,12 @@ from django.utils.safestring import SafeString
 
 from conversions.models import Status
 
-CENTS = Decimal("0.01")
-
 
 def status_badge(status: str) -> SafeString:
     """A status as a coloured badge (styles in ``static/conversions/admin.css``)."""
     return format_html(
         '<span class="gk-status gk-status-{}">{}</span>', status, Status(status).label
     )
-
-
-def amount(value: Decimal) -> str:
-    """An amount with two decimals, "1.50", keeping sub-cent digits when there are any."""
-    cents = value.quantize(CENTS)
-    return str(cents if value == cents else value.normalize())
-
-
-def money(value: Decimal, currency: str) -> str:
-    """An amount with its currency: "1,234.50 USD", keeping sub-cent digits when there are
-    any."""
-    cents = value.quantize(CENTS)
-    return f"{cents if value == cents else value.normalize():,} {currency}"
-
-
-def money_by_currency(amounts: dict[str, Decimal]) -> str:
-    """Amounts in several currencies: "12.50 USD · 3.00 EUR"; "0.00" when there are none."""
-    if not amounts:
-        return "0.00"
-    return " · ".join(money(amount, currency) for currency, amount in sorted(amounts.items()))
 
 
 def when(value: datetime | None) -> str:

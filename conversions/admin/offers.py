@@ -18,9 +18,10 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 
-from conversions.admin.display import amount, duration, when
+from conversions.admin.display import duration, when
 from conversions.admin.offer_tracking import offer_tracking_context
 from conversions.admin.postback_token import OfferPostbackTokenViews
+from conversions.amounts import amount
 from conversions.models import Click, Offer, OfferEvent
 from conversions.postback_tokens import postback_token_mask
 from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin

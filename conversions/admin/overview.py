@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from conversions.admin.charts import daily_status_chart
-from conversions.admin.display import money_by_currency, percent, status_badge, when
+from conversions.admin.display import percent, status_badge, when
+from conversions.amounts import money_by_currency
 from conversions.models import Status
 from conversions.overview import Day, Overview, overview_read
 from conversions.selectors import status_changes_latest

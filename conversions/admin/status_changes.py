@@ -27,7 +27,8 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString, mark_safe
 
-from conversions.admin.display import money, plural, status_badge
+from conversions.admin.display import plural, status_badge
+from conversions.amounts import money
 from conversions.change_sets.approval import change_set_approval_reason
 from conversions.change_sets.money import ChangeSetMoney, conversions_status_money
 from conversions.change_sets.selection import selection_status_set

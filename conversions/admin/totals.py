@@ -25,8 +25,8 @@ from django.contrib.admin.views.main import (
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from conversions.admin.display import money_by_currency
 from conversions.admin.filters import range_value_parse
+from conversions.amounts import money_by_currency
 from conversions.models import Status
 from conversions.selectors import (
     ConversionTotals,

@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from conversions.amounts import money as money_text
 from conversions.change_sets.money import ChangeSetMoney
 from conversions.models import ImportJob, Source
 
@@ -158,15 +159,17 @@ def approval_reason(
         limit = thresholds.get(currency, thresholds.get("*"))
         if limit is None or not moved:
             continue
+        before = own.payout_in(currency)
         if moved >= limit:
             reasons.append(
-                f"it moves {moved:,.2f} {currency} of payout (approval from {limit:,.2f})"
+                f"it moves {money_text(moved, currency)} of payout "
+                f"(approval from {money_text(limit, currency)})"
             )
-        elif moved + own.payout_in(currency) >= limit:
+        elif moved + before >= limit:
             reasons.append(
-                f"with the {own.payout_in(currency):,.2f} {currency} of payout you moved in the "
-                f"last {window} hours it moves {moved + own.payout_in(currency):,.2f} {currency} "
-                f"(approval from {limit:,.2f})"
+                f"with the {money_text(before, currency)} of payout you moved in the last {window} "
+                f"hours it moves {money_text(moved + before, currency)} "
+                f"(approval from {money_text(limit, currency)})"
             )
     return "; ".join(reasons)
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection
 
 from callbacks.services import callback_owed_sql
+from conversions.amounts import money_signed
 from conversions.models import Status
 
 # The partners and offers named one by one; the others are summed as "the rest".
@@ -65,12 +66,6 @@ def transition_text(key: str) -> str:
     """A transition key ("success->rejected") as the pages write it: "Success → Rejected"."""
     old, _, new = key.partition("->")
     return f"{status_label(old)} → {status_label(new)}"
-
-
-def money_signed(amount: Decimal, currency: str) -> str:
-    """A moved amount as an admin reads it: "+1,204.00 USD", "−12,345.60 USD", "0.00 USD"."""
-    sign = "+" if amount > 0 else "−" if amount < 0 else ""
-    return f"{sign}{abs(amount):,.2f} {currency}"
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ def test_one_way_to_write_times_money_and_durations(admin_client, conversion_fac
 
     from django.utils.formats import date_format
 
-    from conversions.admin.display import duration, money, when
+    from conversions.admin.display import duration, when
+    from conversions.amounts import money
 
     moment = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
     assert when(moment) == "2026-12-01 14:05 UTC" == date_format(moment, "DATETIME_FORMAT")

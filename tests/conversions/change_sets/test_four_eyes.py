@@ -286,4 +286,4 @@ def test_a_currency_without_a_threshold_falls_under_the_default(
 
     # JPY is named by no threshold: the lowest one listed (4,500) applies
     assert job.approval_required
-    assert job.approval_reason == "it moves 4,600.00 JPY of payout (approval from 4,500.00)"
+    assert job.approval_reason == "it moves 4,600.00 JPY of payout (approval from 4,500.00 JPY)"

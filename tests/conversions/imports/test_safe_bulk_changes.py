@@ -331,7 +331,7 @@ def test_a_payout_threshold_per_currency_needs_approval(
     job = import_validated(status_file(tmp_path, rows_setting(two_currencies, "Rejected")))
 
     assert job.approval_required
-    assert job.approval_reason == "it moves 8.50 EUR of payout (approval from 8.50)"
+    assert job.approval_reason == "it moves 8.50 EUR of payout (approval from 8.50 EUR)"
 
 
 def test_the_same_file_again_is_noticed(
