@@ -69,6 +69,7 @@ def worker_processes(tmp_path):
             "CALLBACK_ALLOW_LOOPBACK": "1",
             "CALLBACK_CONNECT_TIMEOUT": "1",
             "CALLBACK_READ_TIMEOUT": "1",
+            "CALLBACK_ATTEMPT_DEADLINE_SECONDS": "1",
             "CALLBACK_LEASE_SECONDS": "3",
             "CALLBACK_CLAIM_BATCH": "20",
             "CALLBACK_SWEEP_SECONDS": "1",
