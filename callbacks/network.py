@@ -120,15 +120,35 @@ def callback_url_literal_refusal(url: str) -> str | None:
 
 def callback_addresses_resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     """Resolve ``host`` and check every address; raise ``CallbackAddressRefused`` if any is
-    refused (a host with one private address among public ones is refused as a whole)."""
+    refused (a host with one private address among public ones is refused as a whole).
+
+    The refusal is shown to admins (the delivery's error, the test callback), so for a host
+    name it says "a private address" and names neither the address nor its kind: anyone who
+    may change a partner's URL could otherwise map the internal network, one name at a time.
+    An address typed in the URL itself is named, as typed.
+    """
     allow_loopback = settings.CALLBACK_ALLOW_LOOPBACK
-    infos = socket.getaddrinfo(host.strip("[]"), port, 0, socket.SOCK_STREAM)
+    name = host.strip("[]")
+    infos = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
     for info in infos:
         address = str(info[4][0])
         kind = address_refusal(address, allow_loopback=allow_loopback)
-        if kind:
+        if not kind:
+            continue
+        if _is_address(name):
             raise CallbackAddressRefused(f"Callback URL resolves to {kind} {address}: refused")
+        raise CallbackAddressRefused(
+            f"Callback URL host {name} resolves to a private address: refused"
+        )
     return infos
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 class AttemptDeadlineReached(TimeoutError):  # noqa: N818 -- reads as what happened
