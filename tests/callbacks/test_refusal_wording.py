@@ -14,6 +14,7 @@ from conversions.services import conversion_status_set
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture
 def resolve(monkeypatch):
     """Make host names resolve to the addresses given."""
