@@ -38,6 +38,10 @@ class LockoutAdmin(AccessAttemptAdmin):
     A row counts the failures of one user name from one address and browser; the name or the
     address is locked out once its failures reach AXES_FAILURE_LIMIT, until the cool-off has
     passed since the last failure. Unlocking forgets the selected rows' failures at once.
+
+    The audited unlock is the only way to clear a row: no delete page, no "Delete selected"
+    (a row deleted there would lift a lockout with no trace in the sign-in audit). Who may
+    unlock is who holds axes' "Can delete access attempt" permission.
     """
 
     actions = ["unlock"]
@@ -51,6 +55,13 @@ class LockoutAdmin(AccessAttemptAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         lockout = {
             "limit": settings.AXES_FAILURE_LIMIT,
@@ -60,7 +71,7 @@ class LockoutAdmin(AccessAttemptAdmin):
 
     @admin.action(
         description="Unlock: forget the failed sign-ins of the selected rows",
-        permissions=["delete"],
+        permissions=["unlock"],
     )
     def unlock(self, request: HttpRequest, queryset) -> None:
         count = access_attempts_unlock(attempts=queryset, unlocked_by=request.user, request=request)
