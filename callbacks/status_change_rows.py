@@ -1,24 +1,57 @@
-"""``StatusChangeRows``: the contract between the statement that makes status changes and the
-inserts that record them (the audit rows, the outbox rows, the tally): which relation holds the
-changes and what its columns are called. A module of its own, importing nothing, so that every
-writer can name it without importing the others."""
+"""``StatusChangeRows``: the relation of status changes that one statement makes and the inserts
+chained to it record (the audit rows and outbox rows, ``conversions.audit``; the tally's
+deltas, ``conversions.tally``), defined once: its columns and how each is read from a
+conversion row as its change left it (:meth:`StatusChangeRows.columns_sql`).
+
+Both statements that change statuses build it with that one method: the postback's insert
+(``conversions.tracking``, a conversion's first status) and the status service's update
+(``conversions.services``: row buttons, selected rows, imports, reverts, the pending-time
+promotion). A module that imports nothing, so that the callbacks app's outbox insert can name
+it without importing the audit trail that imports it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
 class StatusChangeRows:
-    """A relation of status changes (a CTE of the statement that makes them), and the names of
-    the columns the outbox insert reads from it."""
+    """A relation of status changes (a CTE of the statement that makes them), one row per
+    change, with the columns named below."""
 
     relation: str
-    id: str = "id"
-    conversion_id: str = "conversion_id"
-    partner_id: str = "partner_id"
-    old_status: str = "old_status"
-    new_status: str = "new_status"
-    reason: str = "reason"
-    sequence_number: str = "sequence_number"
-    created_at: str = "created_at"
+
+    # The audit row's id, drawn by the statement (``nextval`` of the audit table's sequence),
+    # so that every insert reads this relation alone, with no join back.
+    id: ClassVar[str] = "id"
+    conversion_id: ClassVar[str] = "conversion_id"
+    partner_id: ClassVar[str] = "partner_id"
+    # '' for a conversion's first status.
+    old_status: ClassVar[str] = "old_status"
+    new_status: ClassVar[str] = "new_status"
+    reason: ClassVar[str] = "reason"
+    # The conversion's change counter after this change (1 for its first status).
+    sequence_number: ClassVar[str] = "sequence_number"
+    # When the change was made.
+    created_at: ClassVar[str] = "created_at"
+    # The changed conversion's offer, money and creation time: what the tally counts by.
+    offer_id: ClassVar[str] = "offer_id"
+    payout: ClassVar[str] = "payout"
+    revenue: ClassVar[str] = "revenue"
+    conversion_created_at: ClassVar[str] = "conversion_created_at"
+
+    @classmethod
+    def columns_sql(cls, *, conversion: str, old_status: str, audit_id: str) -> str:
+        """The select list (or ``RETURNING`` list) of the relation, read from ``conversion``
+        (an alias of a ``conversions_conversion`` row as the change left it: new status,
+        reason, counter and time), with ``old_status`` and ``audit_id`` as SQL expressions."""
+        c = conversion
+        return f"""{audit_id} AS {cls.id}, {c}.id AS {cls.conversion_id},
+            {c}.partner_id AS {cls.partner_id}, {old_status} AS {cls.old_status},
+            {c}.status AS {cls.new_status}, {c}.status_reason AS {cls.reason},
+            {c}.status_version AS {cls.sequence_number},
+            {c}.status_changed_at AS {cls.created_at}, {c}.offer_id AS {cls.offer_id},
+            {c}.payout AS {cls.payout}, {c}.revenue AS {cls.revenue},
+            {c}.created_at AS {cls.conversion_created_at}"""

@@ -19,7 +19,7 @@ from django.db import connection
 
 from callbacks.services import callback_deliveries_insert_sql, callback_owed_sql
 from callbacks.status_change_rows import StatusChangeRows
-from conversions.tally import TalliedColumns, conversion_tally_deltas_insert_sql
+from conversions.tally import conversion_tally_deltas_insert_sql
 
 
 @dataclass(frozen=True)
@@ -41,24 +41,17 @@ class AuditContext:
         }
 
 
-def status_changes_record_sql(
-    *,
-    changes: StatusChangeRows,
-    send_callbacks: bool,
-    tallied: TalliedColumns | None = None,
-) -> str:
+def status_changes_record_sql(*, changes: StatusChangeRows, send_callbacks: bool) -> str:
     """Three CTEs, ``audit``, ``deliveries`` (one row per outbox row written) and ``tally``,
-    that record the changes of the relation ``changes``. Its ``id`` column is the audit row's
-    id, drawn by the caller (``nextval`` of the audit table's sequence) so that every insert
-    reads ``changes`` alone, with no join back; it also carries the changed conversion's offer,
-    money and creation time (``tallied`` names those columns; an ``old_status`` of '' is a
-    conversion's first status). Each audit row records whether its change owed a callback (the
-    same rule the outbox insert applies). Parameters: :meth:`AuditContext.params`."""
+    that record the changes of the relation ``changes`` (built by
+    :meth:`StatusChangeRows.columns_sql`). Each audit row records whether its change owed a
+    callback (the same rule the outbox insert applies). Parameters:
+    :meth:`AuditContext.params`."""
     c = changes
     owed = (
         callback_owed_sql(partner="p", status=f"ch.{c.new_status}") if send_callbacks else "false"
     )
-    tally = conversion_tally_deltas_insert_sql(changes=changes, tallied=tallied or TalliedColumns())
+    tally = conversion_tally_deltas_insert_sql(changes=changes)
     deliveries = (
         callback_deliveries_insert_sql(status_changes=changes)
         if send_callbacks

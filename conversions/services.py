@@ -135,9 +135,11 @@ def _apply(
         if id_bounded
         else ""
     )
-    record_sql = status_changes_record_sql(
-        changes=StatusChangeRows("changed"), send_callbacks=audit.send_callbacks
+    changes = StatusChangeRows("changed")
+    changes_columns = changes.columns_sql(
+        conversion="c", old_status="l.old_status", audit_id="nextval(audit_ids.sequence)"
     )
+    record_sql = status_changes_record_sql(changes=changes, send_callbacks=audit.send_callbacks)
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the
     # WHERE clause against, and returns, the row's newest version: old_status is what is
     # actually replaced, and a conversion already moved to the target status drops out.
@@ -164,11 +166,7 @@ def _apply(
                 pending_until = NULL
             FROM locked l, audit_ids
             WHERE c.id = l.id
-            RETURNING nextval(audit_ids.sequence) AS id, c.id AS conversion_id,
-                      c.partner_id, l.old_status, l.new_status,
-                      c.status_version AS sequence_number, l.reason,
-                      c.status_changed_at AS created_at, c.offer_id, c.payout, c.revenue,
-                      c.created_at AS conversion_created_at
+            RETURNING {changes_columns}
         ),
         {record_sql}
         SELECT old_status, new_status, count(*), (SELECT count(*) FROM deliveries)

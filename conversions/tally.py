@@ -21,7 +21,6 @@ UTC hour boundaries within the last two days (``tally_bound_is_exact``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -36,38 +35,25 @@ HOURS_KEPT_DAYS = 2
 _COMPACT_LOCK = 0x6B617274_7461  # "kart" "ta"
 
 
-@dataclass(frozen=True)
-class TalliedColumns:
-    """The columns of a relation of status changes that the tally reads, besides the
-    ``partner_id``, ``old_status`` and ``new_status`` of ``StatusChangeRows``."""
-
-    offer_id: str = "offer_id"
-    payout: str = "payout"
-    revenue: str = "revenue"
-    conversion_created_at: str = "conversion_created_at"
-
-
-def conversion_tally_deltas_insert_sql(
-    *, changes: StatusChangeRows, tallied: TalliedColumns
-) -> str:
+def conversion_tally_deltas_insert_sql(*, changes: StatusChangeRows) -> str:
     """An INSERT that adds the tally deltas of a relation of status changes: one row per key,
     none for a key whose deltas cancel out.
 
     The changes are summed per key and transition first (a bulk change of 100,000 conversions
     makes a few dozen groups), and only those groups are split into the old status's minus and
     the new one's plus: no row of the relation is read twice or multiplied."""
-    c, t = changes, tallied
+    c = changes
     return f"""
         INSERT INTO conversions_conversiontally (hour, offer_id, partner_id, status,
             conversions, payout, revenue)
         SELECT g.hour, g.offer_id, g.partner_id, d.status, sum(d.sign * g.conversions),
                sum(d.sign * g.payout), sum(d.sign * g.revenue)
         FROM (
-            SELECT date_trunc('hour', ch.{t.conversion_created_at}, 'UTC') AS hour,
-                   ch.{t.offer_id} AS offer_id, ch.{c.partner_id} AS partner_id,
+            SELECT date_trunc('hour', ch.{c.conversion_created_at}, 'UTC') AS hour,
+                   ch.{c.offer_id} AS offer_id, ch.{c.partner_id} AS partner_id,
                    ch.{c.old_status} AS old_status, ch.{c.new_status} AS new_status,
-                   count(*) AS conversions, sum(ch.{t.payout}) AS payout,
-                   sum(ch.{t.revenue}) AS revenue
+                   count(*) AS conversions, sum(ch.{c.payout}) AS payout,
+                   sum(ch.{c.revenue}) AS revenue
             FROM {c.relation} ch
             GROUP BY 1, 2, 3, 4, 5
         ) g

@@ -256,26 +256,20 @@ def _conversion_insert(*, conversion: Conversion) -> bool:
     params: dict[str, Any] = {f"v{index}": value for index, value in enumerate(values)}
     params.update(AuditContext(source=Source.POSTBACK).params())
     placeholders = ", ".join(f"%(v{index})s" for index in range(len(values)))
-    record_sql = status_changes_record_sql(
-        changes=StatusChangeRows("first_change"), send_callbacks=True
+    changes = StatusChangeRows("first_change")
+    changes_columns = changes.columns_sql(
+        conversion="c", old_status="''::varchar", audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})"
     )
+    record_sql = status_changes_record_sql(changes=changes, send_callbacks=True)
     sql = f"""
-        WITH new_conversion AS (
-            INSERT INTO conversions_conversion ({", ".join(columns)})
+        WITH first_change AS (
+            INSERT INTO conversions_conversion AS c ({", ".join(columns)})
             VALUES ({placeholders})
             ON CONFLICT DO NOTHING
-            RETURNING id, partner_id, status, status_reason, status_version, created_at,
-                      offer_id, payout, revenue
-        ),
-        first_change AS (
-            SELECT nextval({AUDIT_ID_SEQUENCE_SQL}) AS id, id AS conversion_id, partner_id,
-                   ''::varchar AS old_status, status AS new_status, status_reason AS reason,
-                   status_version AS sequence_number, created_at, offer_id, payout, revenue,
-                   created_at AS conversion_created_at
-            FROM new_conversion
+            RETURNING {changes_columns}
         ),
         {record_sql}
-        SELECT id, (SELECT count(*) FROM deliveries) FROM new_conversion
+        SELECT {changes.conversion_id}, (SELECT count(*) FROM deliveries) FROM first_change
     """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
