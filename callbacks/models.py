@@ -9,6 +9,8 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
+from gokart.secret_rotation import ReplacedSecret
+
 callback_url_validator = URLValidator(
     schemes=["http", "https"], message="Enter an http:// or https:// URL."
 )
@@ -59,14 +61,12 @@ class Partner(models.Model):
             raise ValidationError({"callback_url": refusal})
 
 
-class PartnerSigningSecret(models.Model):
+class PartnerSigningSecret(ReplacedSecret):
     """A secret a partner's callbacks were signed with before a rotation: it keeps signing,
-    alongside the current one, until its own ``expires_at`` (no later rotation shortens it)."""
+    alongside the current one, until its own ``expires_at`` (``gokart.secret_rotation``)."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="previous_secrets")
     secret = models.CharField(max_length=128)
-    replaced_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
 
     class Meta:
         ordering = ["partner_id", "-expires_at"]

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from conversions.currencies import currency_code_check
+from gokart.secret_rotation import ReplacedSecret
 
 
 def postback_secret_generate() -> str:
@@ -57,18 +58,16 @@ class Offer(models.Model):
         return self.name
 
 
-class ReplacedPostbackToken(models.Model):
+class ReplacedPostbackToken(ReplacedSecret):
     """A postback token an offer had before a rotation: postbacks with it are still accepted,
-    alongside the offer's current token, until its own ``expires_at`` (no later rotation
-    shortens it). Kept in clear like the current one, which postbacks are compared with."""
+    alongside the offer's current token, until its own ``expires_at``
+    (``gokart.secret_rotation``)."""
 
     # Indexed by the (offer, expires_at) index below.
     offer = models.ForeignKey(
         Offer, on_delete=models.CASCADE, related_name="replaced_tokens", db_index=False
     )
     token = models.CharField(max_length=64)
-    replaced_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
 
     class Meta:
         ordering = ["offer_id", "-expires_at"]

@@ -350,6 +350,9 @@ TRACKING_MAX_BODY_BYTES = int(os.environ.get("TRACKING_MAX_BODY_BYTES", 16 * 102
 OFFER_TOKEN_GRACE_HOURS = int(os.environ.get("OFFER_TOKEN_GRACE_HOURS", "24"))
 
 # --- Partner callbacks ------------------------------------------------------------------------
+# After a partner's signing secret is rotated, the secret it replaced still signs callbacks this
+# long (each replaced secret until its own expiry).
+PARTNER_SECRET_GRACE_HOURS = int(os.environ.get("PARTNER_SECRET_GRACE_HOURS", "24"))
 # Loopback (127.0.0.0/8, ::1) callback URLs: refused in production, allowed for tests and local
 # development. Private, link-local, CGNAT, multicast and reserved addresses are always refused.
 CALLBACK_ALLOW_LOOPBACK = env_bool("CALLBACK_ALLOW_LOOPBACK", False)

@@ -19,9 +19,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from callbacks.models import Partner
-from conversions.admin.display import when
 from conversions.models import Offer
-from conversions.postback_tokens import offer_postback_tokens_accepted, postback_token_mask
+from conversions.postback_tokens import OFFER_POSTBACK_TOKEN, postback_token_mask
+from gokart.secret_rotation_admin import SecretRow, secret_rows
 
 PARTNERS_LISTED = 500
 PARTNER_PARAM = "tracking_partner"
@@ -57,16 +57,10 @@ def postback_url(request: HttpRequest, *, token: str) -> str:
     )
 
 
-def postback_tokens_accepted(offer: Offer) -> list[dict[str, Any]]:
-    """The tokens postbacks are accepted with now, masked, with their expiry ("2026-12-02 14:05
-    UTC"; None for the current one)."""
-    return [
-        {
-            "masked": postback_token_mask(row.token),
-            "until": when(row.expires_at) if row.expires_at else None,
-        }
-        for row in offer_postback_tokens_accepted(offer=offer)
-    ]
+def postback_tokens_accepted(offer: Offer) -> list[SecretRow]:
+    """The tokens postbacks are accepted with now, masked, with their expiry (None for the
+    current one)."""
+    return secret_rows(kind=OFFER_POSTBACK_TOKEN, owner=offer, mask=postback_token_mask)
 
 
 def tracking_link_chosen(request: HttpRequest, *, offer: Offer) -> TrackingLink:

@@ -1,4 +1,4 @@
-// The "Copy" button next to a signing secret shown once.
+// The "Copy" button next to a secret shown once (gokart/secret_rotation_admin.py).
 document.addEventListener("DOMContentLoaded", () => {
   const button = document.getElementById("gk-copy-secret");
   if (!button) return;
@@ -9,7 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
       await navigator.clipboard.writeText(secret);
       status.textContent = "Copied.";
     } catch (error) {
-      status.textContent = "Copy failed: select the secret and copy it by hand.";
+      status.textContent = "Copy failed: select it and copy it by hand.";
     }
   });
 });
