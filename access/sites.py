@@ -1,18 +1,37 @@
 """The admin site: Django's, with the two-step sign-in and the second-factor check.
 
 It is ``admin.site`` itself (``GoKartAdminConfig.default_site``), so every ``@admin.register``
-in the project lands on it.
+in the project lands on it, and so do the admins of django-otp, django-axes and
+``django.contrib.auth``. Each one's list filters only through its own filters
+(``gokart.admin_lookups``).
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from access.policy import second_factor_required
+from gokart.admin_lookups import lookups_guarded
 
 
 class GoKartAdminSite(admin.AdminSite):
+    def register(
+        self,
+        model_or_iterable: type[Model] | Iterable[type[Model]],
+        admin_class: type[admin.ModelAdmin] | None = None,
+        **options: Any,
+    ) -> None:
+        """As Django's, with a list that refuses lookups its filters do not make: a column the
+        list does not show (a token, a secret, a key) cannot be searched through its URL."""
+        super().register(
+            model_or_iterable, lookups_guarded(admin_class or admin.ModelAdmin), **options
+        )
+
     def has_permission(self, request: HttpRequest) -> bool:
         """Active staff; when the settings require it of them, verified by a second factor."""
         if not super().has_permission(request):
