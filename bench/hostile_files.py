@@ -246,7 +246,7 @@ def worker_run(import_job_id: int) -> dict:
     import django
 
     django.setup()
-    from conversions.imports import tasks
+    from conversions.change_sets import tasks
     from conversions.models import ImportJob
 
     tasks.import_job_validate_task(import_job_id)

@@ -304,7 +304,9 @@ def worker_run(import_job_id: int) -> dict:
     import django
 
     django.setup()
-    from conversions.imports import change_set, services, staging, tasks
+    from conversions.change_sets import change_list, tasks
+    from conversions.change_sets import services as change_sets
+    from conversions.change_sets.tables import StagingTables
     from conversions.models import ImportJob
 
     started = time.perf_counter()
@@ -315,9 +317,11 @@ def worker_run(import_job_id: int) -> dict:
     if job.state != ImportJob.State.VALIDATED:
         return {"error": f"{job.state}: {job.error_message}"}
     started = time.perf_counter()
-    change_set.staged_money(staging.StagingTables(import_job_id))
+    change_list.staged_money(StagingTables(import_job_id))
     money_s = time.perf_counter() - started
-    services.import_job_confirm(import_job=job, user=None, send_callbacks=True, queue_apply=False)
+    change_sets.import_job_confirm(
+        import_job=job, user=None, send_callbacks=True, queue_apply=False
+    )
     started = time.perf_counter()
     tasks.import_job_apply_task(import_job_id)
     apply_s = time.perf_counter() - started
@@ -358,9 +362,9 @@ def revert_run(job: object, env: dict[str, str]) -> str:
     from django.db import connections
 
     from conversions.audit import audit_verify
-    from conversions.imports import services
+    from conversions.change_sets import services as change_sets
 
-    revert = services.import_job_revert(import_job=job, user=None, queue_validation=False)
+    revert = change_sets.import_job_revert(import_job=job, user=None, queue_validation=False)
     connections.close_all()
     outcome = worker_subprocess_run(revert.pk, env, what="revert")
     summary = outcome["summary"]

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from conversions.imports.tasks import import_job_apply_task, import_job_validate_task
+from conversions.change_sets.tasks import import_job_apply_task, import_job_validate_task
 
 __all__ = [
     "conversion_tallies_compact",

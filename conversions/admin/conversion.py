@@ -30,8 +30,9 @@ from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
 from conversions.admin.totals import list_paginator, list_totals
 from conversions.amounts import money
-from conversions.imports.admin import ConversionImportExportMixin
+from conversions.imports.admin import ConversionImportMixin
 from conversions.models import Conversion, Status
+from conversions.reports.admin import ConversionExportMixin
 from conversions.selectors import (
     conversion_ids_matching,
     conversion_status_history,
@@ -51,12 +52,15 @@ VIEW_PERMISSION_NEEDED = (
 @admin.register(Conversion)
 class ConversionAdmin(
     ConversionStatusChangeMixin,
-    ConversionImportExportMixin,
+    ConversionImportMixin,
+    ConversionExportMixin,
     ConversionCallbackMixin,
     ReadOnlyAdminMixin,
     admin.ModelAdmin,
 ):
     change_form_template = "admin/conversions/conversion/change_form.html"
+    # Import-export's buttons (both) over our own list template.
+    import_export_change_list_template = "admin/conversions/importjob/conversion_change_list.html"
     # Two facts per column where they belong together, so that every column, the status
     # buttons included, fits a 1440-pixel screen without scrolling sideways.
     list_display = [

@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from conversions.change_sets.approval import approval_lock, change_set_approval_reason
 from conversions.change_sets.money import ChangeSetMoney, conversions_status_money
-from conversions.imports.staging import StagingTables
-from conversions.imports.summary import ImportSummary
+from conversions.change_sets.summary import ImportSummary
+from conversions.change_sets.tables import StagingTables
 from conversions.models import ImportJob, Source, Status
 from conversions.services import StatusChangeResult, conversion_status_set
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -70,20 +68,3 @@ class ConversionImportForm(ImportForm):
     def media(self) -> forms.Media:
         # import-export's adds jQuery and its script that guesses the format select.
         return forms.Media()
-
-
-class ImportJobConfirmForm(forms.Form):
-    """Confirming a validated import job starts the apply in the background."""
-
-    send_no_callbacks = forms.BooleanField(
-        label="Send no partner callbacks for this import",
-        required=False,
-        help_text=(
-            "Partners are not told about these changes (recorded on the job and in every audit "
-            "row). Use it to correct statuses partners should not act on."
-        ),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)

@@ -26,15 +26,21 @@ ids (a temporary view per chunk, ``staging_apply_view``).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import IO, Any
 
+from django.core.files import File
 from django.db import connection
 
-from conversions.imports.rows import StagedRow
-from conversions.imports.summary import FanOut, ImportSummary, RowError
+from conversions.change_sets.job_state import local_path
+from conversions.change_sets.summary import FanOut, ImportSummary, RowError
+from conversions.change_sets.tables import StagingTables, execute, staging_drop
+from conversions.imports.reading.rows import file_rows
+from conversions.imports.reading.types import Progress, UnusableFile
+from conversions.imports.rows import Columns, StagedRow, columns_find, row_checker
+from conversions.models import ImportJob
 from conversions.reports.csv_writer import csv_chunks
 from conversions.reports.formulas import formula_escape_sql
 
@@ -51,50 +57,11 @@ ROW_COLUMNS = (
 ERRORS_SHOWN = 50
 # Files of up to this many rows are joined to the conversions by index look-ups.
 SMALL_FILE_ROWS = 100_000
-# The temporary view through which one chunk of an apply reaches the status service.
-APPLY_CHUNK_VIEW = "import_apply_chunk"
-
-
-@dataclass(frozen=True)
-class StagingTables:
-    job_id: int
-
-    @property
-    def rows(self) -> str:
-        return f"import_job_{self.job_id}_rows"
-
-    @property
-    def targets(self) -> str:
-        return f"import_job_{self.job_id}_targets"
-
-    @property
-    def rejects(self) -> str:
-        return f"import_job_{self.job_id}_rejects"
-
-    @property
-    def changes(self) -> str:
-        return f"import_job_{self.job_id}_changes"
-
-    def all(self) -> tuple[str, str, str, str]:
-        return (self.rows, self.targets, self.rejects, self.changes)
-
-
-def _execute(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return cursor.fetchall() if cursor.description else []
-
-
-def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
-    for name in tables.all():
-        if keep_changes and name == tables.changes:
-            continue
-        _execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def staging_rows_create(tables: StagingTables) -> None:
     staging_drop(tables)
-    _execute(
+    execute(
         f"""CREATE UNLOGGED TABLE {tables.rows} (
             row_number integer NOT NULL, gk_click_id text NOT NULL, event_id_text text NOT NULL,
             status_text text NOT NULL, reason text NOT NULL, event_id bigint,
@@ -124,13 +91,13 @@ def _planner_settings(**settings: str) -> Iterator[None]:
         yield
         return
     names = list(settings)
-    before = _execute(f"SELECT {', '.join('current_setting(%s)' for _ in names)}", names)[0]
+    before = execute(f"SELECT {', '.join('current_setting(%s)' for _ in names)}", names)[0]
     for name, value in settings.items():
-        _execute("SELECT set_config(%s, %s, true)", [name, value])
+        execute("SELECT set_config(%s, %s, true)", [name, value])
     yield
     # Not on an error: the transaction is then rolled back, and these settings with it.
     for name, value in zip(names, before, strict=True):
-        _execute("SELECT set_config(%s, %s, true)", [name, value])
+        execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def staging_resolve(tables: StagingTables, *, rows: int) -> None:
@@ -144,10 +111,10 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
     """
     small = rows <= SMALL_FILE_ROWS
     if not small:
-        _execute(f"ANALYZE {tables.rows}")
+        execute(f"ANALYZE {tables.rows}")
     look_ups = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if small else {}
     with _planner_settings(**look_ups):
-        _execute(
+        execute(
             f"""CREATE UNLOGGED TABLE {tables.targets} AS
         SELECT r.row_number, c.id AS conversion_id, c.status AS current_status, c.offer_id,
                c.partner_id, c.payout, c.revenue, r.status, r.reason, 0 AS by_click,
@@ -167,12 +134,12 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
         JOIN conversions_conversion c ON c.click_id = cl.id
         WHERE r.error IS NULL AND r.event_id IS NULL"""
         )
-    _execute(f"ANALYZE {tables.targets}")
-    _execute(
+    execute(f"ANALYZE {tables.targets}")
+    execute(
         f"""CREATE UNLOGGED TABLE {tables.rejects} (
             row_number integer NOT NULL, kind varchar(16) NOT NULL, message text NOT NULL)"""
     )
-    _execute(
+    execute(
         f"""INSERT INTO {tables.rejects} (row_number, kind, message)
         SELECT row_number, 'invalid', error FROM {tables.rows} WHERE error IS NOT NULL
         UNION ALL
@@ -191,7 +158,7 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
     # A row names a conversion at most once, so COUNT(*) counts a conversion's rows, and
     # MIN <> MAX finds two statuses: plain aggregates, one pass (measured 1.6 s for 2M rows
     # where COUNT(DISTINCT ...) sorted them three times over).
-    _execute(
+    execute(
         f"""INSERT INTO {tables.rejects} (row_number, kind, message)
         SELECT t.row_number, 'conflicting', MIN(
             'Conversion ' || t.conversion_id || ' is asked for different statuses in this file '
@@ -213,11 +180,11 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
         WHERE t.mismatch IS NULL
         GROUP BY t.row_number"""
     )
-    _execute(f"ANALYZE {tables.rejects}")
+    execute(f"ANALYZE {tables.rejects}")
     # Each conversion's first accepted row: one sort (DISTINCT ON, 1.8 s for 2M rows against
     # 3.7 s for a grouping joined back to the targets). The conversion's money, offer and
     # partner come along from the join above, for the preview's money (no second look-up).
-    _execute(
+    execute(
         f"""CREATE UNLOGGED TABLE {tables.changes} AS
         SELECT DISTINCT ON (t.conversion_id)
                t.conversion_id, t.status, t.reason, t.current_status AS expected_status,
@@ -226,8 +193,8 @@ def staging_resolve(tables: StagingTables, *, rows: int) -> None:
         WHERE NOT EXISTS (SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)
         ORDER BY t.conversion_id, t.row_number"""
     )
-    _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
-    _execute(f"ANALYZE {tables.changes}")
+    execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
+    execute(f"ANALYZE {tables.changes}")
 
 
 def staging_counts(tables: StagingTables) -> ImportSummary:
@@ -235,7 +202,7 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
     reader, which the caller knows)."""
     will_change: dict[str, int] = {}
     unchanged = 0
-    for expected, status, count in _execute(
+    for expected, status, count in execute(
         f"SELECT expected_status, status, COUNT(*) FROM {tables.changes}"
         " GROUP BY expected_status, status ORDER BY expected_status, status"
     ):
@@ -243,10 +210,10 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
             unchanged += count
         else:
             will_change[f"{expected}->{status}"] = count
-    rejected = dict(_execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
+    rejected = dict(execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
     fan_out = [
         FanOut(offer=name, offer_id=offer_id, click_rows=click_rows, conversions=count)
-        for offer_id, name, click_rows, count in _execute(
+        for offer_id, name, click_rows, count in execute(
             f"""SELECT o.id, o.name, COUNT(DISTINCT t.row_number), COUNT(*)
             FROM {tables.targets} t JOIN conversions_offer o ON o.id = t.offer_id
             WHERE t.by_click = 1 AND NOT EXISTS (
@@ -256,13 +223,13 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
     ]
     errors = [
         RowError(row=row, message=message)
-        for row, message in _execute(
+        for row, message in execute(
             f"SELECT row_number, message FROM {tables.rejects}"
             f" ORDER BY row_number LIMIT {ERRORS_SHOWN}"
         )
     ]
-    ((rows,),) = _execute(f"SELECT COUNT(*) FROM {tables.rows}")
-    ((staged,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes}")
+    ((rows,),) = execute(f"SELECT COUNT(*) FROM {tables.rows}")
+    ((staged,),) = execute(f"SELECT COUNT(*) FROM {tables.changes}")
     return ImportSummary(
         rows=rows,
         will_change=will_change,
@@ -296,53 +263,71 @@ def staging_report_write(tables: StagingTables, out: IO[bytes], headers: list[st
             out.write(block)
 
 
-def staging_changes_count(tables: StagingTables) -> int | None:
-    """How many rows the change set holds, ``None`` when it is gone."""
-    with connection.cursor() as cursor:
-        if tables.changes not in connection.introspection.table_names(cursor):
-            return None
-    ((count,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes}")
-    return count
+# --- a file job: its rows read, checked, staged and resolved -------------------------------
 
 
-def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tuple[int, int, int]]:
-    """Ranges ``(after id, up to id, rows)`` that split the real changes into chunks."""
-    ((total,),) = _execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE expected_status <> status")
-    if total == 0:
-        return []
-    if total <= chunk_rows:
-        return [(0, 2**62, total)]
-    parts = -(-total // chunk_rows)
-    fractions = ", ".join(str(k / parts) for k in range(1, parts))
-    ((bounds,),) = _execute(
-        f"""SELECT percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY conversion_id)
-        FROM {tables.changes} WHERE expected_status <> status"""
-    )
-    edges = [0, *sorted(set(bounds)), 2**62]
-    return [(lo, hi, total // parts) for lo, hi in zip(edges, edges[1:], strict=False)]
+def file_job_stage(
+    import_job: ImportJob, tables: StagingTables, progress: Progress
+) -> tuple[ImportSummary, Any]:
+    """Stage the file's rows, resolve them to a change set; the summary and the report of
+    rejected rows."""
+    with local_path(import_job.file) as path:
+        columns, staged_rows = _rows_staged(path, import_job.file_format, progress)
+        staging_rows_create(tables)
+        rows = staging_rows_load(tables, staged_rows)
+        if rows == 0:
+            raise UnusableFile(
+                "The file has a header row but no data rows. Add one row per "
+                "conversion (gk_click_id and/or EventId, Status) and upload it again."
+            )
+    staging_resolve(tables, rows=rows)
+    summary = staging_counts(tables).replace(columns=columns.headers, reader=import_job.file_format)
+    return summary, _report_save(import_job, tables, columns.headers, summary)
 
 
-def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -> str:
-    """A temporary view of one chunk's changes, for the status service; returns its name."""
-    _execute(
-        f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
-        SELECT conversion_id, status, reason, expected_status FROM {tables.changes}
-        WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
-          AND expected_status <> status"""
-    )
-    return APPLY_CHUNK_VIEW
+def _rows_staged(
+    path: str, file_format: str, progress: Progress
+) -> tuple[Columns, Iterator[StagedRow]]:
+    """The file's columns (from its header row) and its data rows, checked, lazily."""
+    rows = file_rows(path, file_format, progress=progress)
+    for _, cells in rows:
+        if any(cell.strip() for cell in cells[:1000]):
+            columns = columns_find(cells)
+            break
+    else:
+        raise UnusableFile(
+            "The file has no header row. Its first row must name the columns gk_click_id "
+            "and/or EventId, Status, and optionally Reason."
+        )
+
+    def staged() -> Iterator[StagedRow]:
+        check = row_checker(columns)
+        for row_number, cells in rows:
+            row = check(row_number, cells)
+            if row is not None:
+                yield row
+
+    return columns, staged()
 
 
-def staging_apply_view_drop() -> None:
-    _execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
-
-
-def staging_changed_since_preview(tables: StagingTables) -> int:
-    """Conversions of the change set whose status is no longer the one seen in the preview
-    (including those this apply changed: the caller subtracts them)."""
-    ((count,),) = _execute(
-        f"""SELECT COUNT(*) FROM {tables.changes} s
-        JOIN conversions_conversion c ON c.id = s.conversion_id
-        WHERE c.status <> s.expected_status"""
-    )
-    return count
+def _report_save(
+    import_job: ImportJob,
+    tables: StagingTables,
+    headers: dict[str, str],
+    summary: ImportSummary,
+) -> Any:
+    if not summary.rejected_rows:
+        return ""
+    names = [
+        headers.get("gk_click_id", "gk_click_id"),
+        headers.get("event_id", "EventId"),
+        headers.get("status", "Status"),
+        headers.get("reason", "Reason"),
+    ]
+    with tempfile.TemporaryFile() as out:
+        staging_report_write(tables, out, names)
+        out.seek(0)
+        import_job.error_report.save(
+            f"import-{import_job.pk}-rejected-rows.csv", File(out), save=False
+        )
+    return import_job.error_report.name

@@ -4,6 +4,7 @@ next sequence number, from a real worker to a real receiver."""
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from conversions.change_sets import services as change_sets
 from conversions.imports import services
 from conversions.models import Conversion, Status
 from tests.audit import assert_audit_intact
@@ -13,9 +14,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def applied(job, user):
-    services.import_job_validate(import_job=job)
-    services.import_job_confirm(import_job=job, user=user, send_callbacks=True, queue_apply=False)
-    return services.import_job_apply(import_job=job)
+    change_sets.import_job_validate(import_job=job)
+    change_sets.import_job_confirm(
+        import_job=job, user=user, send_callbacks=True, queue_apply=False
+    )
+    return change_sets.import_job_apply(import_job=job)
 
 
 def test_import_then_revert_sends_each_partner_the_reversal_in_order(
@@ -30,7 +33,7 @@ def test_import_then_revert_sends_each_partner_the_reversal_in_order(
         user=admin_user, upload=path, original_name=path.name, queue_validation=False
     )
     job = applied(job, admin_user)
-    revert = services.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
+    revert = change_sets.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
     revert = applied(revert, admin_user)
 
     callbacks = receiver.wait_for(6)

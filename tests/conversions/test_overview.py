@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
 from conversions.admin.overview import overview_context
+from conversions.change_sets import services as change_sets
 from conversions.imports import services as imports
 from conversions.models import Conversion, Offer, Source, Status, StatusChange
 from conversions.overview import hour_floor, overview_read
@@ -190,11 +191,11 @@ def test_the_latest_imports_show_their_outcome(network, admin_user, tmp_path, se
     job = imports.import_job_create(
         user=admin_user, upload=path, original_name=path.name, queue_validation=False
     )
-    job = imports.import_job_validate(import_job=job)
-    imports.import_job_confirm(
+    job = change_sets.import_job_validate(import_job=job)
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=False, queue_apply=False
     )
-    imports.import_job_apply(import_job=job)
+    change_sets.import_job_apply(import_job=job)
 
     row = overview_context_for(admin_user)["imports"][0]
 

@@ -10,6 +10,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from conversions.change_sets import services as change_sets
 from conversions.imports import services as imports
 from conversions.models import Conversion, ConversionTally, Offer, Source, Status
 from conversions.services import conversion_status_set, conversions_pending_promote
@@ -96,11 +97,11 @@ def test_the_tally_equals_a_full_count_after_every_kind_of_change(
     job = imports.import_job_create(
         user=admin_user, upload=path, original_name=path.name, queue_validation=False
     )
-    job = imports.import_job_validate(import_job=job)
-    imports.import_job_confirm(
+    job = change_sets.import_job_validate(import_job=job)
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    job = imports.import_job_apply(import_job=job)
+    job = change_sets.import_job_apply(import_job=job)
     assert job.state == "applied", job.error_message
     assert tallied() == counted()
 

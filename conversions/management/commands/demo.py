@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery, Partner
+from conversions.change_sets import services as change_sets
 from conversions.imports import services as imports
 from conversions.models import Click, Conversion, Offer, OfferEvent, Source, Status
 from conversions.services import conversion_status_set, conversions_pending_promote
@@ -220,11 +221,11 @@ class Command(BaseCommand):
             job = imports.import_job_create(
                 user=user, upload=path, original_name=path.name, queue_validation=False
             )
-            job = imports.import_job_validate(import_job=job)
-        imports.import_job_confirm(
+            job = change_sets.import_job_validate(import_job=job)
+        change_sets.import_job_confirm(
             import_job=job, user=user, send_callbacks=True, queue_apply=False
         )
-        imports.import_job_apply(import_job=job)
+        change_sets.import_job_apply(import_job=job)
 
     @staticmethod
     def _failed_callbacks(partner, now) -> None:

@@ -1,11 +1,12 @@
 """``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--no-callbacks] [--json]``
 and ``import_statuses --revert JOB_ID [--dry-run] …``.
 
-Runs the admin's pipeline (``conversions.imports.services``) synchronously: stores the file as
-an import job (or builds the revert of an applied job), validates it, prints the summary (the
-job page's figures, status names and first 50 problems; ``--json`` prints the job page's keys
-as JSON instead) and, unless ``--dry-run``, applies it. A dry run leaves no job anyone can
-confirm later: a file's job is closed as "checked only", a revert's is deleted.
+Runs the admin's pipeline synchronously (``conversions.imports.services`` for the file, then the
+change-set engine, ``conversions.change_sets.services``): stores the file as an import job (or
+builds the revert of an applied job), validates it, prints the summary (the job page's figures,
+status names and first 50 problems; ``--json`` prints the job page's keys as JSON instead) and,
+unless ``--dry-run``, applies it. A dry run leaves no job anyone can confirm later: a file's job is
+closed as "checked only", a revert's is deleted.
 
 The job records who ran it: ``--user`` (also on its audit rows) and the OS user (``origin``).
 A change set that needs a second person's approval is never applied by the command: the
@@ -28,9 +29,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from conversions.change_sets import services as change_sets
 from conversions.change_sets.money import ChangeSetMoney, transition_text
-from conversions.imports import services, staging
-from conversions.imports.summary import ImportSummary
+from conversions.change_sets.summary import ImportSummary
+from conversions.change_sets.tables import StagingTables, staging_drop
+from conversions.imports import services
 from conversions.models import ImportJob
 
 PROBLEMS_SHOWN = 50
@@ -66,7 +69,7 @@ class Command(BaseCommand):
         )
         job.origin = f"command line (OS user {getpass.getuser()})"[:100]
         job.save(update_fields=["origin"])
-        job = services.import_job_validate(import_job=job)
+        job = change_sets.import_job_validate(import_job=job)
         if job.state != ImportJob.State.VALIDATED:
             self._report(job, options)
             raise CommandError(job.error_message or f"Job {job.pk} is {job.state}.")
@@ -76,11 +79,11 @@ class Command(BaseCommand):
                 self._report(job, options, note=note)
                 self._revert_forget(job)
             else:
-                job = services.import_job_check_only(import_job=job)
+                job = change_sets.import_job_check_only(import_job=job)
                 self._report(job, options, note=note)
             return
         try:
-            job = services.import_job_confirm(
+            job = change_sets.import_job_confirm(
                 import_job=job,
                 user=user,
                 send_callbacks=not options["no_callbacks"],
@@ -95,9 +98,9 @@ class Command(BaseCommand):
                 if job.kind == ImportJob.Kind.REVERT:
                     self._revert_forget(job)
                 else:
-                    services.import_job_check_only(import_job=job)
+                    change_sets.import_job_check_only(import_job=job)
             raise CommandError(f"{error} {waits}", returncode=2) from error
-        job = services.import_job_apply(import_job=job)
+        job = change_sets.import_job_apply(import_job=job)
         self._report(job, options)
         if job.state != ImportJob.State.APPLIED:
             raise CommandError(job.error_message or f"Job {job.pk} is {job.state}.")
@@ -125,7 +128,7 @@ class Command(BaseCommand):
         if reverted is None:
             raise CommandError(f"No job {job_id}.")
         try:
-            return services.import_job_revert(
+            return change_sets.import_job_revert(
                 import_job=reverted, user=user, queue_validation=False
             )
         except ValidationError as error:
@@ -133,7 +136,7 @@ class Command(BaseCommand):
 
     def _revert_forget(self, job: ImportJob) -> None:
         with transaction.atomic():  # a revert can be asked for again, for real
-            staging.staging_drop(staging.StagingTables(job.pk))
+            staging_drop(StagingTables(job.pk))
             job.delete()
 
     # -- the summary ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from conversions.imports import services
+from conversions.change_sets import services as change_sets
 from conversions.models import Conversion, ImportJob, Offer, Source, Status, StatusChange
 from tests.audit import assert_audit_intact
 from tests.conversions.imports.status_files import HEADER, status_file
@@ -97,7 +97,7 @@ def test_a_row_button_over_the_payout_threshold_waits_for_a_second_person(
     assert client.post(job_url(job, "confirm")).status_code == 403
     client.force_login(approver)
     client.post(job_url(job, "confirm"))
-    services.import_job_apply(import_job=services_job(job))
+    change_sets.import_job_apply(import_job=services_job(job))
     assert status_of(conversion) == Status.SUCCESS
     change = StatusChange.objects.get(conversion_id=conversion.pk, new_status=Status.SUCCESS)
     assert (change.source, change.user, change.import_job_id, change.reason) == (
@@ -166,12 +166,12 @@ def test_two_files_inside_the_window_need_approval(
     assert not first.approval_required and not second.approval_required
 
     # When the uploader confirms the first, then the second (3 + 2 conversions in the window)
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=first, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    services.import_job_apply(import_job=first)
+    change_sets.import_job_apply(import_job=first)
     with pytest.raises(PermissionDenied, match="second person"):
-        services.import_job_confirm(
+        change_sets.import_job_confirm(
             import_job=second, user=admin_user, send_callbacks=True, queue_apply=False
         )
 
@@ -182,10 +182,10 @@ def test_two_files_inside_the_window_need_approval(
         "with the 3 conversions you changed in the last 24 hours it makes 5 (approval from 5)"
     )
     assert [status_of(c) for c in conversions[3:]] == [Status.PENDING] * 2
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=second, user=approver, send_callbacks=True, queue_apply=False
     )
-    services.import_job_apply(import_job=second)
+    change_sets.import_job_apply(import_job=second)
     assert {status_of(c) for c in conversions} == {Status.REJECTED}
 
     # And a third file checked after that says so in its preview already
@@ -229,7 +229,7 @@ def test_the_selected_rows_action_on_successive_pages_needs_approval(
 
     client.force_login(approver)
     client.post(job_url(waiting, "confirm"))
-    services.import_job_apply(import_job=services_job(waiting))
+    change_sets.import_job_apply(import_job=services_job(waiting))
     assert {status_of(c) for c in conversions} == {Status.REJECTED}
     assert_audit_intact()
 

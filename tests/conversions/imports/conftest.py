@@ -1,5 +1,6 @@
 import pytest
 
+from conversions.change_sets import services as change_sets
 from conversions.imports import services
 
 
@@ -18,7 +19,7 @@ def import_validated(import_media_root, admin_user):
         job = services.import_job_create(
             user=user, upload=path, original_name=path.name, queue_validation=False
         )
-        return services.import_job_validate(import_job=job)
+        return change_sets.import_job_validate(import_job=job)
 
     return run
 
@@ -30,9 +31,9 @@ def import_applied(import_validated, admin_user):
     def run(path, *, send_callbacks=True, user=admin_user):
         job = import_validated(path, user=user)
         assert job.state == "validated", job.error_message
-        services.import_job_confirm(
+        change_sets.import_job_confirm(
             import_job=job, user=user, send_callbacks=send_callbacks, queue_apply=False
         )
-        return services.import_job_apply(import_job=job)
+        return change_sets.import_job_apply(import_job=job)
 
     return run

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from conversions.imports import services
+from conversions.change_sets import services as change_sets
 from conversions.models import ImportJob, Status
 from tests.conversions.factories import changes_since_recorded
 
@@ -75,12 +75,12 @@ def test_an_upload_over_the_limit_is_refused_before_anything_is_stored(
 
 def run_validation(job):
     """What the worker does with the queued validation."""
-    return services.import_job_validate(import_job=job)
+    return change_sets.import_job_validate(import_job=job)
 
 
 def run_apply(job):
     """What the worker does with the queued apply."""
-    return services.import_job_apply(import_job=job)
+    return change_sets.import_job_apply(import_job=job)
 
 
 def job_url(job, name="change"):

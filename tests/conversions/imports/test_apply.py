@@ -8,7 +8,10 @@ from django.db import connection
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
-from conversions.imports import services, staging, tasks
+from conversions.change_sets import services as change_sets
+from conversions.change_sets import tasks
+from conversions.change_sets.tables import StagingTables, staging_changes_count
+from conversions.imports import services
 from conversions.models import Conversion, ImportJob, Source, Status
 from conversions.services import conversion_status_set
 from tests.conversions.factories import changes_since_recorded
@@ -72,10 +75,10 @@ def test_a_change_made_between_preview_and_apply_is_kept_and_reported(
         conversion_ids=[three_pending[0].pk], status=Status.REJECTED, source=Source.ADMIN
     )
 
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    job = services.import_job_apply(import_job=job)
+    job = change_sets.import_job_apply(import_job=job)
 
     assert job.summary["applied"] == {"pending->success": 2}
     assert job.summary["changed_since_preview"] == 1
@@ -89,7 +92,7 @@ def test_applying_twice_changes_nothing_the_second_time(
     path = status_file(tmp_path, rows_for(three_pending))
     first = import_applied(path)
 
-    again = services.import_job_apply(import_job=first)
+    again = change_sets.import_job_apply(import_job=first)
     assert again.state == ImportJob.State.APPLIED
     second = import_applied(path)
 
@@ -115,11 +118,11 @@ def test_a_failure_mid_apply_changes_nothing_and_the_job_can_be_retried(
             FOR EACH ROW WHEN (OLD.id = {last}) EXECUTE FUNCTION import_test_fail();"""
         )
     job = import_validated(status_file(tmp_path, rows_for(three_pending)))
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
     )
 
-    job = services.import_job_apply(import_job=job)
+    job = change_sets.import_job_apply(import_job=job)
 
     assert job.state == ImportJob.State.FAILED
     assert "disk full (test)" in job.error_message
@@ -130,9 +133,9 @@ def test_a_failure_mid_apply_changes_nothing_and_the_job_can_be_retried(
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER import_test_fail ON conversions_conversion")
-    job = services.import_job_retry(import_job=job)
+    job = change_sets.import_job_retry(import_job=job)
     assert job.state == ImportJob.State.QUEUED
-    job = services.import_job_apply(import_job=job)
+    job = change_sets.import_job_apply(import_job=job)
     assert job.state == ImportJob.State.APPLIED
     assert [status_of(c) for c in three_pending] == [Status.SUCCESS] * 3
 
@@ -141,7 +144,7 @@ def test_a_job_left_applying_by_a_dead_worker_ends_failed(
     tmp_path, import_validated, three_pending, admin_user
 ):
     job = import_validated(status_file(tmp_path, rows_for(three_pending)))
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
     )
     # The worker set the job applying, then died: its transaction died with it.
@@ -153,7 +156,7 @@ def test_a_job_left_applying_by_a_dead_worker_ends_failed(
     assert job.state == ImportJob.State.FAILED
     assert job.error_message.startswith("The worker applying this import stopped")
     assert [status_of(c) for c in three_pending] == [Status.PENDING] * 3
-    job = services.import_job_retry(import_job=job)
+    job = change_sets.import_job_retry(import_job=job)
     tasks.import_job_apply_task(job.pk)
     job.refresh_from_db()
     assert job.state == ImportJob.State.APPLIED
@@ -191,8 +194,8 @@ def test_a_job_left_unconfirmed_for_a_week_drops_its_checked_rows_and_can_be_che
     ImportJob.objects.filter(pk=forgotten.pk).update(
         validation_finished_at=timezone.now() - timedelta(hours=169)
     )
-    tables = staging.StagingTables(forgotten.pk)
-    assert staging.staging_changes_count(tables) == 3
+    tables = StagingTables(forgotten.pk)
+    assert staging_changes_count(tables) == 3
 
     assert tasks.import_jobs_expire_unconfirmed_task() == 1
 
@@ -203,12 +206,12 @@ def test_a_job_left_unconfirmed_for_a_week_drops_its_checked_rows_and_can_be_che
         "This import was not confirmed within 168 hours of its check, so its checked rows were "
         "dropped. Nothing was changed."
     )
-    assert staging.staging_changes_count(tables) is None
+    assert staging_changes_count(tables) is None
     assert recent.state == ImportJob.State.VALIDATED
     with pytest.raises(ValidationError, match="this one is failed"):
-        services.import_job_confirm(import_job=forgotten, user=admin_user, send_callbacks=True)
+        change_sets.import_job_confirm(import_job=forgotten, user=admin_user, send_callbacks=True)
 
-    forgotten = services.import_job_retry(import_job=forgotten)
+    forgotten = change_sets.import_job_retry(import_job=forgotten)
     assert forgotten.state == ImportJob.State.UPLOADED
     tasks.import_job_validate_task(forgotten.pk)
     forgotten.refresh_from_db()
@@ -224,7 +227,7 @@ def test_a_confirmed_job_is_confirmed_once_and_only_a_failed_one_retried(
     confirmed_at = job.confirmed_at
     other = django_user_model.objects.create_user("second", password="x", is_staff=True)
 
-    again = services.import_job_confirm(import_job=job, user=other, send_callbacks=False)
+    again = change_sets.import_job_confirm(import_job=job, user=other, send_callbacks=False)
 
     assert again.state == ImportJob.State.APPLIED
     assert (again.confirmed_by, again.confirmed_at, again.send_callbacks) == (
@@ -233,7 +236,7 @@ def test_a_confirmed_job_is_confirmed_once_and_only_a_failed_one_retried(
         True,
     )
     with pytest.raises(ValidationError, match="Only a failed import can be retried"):
-        services.import_job_retry(import_job=job)
+        change_sets.import_job_retry(import_job=job)
 
 
 def test_a_fan_out_applies_to_every_event_of_the_click(

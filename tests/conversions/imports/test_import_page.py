@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from conversions.imports import services
+from conversions.change_sets import services as change_sets
 from conversions.models import ImportJob, Status
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +108,7 @@ def test_a_filled_in_template_imports(admin_client, conversion_factory, file_for
         {"import_file": SimpleUploadedFile(f"filled.{file_format}", content), "resource": "0"},
     )
     assert response.status_code == 302
-    job = services.import_job_validate(import_job=ImportJob.objects.get())
+    job = change_sets.import_job_validate(import_job=ImportJob.objects.get())
 
     # Then its one row will change that conversion
     assert job.state == ImportJob.State.VALIDATED

@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from conversions.change_sets import services as change_sets
 from conversions.change_sets.money import ChangeSetMoney
-from conversions.imports import services
 from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
 from conversions.services import conversion_status_set
 from tests.audit import assert_audit_intact
@@ -148,14 +148,14 @@ def test_import_then_revert_puts_every_status_back(
     job = import_applied(status_file(tmp_path, rows_setting(two_currencies, "Rejected")))
     assert {status_of(c) for c in two_currencies} == {Status.REJECTED}
 
-    revert = services.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
-    revert = services.import_job_validate(import_job=revert)
+    revert = change_sets.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
+    revert = change_sets.import_job_validate(import_job=revert)
     assert revert.summary["will_change"] == {"rejected->success": 5}
     assert revert.summary["left_alone"] == 0
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    revert = services.import_job_apply(import_job=revert)
+    revert = change_sets.import_job_apply(import_job=revert)
 
     assert revert.state == ImportJob.State.APPLIED
     assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
@@ -165,7 +165,7 @@ def test_import_then_revert_puts_every_status_back(
     }
     assert {a.reason for a in audit} == {f"Revert of file import {job.pk}"}
     # Asking again opens the same revert.
-    assert services.import_job_revert(import_job=job, user=admin_user) == revert
+    assert change_sets.import_job_revert(import_job=job, user=admin_user) == revert
     assert_audit_intact()
 
 
@@ -176,18 +176,18 @@ def test_a_revert_leaves_alone_what_changed_since(
     moved = two_currencies[0]
     conversion_status_set(conversion_ids=[moved.pk], status=Status.PENDING, source=Source.ADMIN)
 
-    revert = services.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
-    revert = services.import_job_validate(import_job=revert)
+    revert = change_sets.import_job_revert(import_job=job, user=admin_user, queue_validation=False)
+    revert = change_sets.import_job_validate(import_job=revert)
 
     assert revert.summary["left_alone"] == 1
     assert revert.summary["left_alone_examples"] == [
         {"conversion_id": moved.pk, "status": Status.PENDING}
     ]
     assert revert.summary["will_change_total"] == 4
-    services.import_job_confirm(
+    change_sets.import_job_confirm(
         import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    services.import_job_apply(import_job=revert)
+    change_sets.import_job_apply(import_job=revert)
     assert status_of(moved) == Status.PENDING
     assert [status_of(c) for c in two_currencies[1:]] == [Status.SUCCESS] * 4
     assert_audit_intact()
@@ -199,14 +199,14 @@ def test_reverting_a_revert_applies_the_change_again(
     job = import_applied(status_file(tmp_path, rows_setting(two_currencies[:2], "Pending")))
 
     def revert_of(target):
-        revert = services.import_job_revert(
+        revert = change_sets.import_job_revert(
             import_job=target, user=admin_user, queue_validation=False
         )
-        services.import_job_validate(import_job=revert)
-        services.import_job_confirm(
+        change_sets.import_job_validate(import_job=revert)
+        change_sets.import_job_confirm(
             import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
         )
-        return services.import_job_apply(import_job=revert)
+        return change_sets.import_job_apply(import_job=revert)
 
     first = revert_of(job)
     assert [status_of(c) for c in two_currencies[:2]] == [Status.SUCCESS] * 2
@@ -251,12 +251,14 @@ def test_a_selected_rows_action_is_a_job_that_reverts(agent_client, two_currenci
     action = ImportJob.objects.get(kind=ImportJob.Kind.ACTION)
     assert {status_of(c) for c in chosen} == {Status.REJECTED}
 
-    revert = services.import_job_revert(import_job=action, user=admin_user, queue_validation=False)
-    services.import_job_validate(import_job=revert)
-    services.import_job_confirm(
+    revert = change_sets.import_job_revert(
+        import_job=action, user=admin_user, queue_validation=False
+    )
+    change_sets.import_job_validate(import_job=revert)
+    change_sets.import_job_confirm(
         import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
     )
-    services.import_job_apply(import_job=revert)
+    change_sets.import_job_apply(import_job=revert)
 
     assert {status_of(c) for c in chosen} == {Status.SUCCESS}
     assert_audit_intact()
@@ -308,7 +310,7 @@ def test_a_large_change_is_confirmed_by_a_second_person_only(
     assert 'id="confirm-form"' not in page
     assert client.post(job_url(job, "confirm")).status_code == 403
     with pytest.raises(PermissionDenied):
-        services.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
+        change_sets.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
 
     # Another user with the approve permission confirms it.
     client.force_login(approver)
@@ -316,7 +318,7 @@ def test_a_large_change_is_confirmed_by_a_second_person_only(
     client.post(job_url(job, "confirm"))
     job.refresh_from_db()
     assert (job.state, job.confirmed_by, job.user) == (ImportJob.State.QUEUED, approver, admin_user)
-    services.import_job_apply(import_job=job)
+    change_sets.import_job_apply(import_job=job)
     assert set(StatusChange.objects.filter(import_job=job).values_list("user", flat=True)) == {
         approver.pk
     }
@@ -358,7 +360,7 @@ def test_a_dry_run_leaves_no_job_to_confirm(tmp_path, two_currencies, admin_user
     assert job.state == ImportJob.State.CHECKED
     assert report["will_change_total"] == 5 and report["state"] == "checked"
     with pytest.raises(ValidationError, match="Only a validated import can be confirmed"):
-        services.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
+        change_sets.import_job_confirm(import_job=job, user=admin_user, send_callbacks=True)
     assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
 
 
@@ -399,7 +401,7 @@ def test_the_command_line_cannot_approve_a_large_change(
     assert client.post(job_url(job, "confirm")).status_code == 403
     client.force_login(approver)
     client.post(job_url(job, "confirm"))
-    services.import_job_apply(import_job=job)
+    change_sets.import_job_apply(import_job=job)
     assert {status_of(c) for c in two_currencies} == {Status.REJECTED}
     assert_audit_intact()
 
@@ -417,7 +419,7 @@ def test_a_large_change_run_without_a_user_waits_for_no_one(
     job = ImportJob.objects.get()
     assert job.user is None and job.state == ImportJob.State.CHECKED
     with pytest.raises(ValidationError):
-        services.import_job_confirm(import_job=job, user=approver, send_callbacks=True)
+        change_sets.import_job_confirm(import_job=job, user=approver, send_callbacks=True)
     assert {status_of(c) for c in two_currencies} == {Status.SUCCESS}
 
 

@@ -1,6 +1,6 @@
 """The import summary: typed, stored as the same JSON keys, ``{}`` for "not validated yet"."""
 
-from conversions.imports.summary import FanOut, ImportSummary, RowError
+from conversions.change_sets.summary import FanOut, ImportSummary, RowError
 
 VALIDATED = {
     "rows": 7,

@@ -12,7 +12,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from conversions.imports import services, tasks
+from conversions.change_sets import services as change_sets
+from conversions.change_sets import tasks
+from conversions.imports import services
 from conversions.models import Conversion, ImportJob, Status, StatusChange
 from tests.conversions.imports.status_files import HEADER, status_file
 
@@ -106,8 +108,8 @@ def test_a_worker_killed_mid_apply_leaves_nothing_applied_and_the_job_failed(
     job = services.import_job_create(
         user=admin_user, upload=path, original_name=path.name, queue_validation=False
     )
-    services.import_job_validate(import_job=job)
-    services.import_job_confirm(
+    change_sets.import_job_validate(import_job=job)
+    change_sets.import_job_confirm(
         import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
     )
 
@@ -125,7 +127,7 @@ def test_a_worker_killed_mid_apply_leaves_nothing_applied_and_the_job_failed(
     assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.APPLYING
     # Once PostgreSQL has rolled the dead worker's transaction back, the periodic check
     # finds the job.
-    assert wait_for(lambda: services.import_jobs_fail_stale() == 1)
+    assert wait_for(lambda: change_sets.import_jobs_fail_stale() == 1)
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED
     assert "Nothing was changed" in job.error_message
@@ -134,7 +136,7 @@ def test_a_worker_killed_mid_apply_leaves_nothing_applied_and_the_job_failed(
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER import_test_slow ON conversions_conversion")
-    services.import_job_retry(import_job=job)
-    job = services.import_job_apply(import_job=job)
+    change_sets.import_job_retry(import_job=job)
+    job = change_sets.import_job_apply(import_job=job)
     assert job.state == ImportJob.State.APPLIED
     assert set(Conversion.objects.values_list("status", flat=True)) == {Status.SUCCESS}

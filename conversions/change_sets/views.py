@@ -25,12 +25,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from conversions.change_sets import services
 from conversions.change_sets.approval import confirm_refusal
+from conversions.change_sets.change_list import change_list_rows
+from conversions.change_sets.forms import ImportJobConfirmForm
 from conversions.change_sets.money import ChangeSetMoney
-from conversions.imports import services
-from conversions.imports.change_set import change_list_rows
-from conversions.imports.forms import ImportJobConfirmForm
-from conversions.imports.summary import ImportSummary
+from conversions.change_sets.summary import ImportSummary
 from conversions.models import ImportJob, Status
 
 # States in which a worker is (or is about to be) busy with the job: the page polls.

@@ -10,8 +10,17 @@ from collections import Counter
 from django.conf import settings
 from django.db import transaction
 
-from conversions.imports import staging, worker
-from conversions.imports.summary import ImportSummary
+from conversions.change_sets import job_state
+from conversions.change_sets.summary import ImportSummary
+from conversions.change_sets.tables import (
+    StagingTables,
+    staging_apply_chunks,
+    staging_apply_view,
+    staging_apply_view_drop,
+    staging_changed_since_preview,
+    staging_changes_count,
+    staging_drop,
+)
 from conversions.models import ImportJob, Source
 from conversions.services import conversion_status_apply_staged
 
@@ -38,7 +47,7 @@ def import_job_apply(*, import_job: ImportJob) -> ImportJob:
     is; a job found ``applying`` (its worker died) is marked failed. A failure leaves nothing
     changed and the job ``failed``.
     """
-    with worker.job_lock(import_job.pk) as acquired:
+    with job_state.job_lock(import_job.pk) as acquired:
         import_job.refresh_from_db()
         if not acquired:
             return import_job
@@ -51,15 +60,15 @@ def import_job_apply(*, import_job: ImportJob) -> ImportJob:
 
 def import_job_fail_stale(import_job: ImportJob) -> None:
     """An ``applying`` job whose worker is gone: its transaction rolled back, so it failed."""
-    worker.job_fail(import_job, STALE_APPLY_MESSAGE)
+    job_state.job_fail(import_job, STALE_APPLY_MESSAGE)
 
 
 def _apply(import_job: ImportJob) -> None:
-    tables = staging.StagingTables(import_job.pk)
-    staged = staging.staging_changes_count(tables)
+    tables = StagingTables(import_job.pk)
+    staged = staging_changes_count(tables)
     summary = ImportSummary.from_json(import_job.summary)
     if summary is None or staged != summary.staged:
-        worker.job_fail(
+        job_state.job_fail(
             import_job,
             "The checked rows of this import are no longer in the database (it was "
             "restarted). Nothing was changed. Use Retry to check the file again.",
@@ -67,23 +76,21 @@ def _apply(import_job: ImportJob) -> None:
         return
     started = time.monotonic()
     total = summary.will_change_total
-    worker.job_start(import_job, State.APPLYING, progress_total=total)
-    progress = worker.ProgressWriter(import_job.pk)
+    job_state.job_start(import_job, State.APPLYING, progress_total=total)
+    progress = job_state.ProgressWriter(import_job.pk)
     try:
         with transaction.atomic():
-            worker.jit_off()
+            job_state.jit_off()
             transitions: Counter[str] = Counter()
             callbacks = done = 0
-            source = _SOURCES[import_job.kind]
+            source = _SOURCES[ImportJob.Kind(import_job.kind)]
             # The audit rows record who confirmed the change (the uploader, when no one did:
             # the import_statuses command without --user).
             user = import_job.confirmed_by or import_job.user
-            chunks = staging.staging_apply_chunks(
-                tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS
-            )
+            chunks = staging_apply_chunks(tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS)
             for after_id, up_to_id, rows in chunks:
                 result = conversion_status_apply_staged(
-                    table=staging.staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
+                    table=staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
                     source=source,
                     user=user,
                     import_job=import_job,
@@ -95,9 +102,9 @@ def _apply(import_job: ImportJob) -> None:
                 done += rows
                 progress(min(done, total), total)
             applied_total = sum(transitions.values())
-            moved = staging.staging_changed_since_preview(tables) - applied_total
-            staging.staging_apply_view_drop()
-            staging.staging_drop(tables)
+            moved = staging_changed_since_preview(tables) - applied_total
+            staging_apply_view_drop()
+            staging_drop(tables)
             summary = summary.replace(
                 applied=dict(sorted(transitions.items())),
                 applied_total=applied_total,
@@ -105,11 +112,11 @@ def _apply(import_job: ImportJob) -> None:
                 callbacks=callbacks,
                 apply_seconds=round(time.monotonic() - started, 2),
             )
-            worker.job_finish(
+            job_state.job_finish(
                 import_job, State.APPLIED, summary=summary.to_json(), progress_done=total
             )
     except Exception as error:
-        worker.job_fail_unexpected(
+        job_state.job_fail_unexpected(
             import_job,
             error,
             step="Applying",

@@ -1,5 +1,5 @@
-"""A job's change set beyond the file: the money it moves, the list of every conversion it
-changes, and the change set of a revert, built from the audit rows of the job it reverts.
+"""A job's change set as a person reads it: the money it moves and the list (CSV) of every
+conversion it changes.
 
 The change set lives in the job's ``changes`` staging table (``staging``): one row per
 conversion, ``status`` the new one, ``expected_status`` the status it must still have when the
@@ -18,13 +18,11 @@ from typing import Any
 from django.db import connection
 
 from conversions.change_sets.money import ChangeSetMoney, change_set_money, status_label
-from conversions.imports.staging import StagingTables
-from conversions.imports.summary import ImportSummary, LeftAlone
+from conversions.change_sets.tables import StagingTables
 from conversions.models import ImportJob
 from conversions.reports.csv_writer import csv_chunks
 from conversions.reports.formulas import formula_escape
 
-LEFT_ALONE_SHOWN = 50
 CHANGE_LIST_HEADER = [
     "EventId",
     "gk_click_id",
@@ -90,61 +88,3 @@ def change_list_rows(import_job: ImportJob) -> Iterator[str]:
                 ]
 
     return csv_chunks(CHANGE_LIST_HEADER, rows())
-
-
-def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary:
-    """Build the change set that puts back what ``reverted`` changed, from its audit rows: each
-    conversion back to the status it had before, only where it still has the status the job
-    set (the others are counted and listed as left alone). Returns the preview's summary."""
-    _execute(f"DROP TABLE IF EXISTS {tables.changes}")
-    _execute(
-        f"""CREATE UNLOGGED TABLE {tables.changes} AS
-        SELECT c.id AS conversion_id, sc.old_status AS status,
-               %(reason)s::text AS reason, c.status AS expected_status, c.offer_id,
-               c.partner_id, c.payout, c.revenue, sc.new_status AS set_status
-        FROM conversions_statuschange sc
-        JOIN conversions_conversion c ON c.id = sc.conversion_id
-        WHERE sc.import_job_id = %(job)s""",
-        {
-            "job": reverted.pk,
-            "reason": f"Revert of {reverted.get_kind_display().lower()} {reverted.pk}",
-        },
-    )
-    _execute(f"ANALYZE {tables.changes}")
-    left_alone = [
-        LeftAlone(conversion_id=conversion_id, status=status)
-        for conversion_id, status in _execute(
-            f"""SELECT conversion_id, expected_status FROM {tables.changes}
-            WHERE expected_status <> set_status ORDER BY conversion_id LIMIT {LEFT_ALONE_SHOWN}"""
-        )
-    ]
-    ((changed, left),) = _execute(
-        f"""SELECT count(*) FILTER (WHERE expected_status = set_status),
-                   count(*) FILTER (WHERE expected_status <> set_status)
-            FROM {tables.changes}"""
-    )
-    _execute(f"DELETE FROM {tables.changes} WHERE expected_status <> set_status")
-    _execute(f"ALTER TABLE {tables.changes} DROP COLUMN set_status")
-    _execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
-    will_change = {
-        f"{old}->{new}": count
-        for old, new, count in _execute(
-            f"""SELECT expected_status, status, count(*) FROM {tables.changes}
-            GROUP BY 1, 2 ORDER BY 1, 2"""
-        )
-    }
-    return ImportSummary(
-        rows=changed + left,
-        will_change=will_change,
-        will_change_total=sum(will_change.values()),
-        staged=changed,
-        left_alone=left,
-        left_alone_examples=left_alone,
-        reader="audit rows",
-    )
-
-
-def _execute(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or {})
-        return cursor.fetchall() if cursor.description else []

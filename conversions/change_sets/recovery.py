@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from conversions.imports import staging, worker
-from conversions.imports.applying import import_job_fail_stale
+from conversions.change_sets import job_state
+from conversions.change_sets.applying import import_job_fail_stale
+from conversions.change_sets.tables import StagingTables, staging_drop
 from conversions.models import ImportJob
 
 State = ImportJob.State
@@ -29,14 +30,14 @@ def import_jobs_fail_stale(*, validation_queue: Callable[[int], object]) -> int:
     jobs = ImportJob.objects.filter(state__in=[State.VALIDATING, State.APPLYING])
     found = 0
     for job_id in jobs.values_list("pk", flat=True):
-        with worker.job_lock(job_id) as acquired:
+        with job_state.job_lock(job_id) as acquired:
             if not acquired:
                 continue
             job = ImportJob.objects.get(pk=job_id)
             if job.state == State.APPLYING:
                 import_job_fail_stale(job)
             elif job.state == State.VALIDATING:
-                worker.job_update(job, state=State.UPLOADED)
+                job_state.job_update(job, state=State.UPLOADED)
                 validation_queue(job.pk)
             else:
                 continue
@@ -59,8 +60,8 @@ def import_jobs_expire_unconfirmed(*, now: datetime | None = None) -> int:
             job = ImportJob.objects.select_for_update().get(pk=job_id)
             if job.state != State.VALIDATED:
                 continue
-            staging.staging_drop(staging.StagingTables(job.pk))
-            worker.job_fail(
+            staging_drop(StagingTables(job.pk))
+            job_state.job_fail(
                 job,
                 f"This import was not confirmed within {hours:,} hours of its check, so its "
                 "checked rows were dropped. Nothing was changed. Use Retry to check the file "

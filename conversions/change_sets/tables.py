@@ -1,0 +1,114 @@
+"""A job's tables, whatever its source: ``StagingTables`` names them, and the statements here read
+and drop its change set (``changes``: one row per conversion, ``conversion_id``, ``status`` the
+new one, ``reason``, ``expected_status`` the status it must still have when the job is applied,
+and the conversion's ``offer_id``, ``partner_id``, ``payout``, ``revenue`` for the money). A
+file's own tables (``rows``, ``targets``, ``rejects``) are built by
+``conversions.imports.staging``.
+
+The apply reads the change set in chunks of conversion ids, through a temporary view per chunk
+(``staging_apply_view``) that the status service takes as its source.
+"""
+
+# Table names are built from the job's integer id, never from input:
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+# The temporary view through which one chunk of an apply reaches the status service.
+APPLY_CHUNK_VIEW = "import_apply_chunk"
+
+
+@dataclass(frozen=True)
+class StagingTables:
+    job_id: int
+
+    @property
+    def rows(self) -> str:
+        return f"import_job_{self.job_id}_rows"
+
+    @property
+    def targets(self) -> str:
+        return f"import_job_{self.job_id}_targets"
+
+    @property
+    def rejects(self) -> str:
+        return f"import_job_{self.job_id}_rejects"
+
+    @property
+    def changes(self) -> str:
+        return f"import_job_{self.job_id}_changes"
+
+    def all(self) -> tuple[str, str, str, str]:
+        return (self.rows, self.targets, self.rejects, self.changes)
+
+
+def execute(sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement of ours on the default connection; its rows (none for a command)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
+        return cursor.fetchall() if cursor.description else []
+
+
+def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
+    for name in tables.all():
+        if keep_changes and name == tables.changes:
+            continue
+        execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def staging_changes_count(tables: StagingTables) -> int | None:
+    """How many rows the change set holds, ``None`` when it is gone."""
+    with connection.cursor() as cursor:
+        if tables.changes not in connection.introspection.table_names(cursor):
+            return None
+    ((count,),) = execute(f"SELECT COUNT(*) FROM {tables.changes}")
+    return count
+
+
+def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tuple[int, int, int]]:
+    """Ranges ``(after id, up to id, rows)`` that split the real changes into chunks."""
+    ((total,),) = execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE expected_status <> status")
+    if total == 0:
+        return []
+    if total <= chunk_rows:
+        return [(0, 2**62, total)]
+    parts = -(-total // chunk_rows)
+    fractions = ", ".join(str(k / parts) for k in range(1, parts))
+    ((bounds,),) = execute(
+        f"""SELECT percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY conversion_id)
+        FROM {tables.changes} WHERE expected_status <> status"""
+    )
+    edges = [0, *sorted(set(bounds)), 2**62]
+    return [(lo, hi, total // parts) for lo, hi in zip(edges, edges[1:], strict=False)]
+
+
+def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -> str:
+    """A temporary view of one chunk's changes, for the status service; returns its name."""
+    execute(
+        f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
+        SELECT conversion_id, status, reason, expected_status FROM {tables.changes}
+        WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
+          AND expected_status <> status"""
+    )
+    return APPLY_CHUNK_VIEW
+
+
+def staging_apply_view_drop() -> None:
+    execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
+
+
+def staging_changed_since_preview(tables: StagingTables) -> int:
+    """Conversions of the change set whose status is no longer the one seen in the preview
+    (including those this apply changed: the caller subtracts them)."""
+    ((count,),) = execute(
+        f"""SELECT COUNT(*) FROM {tables.changes} s
+        JOIN conversions_conversion c ON c.id = s.conversion_id
+        WHERE c.status <> s.expected_status"""
+    )
+    return count
