@@ -6,15 +6,33 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 RECEIVER_PORT ?= 8001
 
-.PHONY: run serve test lint bench-changelist bench-postback bench-import bench-hostile bench-callbacks chromium
+LOCK := requirements-lock.txt
+# The tool that writes the lock (installing needs only pip). A new uv is taken by changing this.
+UV_VERSION := 0.13.9
+
+.PHONY: run serve test lint lock bench-changelist bench-postback bench-import bench-hostile bench-callbacks chromium
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Exactly the lock's versions, each file checked against its hash, then the project itself
+# without resolving anything (its build backend, setuptools, is in the lock too). A changed
+# lock or pyproject.toml installs again.
+$(VENV)/.installed: $(LOCK) pyproject.toml $(BIN)/activate
+	$(BIN)/pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Writes $(LOCK) again from pyproject.toml: runtime and [dev] dependencies and the build
+# backend, for Linux, macOS and Windows and every Python from 3.11, with every file's hash.
+# Pins already in the lock stay while pyproject allows them; `make lock LOCK_ARGS=--upgrade`
+# takes the newest releases (`--upgrade-package NAME` for one).
+lock: $(BIN)/activate
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' | \
+	  $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	    --extra dev --custom-compile-command 'make lock' $(LOCK_ARGS) -o $(LOCK) pyproject.toml -
 
 # Web admin + Celery worker + beat + a demo callback receiver, with demo data, on Celery's
 # file-system broker unless CELERY_BROKER_URL says otherwise. With DATABASE_URL unset, an embedded
