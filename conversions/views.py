@@ -2,7 +2,9 @@
 
 Their contract is public (DESIGN.md, "Public interface"): every error, 405 and unparsable
 requests included, is JSON ``{"error": "…"}`` that an advertiser's or partner's engineer can act
-on. The views only read and check parameters; the rules live in ``conversions.tracking``.
+on. The views only read and check parameters, and count each request against the rate limits
+(``conversions.rate_limits``: 429 with ``Retry-After`` over them, before the database is
+touched); the rules live in ``conversions.tracking``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from access.addresses import client_address
 from callbacks.metrics.postback_counts import postback_outcome_count
+from conversions.rate_limits import Endpoint, RateLimitRefusal, tracking_rate_limit_check
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
 
 logger = logging.getLogger(__name__)
@@ -139,6 +143,12 @@ def _param(
     return value
 
 
+def _rate_limited(refusal: RateLimitRefusal) -> JsonResponse:
+    response = _error(refusal.message, 429)
+    response["Retry-After"] = str(refusal.retry_after_seconds)
+    return response
+
+
 def _too_large() -> JsonResponse:
     limit = settings.TRACKING_MAX_BODY_BYTES
     return _error(
@@ -183,6 +193,11 @@ def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
         sub_id = _param(request, _parameters(request), "sub", required=False)
     except _BadParameter as error:
         return _error(str(error), 400)
+    refusal = tracking_rate_limit_check(
+        endpoint=Endpoint.CLICK, address=client_address(request), offer_key=str(offer_pk)
+    )
+    if refusal:
+        return _rate_limited(refusal)
     try:
         _, landing_url = click_record(
             offer_id=offer_pk,
@@ -232,6 +247,11 @@ def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
             _error("Malformed gk_click_id: expected the id the click redirect gave.", 400),
             "bad_request",
         )
+    refusal = tracking_rate_limit_check(
+        endpoint=Endpoint.POSTBACK, address=client_address(request), offer_key=token
+    )
+    if refusal:
+        return _rate_limited(refusal), "rate_limited"
     try:
         result = conversion_record_from_postback(
             gk_click_id=gk_click_id,

@@ -348,6 +348,15 @@ TRACKING_MAX_BODY_BYTES = int(os.environ.get("TRACKING_MAX_BODY_BYTES", 16 * 102
 # After an offer's postback token is rotated, postbacks with the token it replaced are still
 # accepted this long (each replaced token until its own expiry).
 OFFER_TOKEN_GRACE_HOURS = int(os.environ.get("OFFER_TOKEN_GRACE_HOURS", "24"))
+# Rate limits of /click/ and /postback/ in the broker's Redis (conversions/rate_limits.py): 429
+# with Retry-After over them; a Redis outage lets everything through. 0 turns one limit off.
+TRACKING_RATE_LIMITS = env_bool("TRACKING_RATE_LIMITS", True)  # off: no limit at all
+# Requests per second, and at once, from one client address (IPv6: one /64; loopback exempt).
+TRACKING_RATE_PER_ADDRESS = float(os.environ.get("TRACKING_RATE_PER_ADDRESS", "50"))
+TRACKING_BURST_PER_ADDRESS = int(os.environ.get("TRACKING_BURST_PER_ADDRESS", "200"))
+# Requests per second, and at once, for one offer (postbacks: per token of the offer).
+TRACKING_RATE_PER_OFFER = float(os.environ.get("TRACKING_RATE_PER_OFFER", "2000"))
+TRACKING_BURST_PER_OFFER = int(os.environ.get("TRACKING_BURST_PER_OFFER", "4000"))
 
 # --- Partner callbacks ------------------------------------------------------------------------
 # After a partner's signing secret is rotated, the secret it replaced still signs callbacks this

@@ -1,0 +1,232 @@
+"""Rate limits of the public tracking endpoints (``/click/`` and ``/postback/``), kept in Redis.
+
+Two limits, each a rate per second with a burst, checked together in one Redis round trip
+(one Lua script, GCRA: each key holds the time its bucket is next empty, so a check is one
+``GET`` and one ``SET`` per key, atomic with the others):
+
+- per client address (``access.addresses.client_address``: behind the trusted proxy, the
+  address it saw). IPv6 addresses count per /64, what one customer usually holds. Loopback is
+  exempt: a local proxy whose ``X-Forwarded-For`` is not trusted, a health check or the
+  benchmark is not one client, and limiting it would limit everyone.
+- per offer: ``/click/`` by the offer id of its path; ``/postback/`` by the token it carries
+  (the offer's postback secret), so that the budget of an offer cannot be spent by someone who
+  does not know its token, and no database read happens before the check. During a token
+  rotation's grace the old and the new token each have the offer's budget.
+
+A refused request is answered 429 with ``Retry-After`` before anything is read from or written
+to the database. Defaults (``gokart/settings.py``, README "Settings"): 50 per second with a
+burst of 200 per address, 2,000 per second with a burst of 4,000 per offer; 0 switches one
+limit off, ``TRACKING_RATE_LIMITS=0`` both.
+
+Redis is the broker's (``CELERY_BROKER_URL``); without a Redis broker (development) nothing is
+limited. A Redis that fails or does not answer within its 0.5 s timeout never takes tracking
+down: the request goes through unlimited, the failure is logged once, and Redis is not asked
+again for ``_PAUSE_AFTER_FAILURE`` seconds, so an outage costs no request more than one timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+import redis
+from django.conf import settings
+from redis.commands.core import Script
+
+from callbacks.broker import redis_client
+
+logger = logging.getLogger(__name__)
+
+# After Redis failed, requests go unlimited without asking it for this long.
+_PAUSE_AFTER_FAILURE = 5.0
+
+# KEYS: the buckets; ARGV: per key, its emission interval and tolerance in microseconds. Each
+# key holds its bucket's "theoretical arrival time" (µs, Redis clock). Refused: which key (1-based)
+# and the milliseconds until it would accept; accepted: 0, and every key is advanced.
+_GCRA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local due = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  if tat - now > tolerance then
+    return {i, math.ceil((tat - now - tolerance) / 1000)}
+  end
+  due[i] = tat + interval
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%.0f', due[i]), 'PX',
+    math.ceil((due[i] - now) / 1000) + 1)
+end
+return {0, 0}
+"""
+
+
+class Endpoint(StrEnum):
+    CLICK = "click"
+    POSTBACK = "postback"
+
+
+class Scope(StrEnum):
+    ADDRESS = "address"
+    OFFER = "offer"
+
+
+@dataclass(frozen=True)
+class RateLimitRefusal:
+    """The request is over a limit: which one, its rate, and when to come back."""
+
+    scope: Scope
+    per_second: float
+    retry_after_seconds: int
+
+    @property
+    def message(self) -> str:
+        who = "this address" if self.scope is Scope.ADDRESS else "this offer"
+        return (
+            f"Too many requests from {who}: at most {self.per_second:g} per second. "
+            f"Retry after {self.retry_after_seconds} s; nothing was recorded."
+        )
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    scope: Scope
+    key: str
+    per_second: float
+    burst: int
+
+    @property
+    def interval_us(self) -> float:
+        return 1_000_000 / self.per_second
+
+    @property
+    def tolerance_us(self) -> float:
+        # GCRA lets ``burst`` requests in at once: the last of them waits (burst - 1) intervals.
+        return self.interval_us * (max(self.burst, 1) - 1)
+
+
+_state = threading.Lock()
+_paused_until = 0.0
+_failing = False
+
+
+def tracking_rate_limit_check(
+    *, endpoint: Endpoint, address: str | None, offer_key: str | None
+) -> RateLimitRefusal | None:
+    """Count one request to ``endpoint`` against its address's and its offer's limits.
+
+    ``offer_key`` is the offer id (clicks) or the postback's token (postbacks); None skips the
+    offer's limit, as None or a loopback ``address`` skips the address's. Returns the refusal
+    when either limit is reached (the request counts against neither then), else None; never
+    raises, and returns None when Redis is unavailable.
+    """
+    if not settings.TRACKING_RATE_LIMITS:
+        return None
+    buckets = _buckets(endpoint=endpoint, address=address, offer_key=offer_key)
+    if not buckets:
+        return None
+    client = redis_client()
+    if client is None or time.monotonic() < _paused_until:
+        return None
+    arguments: list[float] = []
+    for bucket in buckets:
+        arguments += [bucket.interval_us, bucket.tolerance_us]
+    try:
+        refused, wait_ms = _script(client)(keys=[bucket.key for bucket in buckets], args=arguments)
+    except (redis.RedisError, OSError):
+        _failed()
+        return None
+    _answered()
+    if not refused:
+        return None
+    bucket = buckets[int(refused) - 1]
+    return RateLimitRefusal(
+        scope=bucket.scope,
+        per_second=bucket.per_second,
+        retry_after_seconds=max(1, math.ceil(int(wait_ms) / 1000)),
+    )
+
+
+def _buckets(*, endpoint: Endpoint, address: str | None, offer_key: str | None) -> list[_Bucket]:
+    prefix = f"gokart:ratelimit:{settings.CELERY_TASK_DEFAULT_QUEUE}:{endpoint}"
+    buckets = []
+    client = _address_key(address)
+    if client and settings.TRACKING_RATE_PER_ADDRESS > 0:
+        buckets.append(
+            _Bucket(
+                Scope.ADDRESS,
+                f"{prefix}:address:{client}",
+                settings.TRACKING_RATE_PER_ADDRESS,
+                settings.TRACKING_BURST_PER_ADDRESS,
+            )
+        )
+    if offer_key and settings.TRACKING_RATE_PER_OFFER > 0:
+        if endpoint is Endpoint.POSTBACK:
+            # A digest: the token itself is a secret and stays out of Redis.
+            offer_key = hashlib.sha256(offer_key.encode()).hexdigest()[:32]
+        buckets.append(
+            _Bucket(
+                Scope.OFFER,
+                f"{prefix}:offer:{offer_key}",
+                settings.TRACKING_RATE_PER_OFFER,
+                settings.TRACKING_BURST_PER_OFFER,
+            )
+        )
+    return buckets
+
+
+def _address_key(address: str | None) -> str | None:
+    """The address as counted (IPv6 by its /64), None for loopback or none."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+@cache
+def _script(client: redis.Redis) -> Script:
+    # EVALSHA of the cached script; redis-py loads it once when Redis does not know it yet.
+    return client.register_script(_GCRA)
+
+
+def _failed() -> None:
+    global _paused_until, _failing
+    with _state:
+        _paused_until = time.monotonic() + _PAUSE_AFTER_FAILURE
+        first = not _failing
+        _failing = True
+    if first:
+        logger.warning(
+            "Tracking rate limits are off: Redis failed; requests go through unlimited until "
+            "it answers again (asked again every %g s)",
+            _PAUSE_AFTER_FAILURE,
+            exc_info=True,
+        )
+
+
+def _answered() -> None:
+    global _failing
+    if not _failing:
+        return
+    with _state:
+        recovered, _failing = _failing, False
+    if recovered:
+        logger.warning("Tracking rate limits are on again: Redis answers")
