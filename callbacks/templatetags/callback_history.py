@@ -1,9 +1,11 @@
-"""``{% for change, callback in status_history|with_callbacks:original %}``: each status change
-of a conversion's history with its callback's state, for the conversion page.
+"""``{% for change, callback in status_history|with_callbacks %}``: each status change of a
+conversion's history with its callback's state, for the conversion page.
 
-One query for the page, whatever its length: the changes' deliveries (by the unique
-``status_change`` index) joined with the partner's toggles, which say why a change without a
-delivery owed none.
+Whether a change owed a callback is read from its own audit row (``callback_owed``,
+``callbacks_suppressed``), recorded when the change was made by the one rule
+(``callbacks.services.callback_owed_sql``): never from the partner's settings of today, which
+may have changed since. One query for the page, whatever its length: the changes' deliveries,
+by the unique ``status_change`` index.
 """
 
 from __future__ import annotations
@@ -13,22 +15,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
-from django.db import connection
 from django.urls import reverse
 
 from callbacks.admin.delivery_display import delivery_state_label, moment_format
+from callbacks.models import CallbackDelivery
 
 register = template.Library()
 
-_SQL = """
-    SELECT sc.id, d.id, d.state, d.attempts, d.last_response_status, d.delivered_at,
-           d.next_attempt_at, d.last_error,
-           p.callback_url <> '', p.pending_callbacks_enabled, p.rejected_callbacks_enabled
-    FROM unnest(%(changes)s::bigint[]) AS sc(id)
-    CROSS JOIN callbacks_partner p
-    LEFT JOIN callbacks_callbackdelivery d ON d.status_change_id = sc.id
-    WHERE p.id = %(partner)s
-"""
+_DELIVERY_FIELDS = (
+    "status_change_id",
+    "state",
+    "attempts",
+    "last_response_status",
+    "delivered_at",
+    "next_attempt_at",
+    "last_error",
+)
 
 
 @dataclass(frozen=True)
@@ -40,48 +42,46 @@ class ChangeCallback:
     url: str = ""
 
 
-def _describe(row: tuple[Any, ...], *, change: Any) -> ChangeCallback:
-    (_, delivery_id, state, attempts, status, delivered_at, next_at, error, has_url,
-     pending_on, rejected_on) = row  # fmt: skip
-    if delivery_id is None:
-        if change.callbacks_suppressed:
-            return ChangeCallback("none", "Not sent: suppressed by the import")
-        if not has_url:
-            return ChangeCallback("none", "Not owed: the partner has no callback URL")
-        off = {"pending": not pending_on, "rejected": not rejected_on}.get(change.new_status)
-        if off:
-            return ChangeCallback(
-                "none", f"Not owed: {change.get_new_status_display()} callbacks are off"
-            )
-        return ChangeCallback("none", "No callback was owed")
-    url = reverse("admin:callbacks_callbackdelivery_change", args=[delivery_id])
-    label = delivery_state_label(state, attempts=attempts)
+def _not_sent(change: Any) -> ChangeCallback:
+    if change.callbacks_suppressed:
+        return ChangeCallback("none", "Not sent: suppressed by the import")
+    if change.callback_owed:
+        # The audit trail's check reports this too (an owed change must have its outbox row).
+        return ChangeCallback("none", "Owed, but no delivery was recorded")
+    return ChangeCallback(
+        "none",
+        f"Not owed: the partner took no {change.get_new_status_display()} callbacks then",
+    )
+
+
+def _describe(delivery: CallbackDelivery) -> ChangeCallback:
+    state, attempts, status = delivery.state, delivery.attempts, delivery.last_response_status
+    url = reverse("admin:callbacks_callbackdelivery_change", args=[delivery.pk])
     kind = "retrying" if state == "pending" and attempts else state
     if state == "delivered":
-        text = f"Delivered: HTTP {status} at {moment_format(delivered_at)}"
+        text = f"Delivered: HTTP {status} at {moment_format(delivery.delivered_at)}"
     elif state == "failed":
-        text = f"Failed: {error or (f'HTTP {status}' if status else 'no answer')}"
+        text = f"Failed: {delivery.last_error or (f'HTTP {status}' if status else 'no answer')}"
     elif state == "pending" and attempts:
-        text = f"Retrying: next attempt {moment_format(next_at)}"
+        text = f"Retrying: next attempt {moment_format(delivery.next_attempt_at)}"
     else:
-        text = label
+        text = delivery_state_label(state, attempts=attempts)
     return ChangeCallback(kind, text, url)
 
 
 @register.filter
-def with_callbacks(changes: Iterable[Any], conversion: Any) -> list[tuple[Any, ChangeCallback]]:
-    """Each change paired with its callback (see the module docstring)."""
+def with_callbacks(changes: Iterable[Any]) -> list[tuple[Any, ChangeCallback]]:
+    """Each change (a ``StatusChange``) paired with its callback (see the module docstring)."""
     changes = list(changes)
-    if not changes or conversion is None:
-        return [(change, ChangeCallback("none", "—")) for change in changes]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SQL, {"changes": [change.pk for change in changes], "partner": conversion.partner_id}
-        )
-        rows = {row[0]: row for row in cursor.fetchall()}
+    if not changes:
+        return []
+    deliveries = CallbackDelivery.objects.filter(
+        status_change_id__in=[change.pk for change in changes]
+    ).only(*_DELIVERY_FIELDS)
+    by_change = {delivery.status_change_id: delivery for delivery in deliveries}
     return [
-        (change, _describe(rows[change.pk], change=change))
-        if change.pk in rows
-        else (change, ChangeCallback("none", "—"))
+        (change, _describe(by_change[change.pk]))
+        if change.pk in by_change
+        else (change, _not_sent(change))
         for change in changes
     ]

@@ -62,7 +62,7 @@ def test_each_change_shows_what_became_of_its_callback(
     cells = history_cells(page.text)
     assert cells[2].startswith("Delivered: HTTP 200 at ")
     assert cells[3] == "Failed: HTTP 410 from the partner: not retried."
-    assert cells[4] == "Not owed: Pending callbacks are off"
+    assert cells[4] == "Not owed: the partner took no Pending callbacks then"
     assert cells[5] == "Not sent: suppressed by the import"
     assert cells[6] == "Due"
     delivery_url = reverse("admin:callbacks_callbackdelivery_change", args=[deliveries[3].pk])
