@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 from django.utils import timezone
 
 from callbacks.dispatch import callback_deliveries_dispatch_on_commit
@@ -60,6 +60,18 @@ def state_when_resent() -> Case:
     )
 
 
+# Which deliveries can be sent again: failed or delivered ones. Due, retrying and held ones are
+# on their way already. The admin's counts, confirmations and button read this rule here.
+RESENDABLE_STATES = frozenset({CallbackDelivery.State.FAILED, CallbackDelivery.State.DELIVERED})
+
+
+def callback_deliveries_resendable(
+    deliveries: QuerySet[CallbackDelivery],
+) -> QuerySet[CallbackDelivery]:
+    """The ones of ``deliveries`` that :func:`callback_deliveries_resend` would send again."""
+    return deliveries.filter(state__in=RESENDABLE_STATES)
+
+
 def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any = None) -> int:
     """Send failed or delivered callbacks again; returns how many were queued.
 
@@ -69,9 +81,8 @@ def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any 
     """
     now = timezone.now()
     with transaction.atomic():
-        resent = CallbackDelivery.objects.filter(
-            Q(state=CallbackDelivery.State.FAILED) | Q(state=CallbackDelivery.State.DELIVERED),
-            pk__in=list(delivery_ids),
+        resent = callback_deliveries_resendable(
+            CallbackDelivery.objects.filter(pk__in=list(delivery_ids))
         ).update(
             state=state_when_resent(),
             next_attempt_at=now,

@@ -3,7 +3,8 @@
 - **Resend selected** (the list's action) and **Resend** (a delivery's button): a confirmation
   page says how many will be sent again and warns when a partner's endpoint is still failing or
   the partner is paused; confirmed, ``callbacks.services.callback_deliveries_resend`` makes them
-  due again under the same ids.
+  due again under the same ids. Which ones can be resent is the service's rule
+  (``callback_deliveries_resendable``): the counts, the confirmation and the button read it.
 - **Replay what this list shows** (and a partner page's time range): the confirmation counts
   the Failed and Delivered callbacks of the current filter; confirmed, one Celery task
   (``callback_deliveries_replay_run``, given the filter, never objects) replays them set-based.
@@ -39,8 +40,8 @@ RESEND_PERMISSION = "callbacks.change_callbackdelivery"
 # "Replay what this list shows" is the background job for those.
 RESEND_MAX_DELIVERIES = 10_000
 
-State = CallbackDelivery.State
-RESENDABLE = {State.FAILED, State.DELIVERED}
+# The service's rule, named here too for the change page's Resend button (admin/deliveries.py).
+RESENDABLE = callback_services.RESENDABLE_STATES
 
 
 def partner_endpoint_warnings(partner_ids: list[int]) -> list[str]:
@@ -110,12 +111,10 @@ class DeliveryResendingViews(admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Confirm, then make the failed and delivered ones due again (same id, new attempt);
         pending and held ones are already on their way and are left alone."""
-        rows = list(
-            queryset.order_by().values_list("pk", "state", "partner_id")[
-                : RESEND_MAX_DELIVERIES + 1
-            ]
+        selected = list(
+            queryset.order_by().values_list("pk", flat=True)[: RESEND_MAX_DELIVERIES + 1]
         )
-        if len(rows) > RESEND_MAX_DELIVERIES:
+        if len(selected) > RESEND_MAX_DELIVERIES:
             self.message_user(
                 request,
                 f"More than {RESEND_MAX_DELIVERIES:,} callbacks selected: use “Replay what this "
@@ -123,8 +122,12 @@ class DeliveryResendingViews(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        resendable = [pk for pk, state, _ in rows if state in RESENDABLE]
-        skipped = len(rows) - len(resendable)
+        resendable_deliveries = callback_services.callback_deliveries_resendable(
+            CallbackDelivery.objects.filter(pk__in=selected)
+        )
+        rows = list(resendable_deliveries.order_by().values_list("pk", "partner_id"))
+        resendable = [pk for pk, _ in rows]
+        skipped = len(selected) - len(resendable)
         if not resendable:
             self.message_user(
                 request,
@@ -134,17 +137,16 @@ class DeliveryResendingViews(admin.ModelAdmin):
             )
             return None
         if request.POST.get("post") != "yes":
-            partner_ids = sorted({partner for _, state, partner in rows if state in RESENDABLE})
             return self._confirmation(
                 request,
                 title="Resend these callbacks?",
                 context={
                     "count": len(resendable),
                     "skipped": skipped,
-                    "by_partner": _by_partner(CallbackDelivery.objects.filter(pk__in=resendable)),
-                    "warnings": partner_endpoint_warnings(partner_ids),
+                    "by_partner": _by_partner(resendable_deliveries),
+                    "warnings": partner_endpoint_warnings(sorted({partner for _, partner in rows})),
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                    "selected": [str(pk) for pk, _, _ in rows],
+                    "selected": [str(pk) for pk in selected],
                     "select_across": request.POST.get("select_across", "0"),
                     "action": "resend_action",
                     "cancel_url": request.get_full_path(),
