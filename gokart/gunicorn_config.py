@@ -6,6 +6,10 @@ Its page is HTML; the public tracking endpoints promise JSON ``{"error": "…"}`
 error (DESIGN.md, "Public interface"), and those errors come from advertisers' servers that
 parse JSON. The request line has not been read (or not understood) when gunicorn refuses it,
 so the path is unknown: every such answer is JSON, the admin's too (a browser never sends one).
+
+Its access and error logs mask postback tokens (``token=[masked]``) as Django's request logs
+do (``gokart.log_redaction``): ``--access-logfile`` would otherwise write every GET postback's
+token with its request line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import json
 import socket
 
 from gunicorn import util
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+
+from gokart.log_redaction import TokensMasked
 
 # gunicorn's own default, written down: a postback's parameters fit well within it (each is at
 # most TRACKING_MAX_PARAM_LENGTH); longer ones should be POSTed as a form body.
@@ -32,3 +40,16 @@ def json_error_write(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 
 util.write_error = json_error_write
+
+
+class TokensMaskedLogger(Logger):
+    """gunicorn's logger, its access and error lines through ``TokensMasked``."""
+
+    def setup(self, cfg: Config) -> None:
+        super().setup(cfg)
+        for log in (self.access_log, self.error_log):
+            if not any(isinstance(existing, TokensMasked) for existing in log.filters):
+                log.addFilter(TokensMasked())
+
+
+logger_class = TokensMaskedLogger

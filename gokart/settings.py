@@ -408,8 +408,32 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Postback tokens (GET /postback/?…&token=…) masked in what Django logs of a request: the
+    # request lines of runserver and the requests of django.request (which the admins' error
+    # mail shows). gunicorn's logs: gokart/gunicorn_config.py. See gokart/log_redaction.py.
+    "filters": {"tokens_masked": {"()": "gokart.log_redaction.TokensMasked"}},
+    "formatters": {
+        "django.server": {  # Django's own, declared again for its handler below
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # Django's own; a logger configured here loses the handlers it had.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # django-axes logs every sign-in at INFO; the sign-in audit records them instead.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes logs every sign-in at INFO; the sign-in audit records them instead.
+        "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["tokens_masked"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["tokens_masked"],
+        },
+    },
 }
