@@ -90,8 +90,9 @@ class TokensMasked(logging.Filter):
             record.msg, record.args = shown, None
         request = getattr(record, "request", None)
         if isinstance(request, HttpRequest):
+            # ``request`` is an extra of Django's records, not a LogRecord attribute.
             try:
-                record.request = request_tokens_masked(request)
+                record.__dict__["request"] = request_tokens_masked(request)
             except Exception:  # noqa: BLE001 -- a query Django refuses to read (too many fields…)
-                del record.request  # handlers then show no request, rather than its token
+                del record.__dict__["request"]  # handlers then show no request, not its token
         return True
