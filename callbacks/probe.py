@@ -4,6 +4,10 @@ The request is signed like every callback (every secret that signs now) and goes
 SSRF guard, but it is not a delivery: nothing is stored in the outbox, and its shape tells the
 partner it is a test (README, "Partner callbacks"):
 ``{"id": "<fresh uuid>", "sentAt": "…", "test": true, "conversion": null}``.
+
+What it shows is only what the partner's URL already says: a refused host name reads "resolves
+to a private address", never the address (``callbacks.network``), so the button cannot be used
+to map the internal network.
 """
 
 from __future__ import annotations
