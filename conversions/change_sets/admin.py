@@ -41,10 +41,8 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "id",
         "file_name",
         "kind",
-        "user",
-        "uploaded",
+        "asked",
         "confirmed",
-        "size",
         "state_badge",
         "counts",
         "outcome",
@@ -67,10 +65,6 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return has_change_set_permission(request)
 
     # -- list columns -----------------------------------------------------------------------
-    @admin.display(description="size", ordering="size_bytes")
-    def size(self, job: ImportJob) -> str:
-        return filesizeformat(job.size_bytes)
-
     @admin.display(description="state", ordering="state")
     def state_badge(self, job: ImportJob) -> str:
         return format_html(
@@ -79,13 +73,16 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             job.get_state_display(),
         )
 
-    @admin.display(description="file", ordering="original_name")
+    @admin.display(description="job", ordering="original_name")
     def file_name(self, job: ImportJob) -> str:
+        """The file's name, with its size; a job without a file, what it does."""
+        if job.file:
+            return f"{job.original_name} ({filesizeformat(job.size_bytes)})"
         return job.original_name
 
-    @admin.display(description="uploaded", ordering="created_at")
-    def uploaded(self, job: ImportJob) -> str:
-        return f"{job.created_at:%Y-%m-%d %H:%M}"
+    @admin.display(description="asked for", ordering="created_at")
+    def asked(self, job: ImportJob) -> str:
+        return f"{job.user or job.origin or 'a script'}, {job.created_at:%Y-%m-%d %H:%M}"
 
     @admin.display(description="confirmed")
     def confirmed(self, job: ImportJob) -> str:
