@@ -174,6 +174,28 @@ class ConversionStatusChangeMixin:
             request, "admin/conversions/conversion/status_confirmation.html", context
         )
 
+    def _action_applied(
+        self, request: HttpRequest, ids: list[int], data: dict[str, Any]
+    ) -> HttpResponse | None:
+        """The action's last step: the change made (and its job linked), or staged to wait."""
+        status = data["status"]
+        outcome = selection_status_set(
+            conversion_ids=ids, status=status, user=request.user, reason=data["reason"]
+        )
+        job = outcome.job
+        if outcome.waiting:
+            return self._waiting_for_approval(request, job)
+        message = _action_message(outcome.result, selected=len(ids), status=status)
+        if job is not None:
+            message = format_html(
+                '{} <a href="{}">Job {}</a> records it (and can revert it).',
+                message,
+                reverse("admin:conversions_importjob_change", args=[job.pk]),
+                job.pk,
+            )
+        self.message_user(request, message)
+        return None
+
     def _waiting_for_approval(self, request: HttpRequest, job: Any) -> HttpResponse:
         """A change that needs a second person: say so, and show the job that waits."""
         self.message_user(
@@ -217,25 +239,7 @@ class ConversionStatusChangeMixin:
             status = form.cleaned_data["status"]
             change_set = conversions_status_money(conversion_ids=ids, status=status)
             if "apply" in request.POST:
-                outcome = selection_status_set(
-                    conversion_ids=ids,
-                    status=status,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-                job = outcome.job
-                if outcome.waiting:
-                    return self._waiting_for_approval(request, job)
-                message = _action_message(outcome.result, selected=len(ids), status=status)
-                if job is not None:
-                    message = format_html(
-                        '{} <a href="{}">Job {}</a> records it (and can revert it).',
-                        message,
-                        reverse("admin:conversions_importjob_change", args=[job.pk]),
-                        job.pk,
-                    )
-                self.message_user(request, message)
-                return None
+                return self._action_applied(request, ids, form.cleaned_data)
         context = {
             **self.admin_site.each_context(request),
             "title": "Set the status of the selected conversions",

@@ -81,26 +81,7 @@ def _apply(import_job: ImportJob) -> None:
     try:
         with transaction.atomic():
             job_state.jit_off()
-            transitions: Counter[str] = Counter()
-            callbacks = done = 0
-            source = _SOURCES[ImportJob.Kind(import_job.kind)]
-            # The audit rows record who confirmed the change (the uploader, when no one did:
-            # the import_statuses command without --user).
-            user = import_job.confirmed_by or import_job.user
-            chunks = staging_apply_chunks(tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS)
-            for after_id, up_to_id, rows in chunks:
-                result = conversion_status_apply_staged(
-                    table=staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
-                    source=source,
-                    user=user,
-                    import_job=import_job,
-                    send_callbacks=import_job.send_callbacks,
-                )
-                for (old, new), count in result.transitions.items():
-                    transitions[f"{old}->{new}"] += count
-                callbacks += result.callbacks
-                done += rows
-                progress(min(done, total), total)
+            transitions, callbacks = _chunks_applied(import_job, tables, progress, total=total)
             applied_total = sum(transitions.values())
             moved = staging_changed_since_preview(tables) - applied_total
             staging_apply_view_drop()
@@ -126,3 +107,31 @@ def _apply(import_job: ImportJob) -> None:
         )
     finally:
         progress.close()
+
+
+def _chunks_applied(
+    import_job: ImportJob, tables: StagingTables, progress: job_state.ProgressWriter, *, total: int
+) -> tuple[Counter[str], int]:
+    """Apply the change set chunk by chunk through the status service (in the caller's
+    transaction); the changes by transition ("pending->success") and the callbacks owed."""
+    transitions: Counter[str] = Counter()
+    callbacks = done = 0
+    source = _SOURCES[ImportJob.Kind(import_job.kind)]
+    # The audit rows record who confirmed the change (the uploader, when no one did: the
+    # import_statuses command without --user).
+    user = import_job.confirmed_by or import_job.user
+    chunks = staging_apply_chunks(tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS)
+    for after_id, up_to_id, rows in chunks:
+        result = conversion_status_apply_staged(
+            table=staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
+            source=source,
+            user=user,
+            import_job=import_job,
+            send_callbacks=import_job.send_callbacks,
+        )
+        for (old, new), count in result.transitions.items():
+            transitions[f"{old}->{new}"] += count
+        callbacks += result.callbacks
+        done += rows
+        progress(min(done, total), total)
+    return transitions, callbacks
