@@ -33,10 +33,11 @@ def callback_owed_sql(*, partner: str, status: str) -> str:
 
 def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
     """SQL that inserts the outbox rows owed for a relation of status changes (returning one
-    row per delivery written). Each delivery is due at once, at its change's time; one owed to
-    a paused partner is written held (``callbacks.pausing``)."""
+    row per delivery written): one for each change whose ``callback_owed`` is true (decided
+    with :func:`callback_owed_sql` where the change was made, and recorded on its audit row).
+    Each delivery is due at once, at its change's time; one owed to a paused partner is
+    written held (``callbacks.pausing``)."""
     sc = status_changes
-    owed = callback_owed_sql(partner="p", status=f"sc.{sc.new_status}")
     return f"""
         INSERT INTO callbacks_callbackdelivery (
             id, status_change_id, conversion_id, partner_id, sequence_number, state, attempts,
@@ -46,7 +47,7 @@ def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
                CASE WHEN p.paused_at IS NULL THEN 'pending' ELSE 'held' END, 0,
                sc.{sc.created_at}, sc.{sc.created_at}, ''
         FROM {sc.relation} sc JOIN callbacks_partner p ON p.id = sc.{sc.partner_id}
-        WHERE {owed}
+        WHERE sc.{sc.callback_owed}
         RETURNING 1
     """  # noqa: S608 -- only our own relation and column names are interpolated
 

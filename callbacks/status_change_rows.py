@@ -36,6 +36,11 @@ class StatusChangeRows:
     sequence_number: ClassVar[str] = "sequence_number"
     # When the change was made.
     created_at: ClassVar[str] = "created_at"
+    # Whether the change owes the partner a callback (``conversions.audit.callback_owed_sql_for``).
+    callback_owed: ClassVar[str] = "callback_owed"
+    # The change's link in its conversion's hash chain, as the change left it on the conversion
+    # row (``conversions.audit.status_change_hash_sql``).
+    chain_hash: ClassVar[str] = "chain_hash"
     # The changed conversion's offer, money and creation time: what the tally counts by.
     offer_id: ClassVar[str] = "offer_id"
     payout: ClassVar[str] = "payout"
@@ -43,15 +48,19 @@ class StatusChangeRows:
     conversion_created_at: ClassVar[str] = "conversion_created_at"
 
     @classmethod
-    def columns_sql(cls, *, conversion: str, old_status: str, audit_id: str) -> str:
+    def columns_sql(
+        cls, *, conversion: str, old_status: str, audit_id: str, callback_owed: str
+    ) -> str:
         """The select list (or ``RETURNING`` list) of the relation, read from ``conversion``
         (an alias of a ``conversions_conversion`` row as the change left it: new status,
-        reason, counter and time), with ``old_status`` and ``audit_id`` as SQL expressions."""
+        reason, counter, time and hash), with ``old_status``, ``audit_id`` and
+        ``callback_owed`` as SQL expressions."""
         c = conversion
         return f"""{audit_id} AS {cls.id}, {c}.id AS {cls.conversion_id},
             {c}.partner_id AS {cls.partner_id}, {old_status} AS {cls.old_status},
             {c}.status AS {cls.new_status}, {c}.status_reason AS {cls.reason},
             {c}.status_version AS {cls.sequence_number},
-            {c}.status_changed_at AS {cls.created_at}, {c}.offer_id AS {cls.offer_id},
+            {c}.status_changed_at AS {cls.created_at}, {callback_owed} AS {cls.callback_owed},
+            {c}.audit_chain_hash AS {cls.chain_hash}, {c}.offer_id AS {cls.offer_id},
             {c}.payout AS {cls.payout}, {c}.revenue AS {cls.revenue},
             {c}.created_at AS {cls.conversion_created_at}"""

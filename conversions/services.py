@@ -24,7 +24,13 @@ from django.utils import timezone
 
 from callbacks import services as callback_services
 from callbacks.status_change_rows import StatusChangeRows
-from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
+from conversions.audit import (
+    AUDIT_ID_SEQUENCE_SQL,
+    AuditContext,
+    callback_owed_sql_for,
+    status_change_hash_sql,
+    status_changes_record_sql,
+)
 from conversions.models import Conversion, ImportJob, Source, Status
 
 
@@ -137,9 +143,25 @@ def _apply(
     )
     changes = StatusChangeRows("changed")
     changes_columns = changes.columns_sql(
-        conversion="c", old_status="l.old_status", audit_id="nextval(audit_ids.sequence)"
+        conversion="c",
+        old_status="l.old_status",
+        audit_id="nextval(audit_ids.sequence)",
+        callback_owed="l.callback_owed",
     )
     record_sql = status_changes_record_sql(changes=changes, send_callbacks=audit.send_callbacks)
+    # The change's link in the hash chain, computed in the UPDATE from the previous link the
+    # conversion row keeps (``conversions.audit``): nothing more is read to extend the chain.
+    chain_hash = status_change_hash_sql(
+        conversion_id="c.id",
+        sequence_number="c.status_version + 1",
+        old_status="l.old_status",
+        new_status="l.new_status",
+        reason="l.reason",
+        created_at="%(now)s",
+        callback_owed="l.callback_owed",
+        previous_hash="c.audit_chain_hash",
+    )
+    owed = callback_owed_sql_for(partner="p", status="s.status")
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the
     # WHERE clause against, and returns, the row's newest version: old_status is what is
     # actually replaced, and a conversion already moved to the target status drops out.
@@ -150,8 +172,10 @@ def _apply(
     sql = f"""
         WITH src AS ({source_sql}),
         locked AS (
-            SELECT c.id, c.status AS old_status, s.status AS new_status, s.reason
+            SELECT c.id, c.status AS old_status, s.status AS new_status, s.reason,
+                   {owed} AS callback_owed
             FROM conversions_conversion c JOIN src s ON s.conversion_id = c.id
+            JOIN callbacks_partner p ON p.id = c.partner_id
             WHERE c.status <> s.status
               AND (s.expected_status IS NULL OR c.status = s.expected_status)
               {id_range}
@@ -163,7 +187,7 @@ def _apply(
             UPDATE conversions_conversion c
             SET status = l.new_status, status_reason = l.reason, status_source = %(audit_source)s,
                 status_changed_at = %(now)s, status_version = c.status_version + 1,
-                pending_until = NULL
+                pending_until = NULL, audit_chain_hash = {chain_hash}
             FROM locked l, audit_ids
             WHERE c.id = l.id
             RETURNING {changes_columns}

@@ -40,7 +40,13 @@ from django.utils import timezone
 from callbacks import services as callback_services
 from callbacks.models import Partner
 from callbacks.status_change_rows import StatusChangeRows
-from conversions.audit import AUDIT_ID_SEQUENCE_SQL, AuditContext, status_changes_record_sql
+from conversions.audit import (
+    AUDIT_ID_SEQUENCE_SQL,
+    AuditContext,
+    callback_owed_sql_for,
+    status_change_hash_sql,
+    status_changes_record_sql,
+)
 from conversions.models import Click, Conversion, Offer, Source, Status
 
 
@@ -236,37 +242,62 @@ def _initial_status(
     return Status.SUCCESS, "", None
 
 
-def _insert_values(instance: Model) -> tuple[list[str], list[Any]]:
-    """Columns and database values of an unsaved instance, as ``Model.save()`` would insert
-    them (so a field added later with a default is written here too)."""
-    columns, values = [], []
-    for field in instance._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(str(field.column)))
-        values.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
-    return columns, values
+def _insert_values(instance: Model) -> dict[str, Any]:
+    """Database values of an unsaved instance by column, as ``Model.save()`` would insert them
+    (so a field added later with a default is written here too)."""
+    return {
+        str(field.column): field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in instance._meta.concrete_fields
+        if not field.primary_key
+    }
 
 
 def _conversion_insert(*, conversion: Conversion) -> bool:
     """Insert the conversion, its first audit row and its outbox row in one statement; False
     (and nothing written) when a conversion for the same click and event or transaction
     exists."""
-    columns, values = _insert_values(conversion)
-    params: dict[str, Any] = {f"v{index}": value for index, value in enumerate(values)}
+    values = _insert_values(conversion)
+    params: dict[str, Any] = {f"conversion_{column}": value for column, value in values.items()}
     params.update(AuditContext(source=Source.POSTBACK).params())
-    placeholders = ", ".join(f"%(v{index})s" for index in range(len(values)))
+    columns = ", ".join(connection.ops.quote_name(column) for column in values)
+    placeholders = ", ".join(f"%(conversion_{column})s" for column in values)
     changes = StatusChangeRows("first_change")
     changes_columns = changes.columns_sql(
-        conversion="c", old_status="''::varchar", audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})"
+        conversion="c",
+        old_status="''::varchar",
+        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
+        callback_owed="n.callback_owed",
     )
     record_sql = status_changes_record_sql(changes=changes, send_callbacks=True)
+    # The first link of the conversion's hash chain is written with it, so its id is drawn
+    # first; whether the status owes a callback is decided once, here, for the hash, the audit
+    # row and the outbox insert.
+    owed = callback_owed_sql_for(partner="p", status="%(conversion_status)s::text")
+    chain_hash = status_change_hash_sql(
+        conversion_id="n.id",
+        sequence_number="%(conversion_status_version)s::bigint",
+        old_status="''",
+        new_status="%(conversion_status)s::text",
+        reason="%(conversion_status_reason)s::text",
+        created_at="%(conversion_status_changed_at)s::timestamptz",
+        callback_owed="n.callback_owed",
+        previous_hash="NULL",
+    )
     sql = f"""
-        WITH first_change AS (
-            INSERT INTO conversions_conversion AS c ({", ".join(columns)})
-            VALUES ({placeholders})
+        WITH new_conversion AS (
+            SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id,
+                   {owed} AS callback_owed
+            FROM callbacks_partner p WHERE p.id = %(conversion_partner_id)s
+        ),
+        inserted AS (
+            INSERT INTO conversions_conversion AS c (id, {columns}, audit_chain_hash)
+            VALUES ((SELECT id FROM new_conversion), {placeholders},
+                    (SELECT {chain_hash} FROM new_conversion n))
             ON CONFLICT DO NOTHING
-            RETURNING {changes_columns}
+            RETURNING c.*
+        ),
+        first_change AS (
+            SELECT {changes_columns} FROM inserted c CROSS JOIN new_conversion n
         ),
         {record_sql}
         SELECT {changes.conversion_id}, (SELECT count(*) FROM deliveries) FROM first_change

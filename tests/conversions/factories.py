@@ -14,6 +14,7 @@ from conversions.models import (
     Status,
     StatusChange,
 )
+from tests.audit import audit_first_row_record
 from tests.callbacks.factories import PartnerFactory
 
 
@@ -72,15 +73,7 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def first_audit_row(obj, create, extracted, **kwargs):  # noqa: N805 -- factory_boy's hook
         if create:
-            StatusChange.objects.create(
-                conversion=obj,
-                old_status="",
-                new_status=obj.status,
-                source=obj.status_source,
-                reason=obj.status_reason,
-                sequence_number=obj.status_version,
-                created_at=obj.created_at,
-            )
+            audit_first_row_record(obj)
             ConversionTally.objects.create(
                 hour=obj.created_at.replace(minute=0, second=0, microsecond=0),
                 offer_id=obj.offer_id,

@@ -1,7 +1,9 @@
 """``python manage.py audit_verify [--limit N]``: prove the audit trail is unbroken.
 
-Exits 0 when every conversion's audit rows form an unbroken chain ending in its status and every
-change that owed a callback has its outbox row; otherwise prints the first problems and exits 1.
+Exits 0 when every conversion's audit rows form an unbroken chain ending in its status, each row
+matches its hash (so a row rewritten since it was written, even with its status rewritten to
+match, is named by conversion and number), and every change that owed a callback has its outbox
+row; otherwise prints the first problems and exits 1 (``conversions.audit``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from conversions.audit import audit_verify
 
 
 class Command(BaseCommand):
-    help = "Check that every conversion's audit rows form an unbroken chain, with their callbacks."
+    help = (
+        "Check that every conversion's audit rows form an unbroken hash chain ending in its"
+        " status, with their callbacks."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=50, help="Problems to list at most.")
