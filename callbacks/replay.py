@@ -23,12 +23,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from callbacks.dispatch import callback_deliveries_dispatch_on_commit
 from callbacks.models import CallbackDelivery
 from callbacks.selectors import callback_delivery_search_condition
-from callbacks.services import state_when_resent
+from callbacks.services import RESENDABLE_STATES, state_when_resent
 
 logger = logging.getLogger(__name__)
 
-State = CallbackDelivery.State
-REPLAYABLE = (State.FAILED, State.DELIVERED)
+# What a replay sends again: the deliveries that can be resent (one rule, the service's).
+REPLAYABLE = tuple(sorted(RESENDABLE_STATES))
 
 
 @dataclass(frozen=True)

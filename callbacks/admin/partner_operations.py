@@ -13,12 +13,10 @@ from django.utils.http import urlencode
 
 from callbacks.admin.delivery_display import plural
 from callbacks.admin.resending import RESEND_PERMISSION
-from callbacks.models import CallbackDelivery, Partner
+from callbacks.models import Partner
 from callbacks.pausing import partner_pause, partner_resume
 from callbacks.probe import partner_test_callback_send
-from callbacks.replay import ReplaySelection
-
-State = CallbackDelivery.State
+from callbacks.replay import REPLAYABLE, ReplaySelection
 
 
 class ReplayRangeForm(forms.Form):
@@ -141,7 +139,7 @@ class PartnerOperationViews(admin.ModelAdmin):
         states = form.cleaned_data["states"]
         selection = ReplaySelection(
             partner_id=partner.pk,
-            states=(states,) if states else (State.FAILED, State.DELIVERED),
+            states=(states,) if states else REPLAYABLE,
             created_from=form.cleaned_data["created_from"],
             created_before=form.cleaned_data["created_before"],
         )
