@@ -31,7 +31,29 @@ class AuthenticatorAppsConfig(totp_apps.DefaultConfig):
     default = False
     verbose_name = "Admin access: authenticator apps"
 
+    def ready(self) -> None:
+        super().ready()
+        # django-otp keeps TOTP keys in clear and has no hook to do otherwise: its key field
+        # becomes an encrypting one (clear in Python, a Fernet token in the column that
+        # migration access.0003 widened). Migrations still see django-otp's CharField.
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from gokart.encryption import EncryptedCharField
+
+        TOTPDevice._meta.get_field("key").__class__ = EncryptedCharField
+
 
 class RecoveryCodesConfig(static_apps.DefaultConfig):
     default = False
     verbose_name = "Admin access: recovery codes"
+
+    def ready(self) -> None:
+        super().ready()
+        # Recovery codes are only compared: the token column holds their HMAC, and django-otp's
+        # own look-up (``token_set.filter(token=code)``) hashes the code typed. Migration
+        # access.0003 widened the column and hashed the codes there were.
+        from django_otp.plugins.otp_static.models import StaticToken
+
+        from gokart.encryption import RecoveryCodeField
+
+        StaticToken._meta.get_field("token").__class__ = RecoveryCodeField

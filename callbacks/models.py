@@ -9,6 +9,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
+from gokart.encryption import EncryptedTextField
 from gokart.secret_rotation import ReplacedSecret
 
 callback_url_validator = URLValidator(
@@ -33,8 +34,8 @@ class Partner(models.Model):
         help_text="http(s) URL that receives the callbacks.",
     )
     # The current secret; the ones it replaced sign too until their own expiry
-    # (PartnerSigningSecret).
-    signing_secret = models.CharField(max_length=128, default=signing_secret_generate)
+    # (PartnerSigningSecret). Encrypted at rest (gokart.encryption).
+    signing_secret = EncryptedTextField(default=signing_secret_generate)
     pending_callbacks_enabled = models.BooleanField("Pending callbacks", default=False)
     rejected_callbacks_enabled = models.BooleanField("Rejected callbacks", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -66,7 +67,7 @@ class PartnerSigningSecret(ReplacedSecret):
     alongside the current one, until its own ``expires_at`` (``gokart.secret_rotation``)."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="previous_secrets")
-    secret = models.CharField(max_length=128)
+    secret = EncryptedTextField()
 
     class Meta:
         ordering = ["partner_id", "-expires_at"]

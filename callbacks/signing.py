@@ -4,7 +4,8 @@ Each request carries ``webhook-id`` (the delivery id, the same on every retry),
 ``webhook-timestamp`` (the attempt's Unix time) and ``webhook-signature``: ``v1,<base64
 HMAC-SHA256 of "id.timestamp.body">`` under the partner's secret. Every secret a rotation
 replaced signs too, space-separated, until its own expiry (``PartnerSigningSecret``), so the
-partner's verifier accepts the request with whichever of them it holds.
+partner's verifier accepts the request with whichever of them it holds. The secrets are
+encrypted at rest and read here decrypted (``gokart.encryption``).
 """
 
 from __future__ import annotations

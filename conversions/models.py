@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from conversions.currencies import currency_code_check
+from gokart.encryption import TokenDigestField
 from gokart.secret_rotation import ReplacedSecret
 
 
@@ -37,7 +38,9 @@ class Offer(models.Model):
         blank=True,
         help_text="Automatic offers only: keep new conversions Pending this long, then Success.",
     )
-    postback_secret = models.CharField(max_length=64, default=postback_secret_generate)
+    # Stored as a digest (gokart.encryption.token_digest): the token itself is in memory only,
+    # on the instance that generated it, to be shown once.
+    postback_secret = TokenDigestField(max_length=80, default=postback_secret_generate)
     attribution_window = models.DurationField(default=timedelta(days=30))
     currency = models.CharField(
         max_length=3,
@@ -67,7 +70,7 @@ class ReplacedPostbackToken(ReplacedSecret):
     offer = models.ForeignKey(
         Offer, on_delete=models.CASCADE, related_name="replaced_tokens", db_index=False
     )
-    token = models.CharField(max_length=64)
+    token = TokenDigestField(max_length=80)
 
     class Meta:
         ordering = ["offer_id", "-expires_at"]

@@ -3,8 +3,10 @@ carry the old one.
 
 The rule is ``gokart.secret_rotation``'s, shared with partners' signing secrets: a postback is
 accepted with the current token or any replaced one until its own expiry (now +
-``OFFER_TOKEN_GRACE_HOURS``), and a later rotation never shortens it. ``conversions.tracking``
-reads the tokens in use in its attribution query and compares each in constant time.
+``OFFER_TOKEN_GRACE_HOURS``), and a later rotation never shortens it. Only a digest of each
+token is stored (``gokart.encryption.token_digest``): ``conversions.tracking`` reads the
+digests in use in its attribution query and compares each, in constant time, with the digest
+of the token a postback carries. A token is readable once, from the rotation's return value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from conversions.models import Offer, ReplacedPostbackToken, postback_secret_generate
+from gokart.encryption import StoredDigest, token_hint
 from gokart.secret_rotation import RotatedSecret, secret_rotate
 
 
@@ -34,8 +37,9 @@ OFFER_POSTBACK_TOKEN = RotatedSecret(
 
 
 def postback_token_mask(token: str) -> str:
-    """``ab…yz``: enough to tell two tokens apart, useless to an attacker."""
-    return f"{token[:2]}…{token[-2:]}" if len(token) >= 8 else "…"
+    """``ab…yz``: enough to tell two tokens apart, useless to an attacker. From the token, or
+    from its stored digest, which keeps these characters (``gokart.encryption``)."""
+    return token.hint if isinstance(token, StoredDigest) else token_hint(token)
 
 
 def offer_postback_token_rotate(

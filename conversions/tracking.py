@@ -48,6 +48,7 @@ from conversions.audit import (
     status_changes_record_sql,
 )
 from conversions.models import Click, Conversion, Offer, Source, Status
+from gokart.encryption import token_digest
 
 
 class TrackingError(Exception):
@@ -222,7 +223,7 @@ def _attribution_check(
 def _token_accepted(accepted: tuple[str, ...], token: str) -> bool:
     """Whether ``token`` is one of the offer's accepted tokens. Every one is compared, each in
     constant time, so the answer's timing tells nothing of which matched or how much."""
-    given = token.encode()
+    given = token_digest(token).encode()  # the columns hold digests (gokart.encryption)
     matches = [hmac.compare_digest(candidate.encode(), given) for candidate in accepted]
     return any(matches)
 

@@ -70,7 +70,7 @@ def secret_fingerprint(secret: str) -> str:
 
 def secrets_in_use(*, kind: RotatedSecret, owner: Any) -> list[SecretInUse]:
     """The owner's current secret, then every replaced one still in use, latest expiry first."""
-    replaced = kind.replaced_model.objects.filter(
+    replaced = kind.replaced_model._default_manager.filter(
         **{kind.replaced_owner_field: owner, "expires_at__gt": timezone.now()}
     ).order_by("-expires_at")
     return [SecretInUse(getattr(owner, kind.owner_field), None)] + [
@@ -94,12 +94,14 @@ def secret_rotate(
     now = timezone.now()
     with transaction.atomic():
         locked = (
-            kind.owner_model.objects.select_for_update().only(kind.owner_field).get(pk=owner.pk)
+            kind.owner_model._default_manager.select_for_update()
+            .only(kind.owner_field)
+            .get(pk=owner.pk)
         )
         current = getattr(locked, kind.owner_field)
         if replacing is not None and replacing != secret_fingerprint(current):
             return None
-        replaced = kind.replaced_model.objects
+        replaced = kind.replaced_model._default_manager
         replaced.filter(**{kind.replaced_owner_field: locked, "expires_at__lte": now}).delete()
         replaced.create(
             **{kind.replaced_owner_field: locked, kind.replaced_value_field: current},

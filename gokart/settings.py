@@ -8,6 +8,8 @@ filesystem transport (no broker server) unless ``CELERY_BROKER_URL`` says otherw
 Production and CI set ``DATABASE_URL`` to their PostgreSQL and ``CELERY_BROKER_URL`` to Redis.
 """
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +43,14 @@ if not SECRET_KEY:
 
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for local development).")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+# Fernet keys encrypting partners' signing secrets and authenticator (TOTP) keys at rest
+# (gokart/encryption.py), comma-separated, newest first: the first encrypts, all decrypt.
+# Required outside DEBUG (check --deploy fails without); under DEBUG, one from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
+    _derived = hashlib.sha256(b"gokart.field-encryption:" + SECRET_KEY.encode()).digest()
+    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_derived).decode()]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ def production_environment() -> dict[str, str]:
             "ALLOWED_HOSTS": "backoffice.example.com",
             "CSRF_TRUSTED_ORIGINS": "https://backoffice.example.com",
             "DATABASE_URL": url,
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         }
     )
     return environment

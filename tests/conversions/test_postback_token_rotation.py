@@ -1,6 +1,7 @@
 """An offer's postback token: shown in full once (creation, rotation), masked on its page, and
 rotated without refusing the advertiser's postbacks that still carry the old one."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from conversions.models import Conversion, Offer, ReplacedPostbackToken
 from conversions.postback_tokens import postback_token_mask
+from gokart.encryption import token_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +43,17 @@ def rotate(client, offer):
     return client.post(rotate_url(offer), {"replacing": replacing}), replacing
 
 
+def shown_token(page):
+    """The token inside the postback URL the reveal page shows (the database keeps a digest)."""
+    return re.search(r'id="gk-postback-url"[^>]*>[^<]*&amp;token=([^<]+)</code>', page.text)[1]
+
+
+def rotated_token(client, offer):
+    """Rotate through the admin's pages and return the new token, as the admin copies it."""
+    response, _ = rotate(client, offer)
+    return shown_token(client.get(response["Location"]))
+
+
 def postback(client, click, token, txn_id):
     return client.get(
         "/postback/",
@@ -59,15 +72,15 @@ def test_rotating_redirects_to_the_new_token_shown_once(admin_client, offer):
     assert response.status_code == 302
     assert response["Location"] == reveal_url(offer)
     offer.refresh_from_db()
-    assert offer.postback_secret != old
     shown = admin_client.get(response["Location"])
     assert "no-store" in shown["Cache-Control"]
-    assert f"&amp;token={offer.postback_secret}" in shown.text
+    new = shown_token(shown)
+    assert new != old and offer.postback_secret == token_digest(new)
     assert "http://testserver/postback/?gk_click_id={gk_click_id}" in shown.text
     assert "still accepted, alongside this one, for <strong>24 hours</strong>" in shown.text
     # Reloading shows it no more, and rotates nothing
     again = admin_client.get(response["Location"])
-    assert offer.postback_secret not in again.text
+    assert new not in again.text
     assert "already shown" in again.text
     offer.refresh_from_db()
     assert ReplacedPostbackToken.objects.filter(offer=offer).count() == 1
@@ -95,16 +108,12 @@ def test_the_old_token_is_accepted_within_the_grace_and_refused_after(
     # Given a rotated token
     click = click_factory(offer=offer)
     old = offer.postback_secret
-    rotate(admin_client, offer)
-    offer.refresh_from_db()
+    new = rotated_token(admin_client, offer)
 
     # Then a real postback with the old token is recorded, as one with the new token is
     accepted = postback(client, click, old, "order-1")
     assert accepted.status_code == 200, accepted.content
-    assert (
-        postback(client, click_factory(offer=offer), offer.postback_secret, "o-2").status_code
-        == 200
-    )
+    assert postback(client, click_factory(offer=offer), new, "o-2").status_code == 200
 
     # When its grace has run out
     ReplacedPostbackToken.objects.filter(offer=offer).update(
@@ -117,34 +126,31 @@ def test_the_old_token_is_accepted_within_the_grace_and_refused_after(
     assert refused.status_code == 403
     assert refused.json() == {"error": "Invalid token."}
     assert not Conversion.objects.filter(click=other).exists()
-    assert postback(client, other, offer.postback_secret, "order-4").status_code == 200
+    assert postback(client, other, new, "order-4").status_code == 200
 
 
 def test_a_second_rotation_keeps_the_first_tokens_own_grace(
     admin_client, client, offer, click_factory
 ):
     first = offer.postback_secret
-    rotate(admin_client, offer)
+    second = rotated_token(admin_client, offer)
     first_expiry = ReplacedPostbackToken.objects.get(token=first).expires_at
-    offer.refresh_from_db()
-    second = offer.postback_secret
 
     # When the token is rotated again inside the grace
-    rotate(admin_client, offer)
-    offer.refresh_from_db()
+    third = rotated_token(admin_client, offer)
 
     # Then both replaced tokens are kept, each to its own expiry, and both are accepted
     kept = dict(
         ReplacedPostbackToken.objects.filter(offer=offer).values_list("token", "expires_at")
     )
-    assert kept.keys() == {first, second}
-    assert kept[first] == first_expiry
-    assert kept[second] >= first_expiry
-    for number, token in enumerate([first, second, offer.postback_secret]):
+    assert kept.keys() == {token_digest(first), token_digest(second)}
+    assert kept[token_digest(first)] == first_expiry
+    assert kept[token_digest(second)] >= first_expiry
+    for number, token in enumerate([first, second, third]):
         assert postback(client, click_factory(offer=offer), token, f"o-{number}").status_code == 200
     # And the offer's page says which tokens work and until when, masked
     page = admin_client.get(change_url(offer)).text
-    for token in (first, second, offer.postback_secret):
+    for token in (first, second, third):
         assert token not in page
         assert postback_token_mask(token) in page
     assert page.count("(replaced)") == 2
@@ -206,7 +212,7 @@ def test_a_view_only_user_cannot_rotate(offer_viewer, offer):
     assert confirm.status_code == 403 and post.status_code == 403
     assert "“Can change offer” (conversions.change_offer)" in post.text
     offer.refresh_from_db()
-    assert offer.postback_secret == old
+    assert offer.postback_secret == token_digest(old)
     assert not ReplacedPostbackToken.objects.exists()
     # Their view of the offer's page has the masked postback URL and no rotation
     page = offer_viewer.get(change_url(offer)).text
@@ -226,7 +232,7 @@ def test_rotation_needs_a_post_with_the_csrf_token(offer, admin_user):
 
     assert response.status_code == 403
     offer.refresh_from_db()
-    assert offer.postback_secret == old
+    assert offer.postback_secret == token_digest(old)
 
 
 def test_a_new_offers_token_is_shown_once_after_a_redirect(admin_client):
@@ -254,7 +260,8 @@ def test_a_new_offers_token_is_shown_once_after_a_redirect(admin_client):
     offer = Offer.objects.get(name="Space Miner")
     assert response.status_code == 302
     assert response["Location"] == reveal_url(offer)
-    shown = admin_client.get(response["Location"]).text
-    assert f"&amp;token={offer.postback_secret}" in shown
-    assert "still accepted" not in shown  # nothing was replaced
-    assert offer.postback_secret not in admin_client.get(response["Location"]).text
+    shown = admin_client.get(response["Location"])
+    token = shown_token(shown)
+    assert offer.postback_secret == token_digest(token)
+    assert "still accepted" not in shown.text  # nothing was replaced
+    assert token not in admin_client.get(response["Location"]).text
