@@ -52,7 +52,7 @@ def _latest_delivery_in_state(state: str) -> Q:
         conversion=OuterRef("pk"),
         sequence_number__gt=OuterRef("callback_deliveries__sequence_number"),
     )
-    return Q(callback_deliveries__state=state) & ~Exists(later)
+    return Q(callback_deliveries__state=state) & Q(~Exists(later))
 
 
 class ConversionCallbackMixin:

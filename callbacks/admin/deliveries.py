@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
@@ -49,7 +50,7 @@ class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "response_excerpt",
         "error",
     ]
-    readonly_fields = fields
+    readonly_fields = flatten(fields)
     ordering = ["number"]
     extra = 0
     can_delete = False
@@ -126,7 +127,7 @@ class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.Mo
         "delivered",
         "payload_pretty",
     ]
-    readonly_fields = fields
+    readonly_fields = flatten(fields)
 
     class Media:
         css = {"all": ["callbacks/admin.css"]}

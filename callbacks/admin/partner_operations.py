@@ -133,7 +133,7 @@ class PartnerOperationViews(admin.ModelAdmin):
             raise PermissionDenied
         form = ReplayRangeForm(request.POST)
         if not form.is_valid():
-            errors = "; ".join(error for errors in form.errors.values() for error in errors)
+            errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
             self.message_user(request, f"Replay: {errors}", messages.ERROR)
             return self._back(partner)
         states = form.cleaned_data["states"]

@@ -67,7 +67,7 @@ def partner_endpoint_warnings(partner_ids: list[int]) -> list[str]:
 
 def _by_partner(deliveries: QuerySet[CallbackDelivery]) -> list[dict[str, Any]]:
     rows = deliveries.order_by().values("partner_id", "partner__name").annotate(count=Count("pk"))
-    return sorted(rows, key=lambda row: row["partner__name"])
+    return sorted((dict(row) for row in rows), key=lambda row: row["partner__name"])
 
 
 class DeliveryResendingViews(admin.ModelAdmin):

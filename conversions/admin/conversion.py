@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import flatten
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -119,7 +120,7 @@ class ConversionAdmin(
         "transaction_id",
         "created_time",
     ]
-    readonly_fields = fields
+    readonly_fields = flatten(fields)
 
     # The list's page: filters folded into a "Filters" toggle on a narrow screen, totals.
     change_list_template = "admin/conversions/conversion/change_list.html"
@@ -265,7 +266,7 @@ class ConversionAdmin(
     ) -> LargeTablePaginator:
         return list_paginator(request, queryset, per_page)
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
         # A date range is read from its own index, in that index's order: the newest of the
         # range first, whatever the range (by id, an old range meant walking every newer row).
         for field in ("status_changed_at", "created_at"):

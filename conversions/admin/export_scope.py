@@ -122,7 +122,7 @@ def _unlisted_filter_described(model: type[Model], name: str, value: str) -> tup
             related = None
         shown = str(related) if related is not None else value
     else:
-        shown = str(dict(field.choices or ()).get(value, value))
+        shown = str(dict(getattr(field, "choices", None) or ()).get(value, value))
     return title[:1].upper() + title[1:], shown
 
 

@@ -67,14 +67,14 @@ class DateRangeListFilter(admin.FieldListFilter):
             if key not in (self.lookup_from, self.lookup_before) and key not in _NOT_CARRIED
         ]
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.lookup_from, self.lookup_before]
 
     def _value(self, lookup: str) -> str:
         value = self.used_parameters.get(lookup)
         if isinstance(value, list):
             value = value[-1] if value else ""
-        return value or ""
+        return str(value or "")
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The range asked for (from, before), either end open."""
@@ -94,7 +94,7 @@ class DateRangeListFilter(admin.FieldListFilter):
             queryset = queryset.filter(**{self.lookup_before: before})
         return queryset
 
-    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         values = {
             name: self._value(lookup)
             for name, lookup in (("from", self.lookup_from), ("before", self.lookup_before))

@@ -12,7 +12,7 @@ view permission on conversions).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -69,7 +69,13 @@ class StatusActionForm(forms.Form):
     reason = REASON_FIELD
 
 
-class ConversionStatusChangeMixin:
+if TYPE_CHECKING:
+    _MixinBase = admin.ModelAdmin[Conversion]
+else:
+    _MixinBase = object
+
+
+class ConversionStatusChangeMixin(_MixinBase):
     """Mixed into ``ConversionAdmin``: the status buttons, their confirmation page and the
     action (listed in the admin's ``actions``). Cooperative: it calls ``super()`` and adds a
     column and a URL."""

@@ -9,9 +9,9 @@ last two days, and searched for nothing. Otherwise counted up to the paginator's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.admin.views.main import (
+from django.contrib.admin.views.main import (  # type: ignore[attr-defined]  # (not in the stubs)
     ALL_VAR,
     ERROR_FLAG,
     IS_FACETS_VAR,
@@ -22,12 +22,13 @@ from django.contrib.admin.views.main import (
     TO_FIELD_VAR,
     ChangeList,
 )
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 from conversions.admin.filters import range_value_parse
 from conversions.amounts import money_by_currency
-from conversions.models import Status
+from conversions.models import Conversion, Status
 from conversions.selectors import (
     ConversionTotals,
     conversion_totals_counted,
@@ -58,11 +59,16 @@ class ConversionListPaginator(LargeTablePaginator):
 
     tally_arguments: dict[str, Any] | None = None
 
+    @property
+    def _conversions(self) -> QuerySet[Conversion]:
+        """The list's queryset (the paginator's ``object_list``), as the type it is."""
+        return cast("QuerySet[Conversion]", self.object_list)
+
     @cached_property
     def totals(self) -> ConversionTotals:
         if self.tally_arguments is not None:
             return conversion_totals_tallied(**self.tally_arguments)
-        return conversion_totals_counted(queryset=self.object_list, cap=self.COUNT_CAP)
+        return conversion_totals_counted(queryset=self._conversions, cap=self.COUNT_CAP)
 
     @cached_property
     def count(self) -> int:
@@ -70,7 +76,7 @@ class ConversionListPaginator(LargeTablePaginator):
             # Exact from the tally, which the totals line reads anyway: no count over the
             # table (a bounded count of a rare status, offer and partner took 474 ms at 20M).
             return self.totals.conversions
-        if not self.object_list.query.where:
+        if not self._conversions.query.where:
             return super().count
         counted = self.totals.conversions
         if counted > self.COUNT_CAP:

@@ -136,7 +136,7 @@ class ConversionImportMixin(ImportMixin):
                 "media": self.media + form.media,
                 "fields_list": [
                     (
-                        resource.get_display_name(),
+                        resource.get_display_name(),  # type: ignore[attr-defined]
                         [f.column_name for f in resource().get_user_visible_fields()],
                     )
                     for resource in self.get_import_resource_classes(request)

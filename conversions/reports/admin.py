@@ -14,7 +14,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from import_export.admin import ExportMixin
@@ -79,7 +80,7 @@ class ConversionExportMixin(ExportMixin):
     def get_export_queryset(self, request: HttpRequest) -> QuerySet:
         return self.export_changelist(request).queryset
 
-    def export_action(self, request: HttpRequest) -> HttpResponse:
+    def export_action(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_export_permission(request):
             raise PermissionDenied
         try:
