@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "conversions",
     "callbacks",
     "access",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,12 @@ IMPORT_APPLY_CHUNK_ROWS = int(os.environ.get("IMPORT_APPLY_CHUNK_ROWS", 100_000)
 # Streamed to a temporary file rather than memory above this size.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Management API (api/, README "Management API") -------------------------------------------
+# Request bodies over this many bytes are refused (413) before they are read.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", 64 * 1024))
+# An API key's "last used" time and address are written at most once per this many seconds.
+API_KEY_LAST_USE_SECONDS = int(os.environ.get("API_KEY_LAST_USE_SECONDS", 60))
 
 # --- Admin access -----------------------------------------------------------------------------
 # See README "Admin access". django-axes' backend comes first: it refuses a locked-out sign-in

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from callbacks.metrics.views import metrics
@@ -20,5 +20,6 @@ urlpatterns = [
     path("postback", tracking.postback),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(("api.urls", "ninja"), namespace="api-v1")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -1,0 +1,86 @@
+"""The Management API's one ``NinjaAPI``: its routers, security, and the problem+json answer
+for every error (``api.problems``).
+
+Framework: django-ninja, Pydantic models (README "Management API" says why).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from api.auth import ApiKeyAuth
+from api.problems import ApiProblem, problem_response
+from api.routes import conversions, gokart
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="GoKart back office Management API",
+    version="1",
+    description="Conversions and their statuses for the systems around the back office. "
+    "Authenticate with `Authorization: ApiToken <key>` (or `Bearer <key>`); keys are "
+    "created in the admin. Errors are `application/problem+json` with a `code`.",
+    auth=ApiKeyAuth(),
+    openapi_url="/openapi.json",
+    docs_url=None,  # served from our own static files: api.docs
+    urls_namespace="api-v1",
+)
+api.add_router("/sdk-conversion-system", gokart.router)
+api.add_router("", conversions.router)
+
+
+@api.exception_handler(ApiProblem)
+def _problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
+    return exc.response()
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "loc": list(error.get("loc", ())),
+            "msg": str(error.get("msg", "")),
+            "type": error.get("type"),
+        }
+        for error in exc.errors
+    ]
+    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+    return problem_response(422, "invalid_request", "Invalid request", where, errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(401, "missing_key", "API key required")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = "malformed_body" if exc.status_code == 400 else f"http_{exc.status_code}"
+    return problem_response(exc.status_code, code, str(exc), str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem_response(404, "not_found", "Not found")
+
+
+@api.exception_handler(RecursionError)
+def _too_nested(request: HttpRequest, exc: RecursionError) -> HttpResponse:
+    return problem_response(
+        400, "body_too_nested", "Body nested too deeply", "Send JSON nested a few levels only."
+    )
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("API error on %s %s", request.method, request.path)
+    return problem_response(
+        500,
+        "server_error",
+        "Server error",
+        "Something went wrong on our side; nothing to fix in the request. Retry later.",
+    )

@@ -1,0 +1,49 @@
+"""API keys: each acts as its user, narrowed to its scopes (``api.keys``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+
+class Scope(models.TextChoices):
+    CONVERSIONS_READ = "conversions:read", "Read conversions"
+    CONVERSIONS_WRITE = "conversions:write", "Change conversion statuses"
+    CHANGE_SETS_WRITE = "change-sets:write", "Create bulk change sets"
+    CHANGE_SETS_APPROVE = "change-sets:approve", "Approve bulk change sets"
+
+
+class ApiKey(models.Model):
+    """One API key. The key itself is shown once, when created; only its prefix (to tell keys
+    apart) and the SHA-256 of the whole key are kept."""
+
+    name = models.CharField(max_length=100, help_text="What the key is for: it names its changes.")
+    # The user the key acts as: its permissions are this user's, narrowed to the scopes.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices), default=list)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now: object = None) -> bool:
+        """Neither revoked nor expired."""
+        moment = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

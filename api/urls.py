@@ -1,0 +1,65 @@
+"""``/api/v1/``: the API's routes, its OpenAPI document and docs page, and a problem+json
+answer for everything else under it (unknown paths 404, wrong methods 405, bodies over
+``API_MAX_BODY_BYTES`` 413 before they are read)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from api.docs import api_docs
+from api.main import api
+from api.problems import problem_response
+
+
+def _body_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return problem_response(400, "malformed_body", "Bad Content-Length")
+        if length > settings.API_MAX_BODY_BYTES:
+            return problem_response(
+                413,
+                "body_too_large",
+                "Body too large",
+                f"Request bodies are limited to {settings.API_MAX_BODY_BYTES} bytes.",
+            )
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = problem_response(
+                405, "method_not_allowed", "Method not allowed", f"Use {allowed}."
+            )
+            response["Allow"] = allowed
+        return response
+
+    return guarded
+
+
+@csrf_exempt
+def _unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return problem_response(404, "not_found", "Not found", f"No API route {request.path}.")
+
+
+def _routes() -> list[Any]:
+    patterns, _app, _namespace = api.urls
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = _body_limited(pattern.callback)
+    return list(patterns)
+
+
+app_name = "ninja"  # the app name django-ninja reverses its own routes under
+urlpatterns = [
+    path("docs", _body_limited(api_docs), name="docs"),
+    *_routes(),
+    re_path(r"^(?P<rest>.*)$", _unknown),
+]
