@@ -74,27 +74,38 @@ FILL_SQL = [
     ORDER BY g
     """,
     # Two conversions per click (its offer's first two events); a third of the clicks Success,
-    # the rest Pending.
+    # the rest Pending. Each with its first audit row's hash, as a postback writes it (the id
+    # drawn first: the hash covers it).
     """
     WITH ev AS (SELECT offer_id, array_agg(id ORDER BY id) AS ids
                 FROM conversions_offerevent GROUP BY offer_id)
-    INSERT INTO conversions_conversion (click_id, offer_event_id, offer_id, partner_id, status,
-        status_reason, status_source, status_changed_at, status_version, pending_until, payout,
-        revenue, transaction_id, created_at)
-    SELECT c.id, ev.ids[e], c.offer_id, c.partner_id,
-           CASE WHEN c.id %% 3 = 0 THEN 'success' ELSE 'pending' END, '', 'postback',
-           now() - interval '29 days', 1, NULL, 1.2, 2.0, 'txn-' || c.id || '-' || e,
-           now() - interval '29 days'
-    FROM conversions_click c JOIN ev ON ev.offer_id = c.offer_id
-    CROSS JOIN generate_series(1, 2) e
-    ORDER BY c.id, e
+    INSERT INTO conversions_conversion (id, click_id, offer_event_id, offer_id, partner_id,
+        status, status_reason, status_source, status_changed_at, status_version, pending_until,
+        payout, revenue, transaction_id, created_at, audit_chain_hash)
+    SELECT x.*, conversions_status_change_hash(
+               conversion_id => x.id, sequence_number => 1, old_status => '',
+               new_status => x.status, source => 'postback', user_id => NULL,
+               import_job_id => NULL, callbacks_suppressed => false, callback_owed => false,
+               created_at => x.created_at, reason => '', previous_hash => NULL)
+    FROM (
+        SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id, sorted.*
+        FROM (
+            SELECT c.id AS click_id, ev.ids[e], c.offer_id, c.partner_id,
+                   CASE WHEN c.id %% 3 = 0 THEN 'success' ELSE 'pending' END AS status, '',
+                   'postback', now() - interval '29 days', 1, NULL::timestamptz, 1.2, 2.0,
+                   'txn-' || c.id || '-' || e, now() - interval '29 days' AS created_at
+            FROM conversions_click c JOIN ev ON ev.offer_id = c.offer_id
+            CROSS JOIN generate_series(1, 2) e
+            ORDER BY c.id, e
+        ) sorted
+    ) x
     """,
     """
     INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source,
         user_id, import_job_id, reason, sequence_number, callbacks_suppressed, callback_owed,
-        created_at)
+        created_at, chain_hash)
     SELECT id, '', status, 'postback', NULL::integer, NULL::bigint, '', 1, false, false,
-           created_at
+           created_at, audit_chain_hash
     FROM conversions_conversion
     """,
 ]
