@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
+from ninja.responses import Status as Answer
 from pydantic import Field
 
 from api.auth import key_required
@@ -102,7 +103,7 @@ def conversion_detail(request: HttpRequest, conversion_id: int) -> dict:
 )
 def conversion_status_change(
     request: HttpRequest, conversion_id: int, body: StatusChangeIn
-) -> tuple[int, dict]:
+) -> Answer:
     api_key = key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
     if not body.send_callbacks:
         raise ApiProblem(
@@ -119,12 +120,17 @@ def conversion_status_change(
     )
     if outcome.waiting_job is not None:
         job = outcome.waiting_job
-        return 202, {
-            "detail": "Nothing changed yet: the change waits for a second person's approval "
-            "on the change set's page.",
-            "change_set_id": job.pk,
-            "change_set_url": job_url(request, job),
-            "approval_reason": job.approval_reason,
-            "requested_status": body.status,
-        }
-    return 200, {"changed": outcome.changed, "conversion": conversion_fields(outcome.conversion)}
+        return Answer(
+            202,
+            {
+                "detail": "Nothing changed yet: the change waits for a second person's approval "
+                "on the change set's page.",
+                "change_set_id": job.pk,
+                "change_set_url": job_url(request, job),
+                "approval_reason": job.approval_reason,
+                "requested_status": body.status,
+            },
+        )
+    return Answer(
+        200, {"changed": outcome.changed, "conversion": conversion_fields(outcome.conversion)}
+    )

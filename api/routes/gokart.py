@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Query, Router, Schema
+from ninja.responses import Status as Answer
 from pydantic import Field
 
 from api.auth import key_required
@@ -115,7 +116,7 @@ def _click_conversions(gk_click_id: str) -> list[Conversion]:
 
 def _status_answer(
     request: HttpRequest, conversion: Conversion, status: str, reason: str
-) -> tuple[int, dict] | HttpResponse:
+) -> Answer:
     api_key = key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
     outcome = api_status_set(
         conversion=conversion, status=_status_value(status), reason=reason, api_key=api_key
@@ -124,22 +125,28 @@ def _status_answer(
     ids = {"conversionId": conversion.click.gk_click_id, "conversionEventId": conversion.pk}
     if outcome.waiting_job is not None:
         job = outcome.waiting_job
-        return 202, {
+        return Answer(
+            202,
+            {
+                **ids,
+                "status": Status(conversion.status).label,
+                "detail": "Nothing changed yet: the change waits for a second person's approval "
+                "on the change set's page.",
+                "change_set_id": job.pk,
+                "change_set_url": job_url(request, job),
+                "approval_reason": job.approval_reason,
+                "requested_status": status,
+            },
+        )
+    return Answer(
+        200,
+        {
             **ids,
             "status": Status(conversion.status).label,
-            "detail": "Nothing changed yet: the change waits for a second person's approval "
-            "on the change set's page.",
-            "change_set_id": job.pk,
-            "change_set_url": job_url(request, job),
-            "approval_reason": job.approval_reason,
-            "requested_status": status,
-        }
-    return 200, {
-        **ids,
-        "status": Status(conversion.status).label,
-        "rejectionReason": conversion.status_reason or None,
-        "isRewardSent": conversion.pk in rewards_sent([conversion]),
-    }
+            "rejectionReason": conversion.status_reason or None,
+            "isRewardSent": conversion.pk in rewards_sent([conversion]),
+        },
+    )
 
 
 _STATUS_RESPONSES = {200: GoKartStatusAnswer, 202: GoKartApprovalPending, **_ERRORS}
@@ -155,7 +162,7 @@ def gokart_status_set(
     id: str,
     status: GoKartStatus,
     reason: str = "",
-) -> tuple[int, dict] | HttpResponse:
+) -> Answer:
     conversions = _click_conversions(id)
     if len(conversions) > 1:
         raise ApiProblem(
@@ -180,7 +187,7 @@ def gokart_event_status_set(
     conversion_event_id: int,
     status: GoKartStatus,
     reason: str = "",
-) -> tuple[int, dict] | HttpResponse:
+) -> Answer:
     conversion = conversions_for_api().filter(pk=conversion_event_id, click__gk_click_id=id).first()
     if conversion is None:
         raise ApiProblem(
