@@ -1,0 +1,210 @@
+"""Our own routes: conversions with cursors and filters, one conversion with its history, a
+status change through the change-set engine."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from api.models import Scope
+from conversions.models import ImportJob, Source, Status
+from tests.api.conftest import ApiClient, assert_problem, key_for, user_with
+from tests.conversions.factories import changes_since_recorded
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/conversions"
+
+
+def walk(api, params):
+    """Every page of the list: the ids, page by page."""
+    pages, cursor = [], None
+    while True:
+        body = api.get(LIST, {**params, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([item["id"] for item in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_the_list_walks_every_conversion_newest_first_by_cursor(api, conversion_factory):
+    ids = [conversion_factory().pk for _ in range(5)]
+
+    pages = walk(api, {"limit": 2})
+
+    assert pages == [ids[::-1][0:2], ids[::-1][2:4], ids[::-1][4:]]
+
+
+def test_the_list_filters_by_status_offer_partner_and_created_range(api, conversion_factory):
+    old = conversion_factory(created_at=timezone.now() - timedelta(days=3))
+    kept = conversion_factory(status=Status.SUCCESS)
+    conversion_factory(status=Status.REJECTED)
+    conversion_factory()
+
+    def ids(**params):
+        return [item["id"] for item in api.get(LIST, params).json()["items"]]
+
+    assert ids(status="success") == [kept.pk]
+    assert ids(offer=kept.offer_id) == [kept.pk]
+    assert ids(partner=kept.partner_id) == [kept.pk]
+    assert ids(created_to=(timezone.now() - timedelta(days=1)).isoformat()) == [old.pk]
+    assert old.pk not in ids(created_from=(timezone.now() - timedelta(days=1)).isoformat())
+
+
+def test_a_conversion_in_the_list_has_our_fields(api, conversion_factory):
+    conversion = conversion_factory()
+
+    [item] = api.get(LIST).json()["items"]
+
+    assert item["id"] == conversion.pk
+    assert item["gk_click_id"] == conversion.click.gk_click_id
+    assert item["status"] == "pending"
+    assert item["currency"] == "USD"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJiZWZvcmUiOjk5OTl9:1abc:xyz", ""])
+def test_a_tampered_cursor_is_a_400_problem(api, conversion_factory, cursor):
+    conversion_factory()
+
+    assert_problem(api.get(LIST, {"cursor": cursor}), 400, "invalid_cursor")
+
+
+def test_a_cursor_with_its_signature_moved_to_another_position_is_refused(api, conversion_factory):
+    for _ in range(3):
+        conversion_factory()
+    cursor = api.get(LIST, {"limit": 1}).json()["next_cursor"]
+    payload, _, signature = cursor.partition(":")
+
+    assert_problem(
+        api.get(LIST, {"cursor": "eyJiZWZvcmUiOjF9:" + signature}), 400, "invalid_cursor"
+    )
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"status": "Success"}])
+def test_bad_list_parameters_are_422_problems(api, params):
+    assert_problem(api.get(LIST, params), 422, "invalid_request")
+
+
+def test_one_conversion_with_its_history(api, operator, conversion_factory):
+    conversion = conversion_factory()
+    api.post(f"{LIST}/{conversion.pk}/status-changes", {"status": "success", "reason": "ok"})
+
+    response = api.get(f"{LIST}/{conversion.pk}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    newest, first = body["history"]
+    assert (newest["old_status"], newest["new_status"]) == ("pending", "success")
+    assert newest["user"] == operator.username
+    assert newest["reason"] == "ok (API key: billing-bot)"
+    assert newest["source"] == Source.ADMIN
+    assert (first["sequence_number"], first["source"]) == (1, "postback")
+
+
+def test_an_unknown_conversion_is_a_404_problem(api):
+    assert_problem(api.get(f"{LIST}/999999999"), 404, "conversion_not_found")
+
+
+def test_a_status_change_applies_as_the_keys_user(api, operator, conversion_factory):
+    conversion = conversion_factory()
+
+    response = api.post(
+        f"{LIST}/{conversion.pk}/status-changes", {"status": "rejected", "reason": "fraud"}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["changed"] is True
+    assert body["conversion"]["status"] == "rejected"
+    [row] = changes_since_recorded()
+    assert (row.user, row.source, row.reason) == (
+        operator,
+        Source.ADMIN,
+        "fraud (API key: billing-bot)",
+    )
+
+
+def test_a_status_change_to_the_current_status_changes_nothing(api, conversion_factory):
+    conversion = conversion_factory()
+
+    response = api.post(f"{LIST}/{conversion.pk}/status-changes", {"status": "pending"})
+
+    assert response.json()["changed"] is False
+    assert not changes_since_recorded().exists()
+
+
+def test_a_status_change_over_the_approval_threshold_answers_202(api, conversion_factory, settings):
+    settings.IMPORT_APPROVAL_MIN_CONVERSIONS = 1
+    conversion = conversion_factory()
+
+    response = api.post(f"{LIST}/{conversion.pk}/status-changes", {"status": "success"})
+
+    assert response.status_code == 202
+    assert response.json()["change_set_id"] == ImportJob.objects.get().pk
+    conversion.refresh_from_db()
+    assert conversion.status == Status.PENDING
+    assert not changes_since_recorded().exists()
+
+
+def test_suppressing_callbacks_is_refused_until_the_engine_offers_it(api, conversion_factory):
+    conversion = conversion_factory()
+
+    assert_problem(
+        api.post(
+            f"{LIST}/{conversion.pk}/status-changes",
+            {"status": "success", "send_callbacks": False},
+        ),
+        422,
+        "callbacks_suppression_unavailable",
+    )
+    assert not changes_since_recorded().exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "Success"},
+        {"status": "success", "colour": "red"},
+        {"status": 3},
+        {"reason": "no status"},
+        {"status": "success", "reason": "x" * 1001},
+    ],
+)
+def test_a_bad_body_is_a_422_problem_and_changes_nothing(api, conversion_factory, body):
+    conversion = conversion_factory()
+
+    assert_problem(api.post(f"{LIST}/{conversion.pk}/status-changes", body), 422, "invalid_request")
+    assert not changes_since_recorded().exists()
+
+
+def test_a_malformed_json_body_is_a_400_problem(api, conversion_factory):
+    conversion = conversion_factory()
+
+    assert_problem(
+        api.post(f"{LIST}/{conversion.pk}/status-changes", "{not json"), 400, "malformed_body"
+    )
+
+
+def test_a_nesting_bomb_is_a_problem_not_a_crash(api, conversion_factory):
+    conversion = conversion_factory()
+
+    response = api.post(f"{LIST}/{conversion.pk}/status-changes", "[" * 20_000 + "]" * 20_000)
+
+    assert response.status_code in (400, 422)
+    assert response["Content-Type"] == "application/problem+json"
+    assert not changes_since_recorded().exists()
+
+
+def test_a_status_change_needs_the_write_scope_and_permission(
+    operator, django_user_model, conversion_factory
+):
+    conversion = conversion_factory()
+    _key, read_only = key_for(operator, scopes=[Scope.CONVERSIONS_READ])
+    viewer = user_with(django_user_model, "viewer", "view_conversion")
+    _key, viewers = key_for(viewer)
+    path = f"{LIST}/{conversion.pk}/status-changes"
+
+    assert_problem(ApiClient(read_only).post(path, {"status": "success"}), 403, "missing_scope")
+    assert_problem(ApiClient(viewers).post(path, {"status": "success"}), 403, "missing_permission")
+    assert not changes_since_recorded().exists()
