@@ -77,7 +77,7 @@ def _too_nested(request: HttpRequest, exc: RecursionError) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.exception("API error on %s %s", request.method, request.path)
+    logger.error("API error on %s %s", request.method, request.path, exc_info=exc)
     return problem_response(
         500,
         "server_error",

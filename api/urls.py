@@ -53,7 +53,9 @@ def _routes() -> list[Any]:
     patterns, _app, _namespace = api.urls
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
-            pattern.callback = _body_limited(pattern.callback)
+            # The root is only a name that django-ninja reverses; nothing is served there.
+            view = _unknown if pattern.name == "api-root" else pattern.callback
+            pattern.callback = _body_limited(view)
     return list(patterns)
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -61,7 +63,7 @@ def api(operator_key):
 def assert_problem(response, status, code):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
+    body = json.loads(response.content)
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"urn:gokart:problem:{code}"
