@@ -54,7 +54,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_from",
         "created_at",
     ]
-    list_filter: list[str] = []
     search_fields = ["name", "prefix"]
     readonly_fields = [
         "name",

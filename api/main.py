@@ -7,6 +7,7 @@ Framework: django-ninja, Pydantic models (README "Management API" says why).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -40,7 +41,7 @@ def _problem(request: HttpRequest, exc: ApiProblem) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
+    errors: list[dict[str, Any]] = [
         {
             "loc": list(error.get("loc", ())),
             "msg": str(error.get("msg", "")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -43,7 +45,7 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
-    def is_usable(self, now: object = None) -> bool:
+    def is_usable(self, now: datetime | None = None) -> bool:
         """Neither revoked nor expired."""
         moment = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
