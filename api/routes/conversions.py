@@ -25,7 +25,8 @@ from api.schemas import (
 )
 from api.selectors import conversion_fields, conversions_for_api, status_history
 from api.status_changes import api_status_set, job_url
-from conversions.models import Conversion
+from conversions.models import Conversion, Source
+from conversions.selectors import conversion_ids_matching
 
 router = Router(tags=["Conversions"])
 
@@ -36,6 +37,13 @@ _ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem}
 
 class ConversionListQuery(Schema):
     status: OurStatus | None = None
+    source: Source | None = Field(default=None, description="Where the status last came from.")
+    search: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Exactly a Conversion Event ID, a gk_click_id, an advertiser transaction id "
+        "or a partner's user/sub id (as the admin list's search).",
+    )
     offer: int | None = Field(default=None, description="An offer's id.")
     partner: int | None = Field(default=None, description="A partner's id.")
     created_from: datetime | None = Field(default=None, description="Created at or after.")
@@ -57,6 +65,10 @@ def conversions_list(request: HttpRequest, query: Query[ConversionListQuery]) ->
         rows = rows.filter(id__lt=cursor_position(query.cursor))
     if query.status is not None:
         rows = rows.filter(status=query.status)
+    if query.source is not None:
+        rows = rows.filter(status_source=query.source)
+    if query.search:
+        rows = rows.filter(pk__in=sorted(conversion_ids_matching(term=query.search)))
     if query.offer is not None:
         rows = rows.filter(offer_id=query.offer)
     if query.partner is not None:

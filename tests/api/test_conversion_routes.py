@@ -45,6 +45,12 @@ def test_the_list_filters_by_status_offer_partner_and_created_range(api, convers
         return [item["id"] for item in api.get(LIST, params).json()["items"]]
 
     assert ids(status="success") == [kept.pk]
+    assert ids(source="postback", status="success") == [kept.pk]
+    assert ids(source="admin") == []
+    assert ids(search=kept.click.gk_click_id) == [kept.pk]
+    assert ids(search=kept.transaction_id) == [kept.pk]
+    assert ids(search=str(kept.pk)) == [kept.pk]
+    assert ids(search="nothing-like-it") == []
     assert ids(offer=kept.offer_id) == [kept.pk]
     assert ids(partner=kept.partner_id) == [kept.pk]
     assert ids(created_to=(timezone.now() - timedelta(days=1)).isoformat()) == [old.pk]
