@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
+from access.addresses import client_address
 from api.keys import KeyRefused, api_key_authenticate, key_allows
 from api.models import ApiKey
 from api.problems import ApiProblem
@@ -39,7 +40,7 @@ class ApiKeyAuth(AuthBase):
                 "Send Authorization: ApiToken <key> or Authorization: Bearer <key>.",
             )
         try:
-            return api_key_authenticate(token=token, address=request.META.get("REMOTE_ADDR"))
+            return api_key_authenticate(token=token, address=client_address(request))
         except KeyRefused as refused:
             raise ApiProblem(401, refused.code, "API key refused", refused.detail) from None
 
