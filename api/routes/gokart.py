@@ -19,7 +19,7 @@ from ninja.responses import Status as Answer
 from pydantic import Field
 
 from api.auth import key_required
-from api.models import Scope
+from api.models import ApiKey, Scope
 from api.problems import ApiProblem
 from api.schemas import (
     GoKartApprovalPending,
@@ -114,10 +114,14 @@ def _click_conversions(gk_click_id: str) -> list[Conversion]:
     return conversions
 
 
+def _writer(request: HttpRequest) -> ApiKey:
+    # Checked before any look-up: a key that may not write learns nothing of which ids exist.
+    return key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
+
+
 def _status_answer(
-    request: HttpRequest, conversion: Conversion, status: str, reason: str
+    request: HttpRequest, api_key: ApiKey, conversion: Conversion, status: str, reason: str
 ) -> Answer:
-    api_key = key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
     outcome = api_status_set(
         conversion=conversion, status=_status_value(status), reason=reason, api_key=api_key
     )
@@ -149,6 +153,7 @@ def _status_answer(
     )
 
 
+_REASON = Query("", max_length=1000, description="Optional: why (the rejection reason).")
 _STATUS_RESPONSES = {200: GoKartStatusAnswer, 202: GoKartApprovalPending, **_ERRORS}
 
 
@@ -161,8 +166,9 @@ def gokart_status_set(
     request: HttpRequest,
     id: str,
     status: GoKartStatus,
-    reason: str = "",
+    reason: str = _REASON,
 ) -> Answer:
+    api_key = _writer(request)
     conversions = _click_conversions(id)
     if len(conversions) > 1:
         raise ApiProblem(
@@ -173,7 +179,7 @@ def gokart_status_set(
             f"/conversions/{id}/{{conversionEventId}}/status with one of "
             f"{sorted(c.pk for c in conversions)[:20]}.",
         )
-    return _status_answer(request, conversions[0], status, reason)
+    return _status_answer(request, api_key, conversions[0], status, reason)
 
 
 @router.patch(
@@ -186,8 +192,9 @@ def gokart_event_status_set(
     id: str,
     conversion_event_id: int,
     status: GoKartStatus,
-    reason: str = "",
+    reason: str = _REASON,
 ) -> Answer:
+    api_key = _writer(request)
     conversion = conversions_for_api().filter(pk=conversion_event_id, click__gk_click_id=id).first()
     if conversion is None:
         raise ApiProblem(
@@ -196,4 +203,4 @@ def gokart_event_status_set(
             "Conversion not found",
             f"Conversion {id!r} has no event {conversion_event_id}.",
         )
-    return _status_answer(request, conversion, status, reason)
+    return _status_answer(request, api_key, conversion, status, reason)

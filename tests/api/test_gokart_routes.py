@@ -297,3 +297,26 @@ def test_a_change_over_the_approval_threshold_answers_202_and_changes_nothing(
     conversion.refresh_from_db()
     assert conversion.status == Status.PENDING
     assert not changes_since_recorded().exists()
+
+
+def test_a_key_that_may_not_write_learns_nothing_of_which_ids_exist(operator):
+    _key, token = key_for(operator, scopes=[Scope.CONVERSIONS_READ])
+
+    assert_problem(
+        ApiClient(token).patch(f"{BASE}/no-such-click/status?status=Success"),
+        403,
+        "missing_scope",
+    )
+
+
+def test_a_reason_over_1000_characters_is_refused(api, conversion_factory):
+    conversion = conversion_factory()
+
+    assert_problem(
+        api.patch(
+            f"{BASE}/{conversion.click.gk_click_id}/status?status=Success&reason={'x' * 1001}"
+        ),
+        422,
+        "invalid_request",
+    )
+    assert not changes_since_recorded().exists()
