@@ -12,14 +12,33 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from api.auth import ApiKeyAuth
-from api.problems import ApiProblem, problem_response
+from api.problems import PROBLEM_CONTENT_TYPE, ApiProblem, problem_response
 from api.routes import conversions, gokart
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class ManagementApi(NinjaAPI):
+    """django-ninja's API, whose OpenAPI document says what the errors really are: every 4xx
+    and 5xx answer is ``application/problem+json`` (``api.problems``)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+        return schema
+
+
+api = ManagementApi(
     title="GoKart back office Management API",
     version="1",
     description="Conversions and their statuses for the systems around the back office. "

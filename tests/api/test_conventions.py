@@ -71,6 +71,8 @@ def test_the_openapi_document_is_3_1_with_every_route_and_the_key_scheme():
     }
     patch = document["paths"]["/api/v1/sdk-conversion-system/conversions/{id}/status"]["patch"]
     assert {"200", "202", "401", "403", "404", "409", "422"} <= set(patch["responses"])
+    assert set(patch["responses"]["200"]["content"]) == {"application/json"}
+    assert set(patch["responses"]["404"]["content"]) == {"application/problem+json"}
 
 
 def test_the_docs_page_is_served_from_our_own_static_files():
