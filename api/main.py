@@ -21,16 +21,29 @@ from api.routes import conversions, gokart
 logger = logging.getLogger(__name__)
 
 
+_IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the request again with the same key to get the first answer again, "
+    "nothing done twice (kept 24 hours; another request with the key: 422).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
 class ManagementApi(NinjaAPI):
-    """django-ninja's API, whose OpenAPI document says what the errors really are: every 4xx
-    and 5xx answer is ``application/problem+json`` (``api.problems``)."""
+    """django-ninja's API, whose OpenAPI document says what the errors really are (every 4xx
+    and 5xx answer is ``application/problem+json``, ``api.problems``) and what every POST and
+    PATCH accepts (``Idempotency-Key``, ``api.idempotency``)."""
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
+            for method, operation in operations.items():
+                if method in ("post", "patch"):
+                    operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY_PARAMETER)
                 for status, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
                     if int(status) >= 400 and "application/json" in content:

@@ -49,3 +49,27 @@ class ApiKey(models.Model):
         """Neither revoked nor expired."""
         moment = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+
+
+class IdempotentRequest(models.Model):
+    """A POST or PATCH sent with an ``Idempotency-Key``: what it asked (a digest of its method,
+    path, query and body) and, once answered, the answer to give again (``api.idempotency``)."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_sha256 = models.CharField(max_length=64)
+    # Null while the first request is being answered.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotent_request_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotent_request_created")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}: {self.key}"

@@ -1,6 +1,7 @@
 """``/api/v1/``: the API's routes, its OpenAPI document and docs page, and a problem+json
 answer for everything else under it (unknown paths 404, wrong methods 405, bodies over
-``API_MAX_BODY_BYTES`` 413 before they are read)."""
+``API_MAX_BODY_BYTES`` 413 before they are read); POST and PATCH honour ``Idempotency-Key``
+(``api.idempotency``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.urls import URLPattern, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from api.docs import api_docs
+from api.idempotency import idempotent
 from api.main import api
 from api.problems import problem_response
 
@@ -55,7 +57,7 @@ def _routes() -> list[Any]:
         if isinstance(pattern, URLPattern):
             # The root is only a name that django-ninja reverses; nothing is served there.
             view = _unknown if pattern.name == "api-root" else pattern.callback
-            pattern.callback = _body_limited(view)
+            pattern.callback = _body_limited(idempotent(view))
     return list(patterns)
 
 

@@ -201,6 +201,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", 64 * 1024))
 # An API key's "last used" time and address are written at most once per this many seconds.
 API_KEY_LAST_USE_SECONDS = int(os.environ.get("API_KEY_LAST_USE_SECONDS", 60))
+# How long an Idempotency-Key's first answer is kept to be given again (api.idempotency).
+API_IDEMPOTENCY_HOURS = int(os.environ.get("API_IDEMPOTENCY_HOURS", 24))
 
 # --- Admin access -----------------------------------------------------------------------------
 # See README "Admin access". django-axes' backend comes first: it refuses a locked-out sign-in
