@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from access.models import SignInEvent
 from access.services import access_attempts_unlock
+from access.sites import signed_in_user
 
 
 @admin.register(SignInEvent)
@@ -74,7 +75,9 @@ class LockoutAdmin(AccessAttemptAdmin):
         permissions=["unlock"],
     )
     def unlock(self, request: HttpRequest, queryset) -> None:
-        count = access_attempts_unlock(attempts=queryset, unlocked_by=request.user, request=request)
+        count = access_attempts_unlock(
+            attempts=queryset, unlocked_by=signed_in_user(request), request=request
+        )
         self.message_user(
             request,
             f"Unlocked {count} row{'s' * (count != 1)}: those user names and addresses can "

@@ -12,11 +12,14 @@ the name typed when there is one), a refused one (lockout, not staff), and a rig
 as the sign-in or, when a second factor is next, as "password right, second factor next".
 """
 
+from typing import cast
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +45,7 @@ from access.pending import (
 )
 from access.policy import second_factor_asked, second_factor_set_up
 from access.receivers import SECOND_FACTOR_SENDER
+from access.sites import gokart_site
 
 EXPIRED_MESSAGE = "The sign-in took too long. Enter your password again."
 
@@ -55,7 +59,7 @@ class PasswordStepView(LoginView):
     def get_default_redirect_url(self) -> str:
         return reverse("admin:index")
 
-    def form_invalid(self, form: AdminAuthenticationForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         # The right password of an account that may not use the admin (not staff) raises no
         # failure signal; it is refused with the same message, and audited here.
         if form.get_user() is not None:
@@ -67,7 +71,7 @@ class PasswordStepView(LoginView):
             )
         return super().form_invalid(form)
 
-    def form_valid(self, form: AdminAuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if not second_factor_asked(user):
             return super().form_valid(form)  # audited as a sign-in by receivers.py
@@ -99,7 +103,8 @@ def sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResp
         context[REDIRECT_FIELD_NAME] = reverse("admin:index")
     context.update(extra_context or {})
     request.current_app = site.name
-    return PasswordStepView.as_view(extra_context=context)(request)
+    # LoginView answers an HttpResponse (its page or a redirect); the stubs say the base type.
+    return cast(HttpResponse, PasswordStepView.as_view(extra_context=context)(request))
 
 
 @sensitive_post_parameters("otp_token")
@@ -129,7 +134,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             pending_sign_in_clear(request)
             return lockout_response(request)
         form.add_error("otp_token", "That code is not right, or was used already. Try again.")
-    return admin.site.render_page(
+    return gokart_site().render_page(
         request,
         "admin/access/second_factor.html",
         {"title": "Second factor", "form": form, "pending_user": pending.user},
@@ -176,7 +181,7 @@ def lockout_response(
     """The sign-in page with the one lockout message, whoever the name (django-axes' hook)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     pending_sign_in_clear(request)
-    response = admin.site.render_page(
+    response = gokart_site().render_page(
         request,
         "admin/login.html",
         {
@@ -190,7 +195,8 @@ def lockout_response(
             REDIRECT_FIELD_NAME: _safe_next(request),
         },
     )
-    response.status_code = settings.AXES_HTTP_RESPONSE_CODE
+    # django-axes sets its default (429) on the settings at start; the stubs do not know it.
+    response.status_code = getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429)
     # Rendered here: axes' middleware returns it after the view's response was rendered.
     return response.render()
 

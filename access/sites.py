@@ -7,9 +7,10 @@ in the project lands on it, and so do the admins of django-otp, django-axes and
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -72,3 +73,13 @@ def _is_verified(user) -> bool:
     # request (the sign-in's last step) has only the otp_device that method reads.
     is_verified = getattr(user, "is_verified", None)
     return is_verified() if is_verified else getattr(user, "otp_device", None) is not None
+
+
+def gokart_site() -> GoKartAdminSite:
+    """``admin.site``, as the type it is (``GoKartAdminConfig.default_site``)."""
+    return cast(GoKartAdminSite, admin.site)
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's user, on a page only signed-in staff reach (``admin_view``)."""
+    return cast(User, request.user)

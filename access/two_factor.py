@@ -6,7 +6,7 @@ else than django-otp's static device (nor put in the session or a message).
 
 from base64 import b32encode
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +25,7 @@ from access.forms import AuthenticatorConfirmForm
 from access.pending import PendingSignIn, pending_sign_in_finish, pending_sign_in_get
 from access.policy import authenticator_set_up_allowed, second_factor_required
 from access.qr import qr_svg
+from access.sites import gokart_site, signed_in_user
 
 # The id of the unconfirmed authenticator this session was shown (services.authenticator_start).
 SETUP_SESSION_KEY = "_gk_authenticator_set_up"
@@ -42,7 +43,7 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
     session that was shown it (``SETUP_SESSION_KEY``): no other session sees or confirms it.
     """
     pending = pending_sign_in_get(request)
-    user = pending.user if pending is not None else request.user
+    user = pending.user if pending is not None else signed_in_user(request)
     if pending is None and not (user.is_active and user.is_staff):
         return redirect(f"{reverse('admin:login')}?{REDIRECT_FIELD_NAME}={request.path}")
     verified_by = None if pending is not None else getattr(user, "otp_device", None)
@@ -86,13 +87,13 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
             else:
                 otp_login(request, device)
                 next_url = reverse("admin:two_factor")
-            return admin.site.render_page(
+            return gokart_site().render_page(
                 request,
                 "admin/access/recovery_codes.html",
                 {"title": "Your recovery codes", "codes": codes, "next_url": next_url},
             )
         form.add_error("otp_token", "That code is not right. Check the phone's clock is set.")
-    return admin.site.render_page(
+    return gokart_site().render_page(
         request,
         "admin/access/authenticator_setup.html",
         {
@@ -115,10 +116,10 @@ def _second_factor_first(request: HttpRequest, pending: PendingSignIn | None) ->
 
 def two_factor(request: HttpRequest) -> HttpResponse:
     """The signed-in user's own page: their second factor and recovery codes."""
-    user = request.user
+    user = signed_in_user(request)
     authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     verified_by = getattr(user, "otp_device", None)
-    return admin.site.render_page(
+    return gokart_site().render_page(
         request,
         "admin/access/two_factor.html",
         {
@@ -148,7 +149,7 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     """
     try:
         codes = services.recovery_codes_replace(
-            user=request.user,
+            user=signed_in_user(request),
             verified_by=getattr(request.user, "otp_device", None),
             authenticator_token="".join(request.POST.get("otp_token", "").split()),
             request=request,
@@ -156,7 +157,7 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect("admin:two_factor")
-    return admin.site.render_page(
+    return gokart_site().render_page(
         request,
         "admin/access/recovery_codes.html",
         {"title": "Your recovery codes", "codes": codes, "next_url": reverse("admin:two_factor")},
