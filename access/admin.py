@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from access.models import SignInEvent
+from access.pages import signed_in_user
 from access.services import access_attempts_unlock
-from access.sites import signed_in_user
 
 
 @admin.register(SignInEvent)

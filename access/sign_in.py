@@ -36,6 +36,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from access import services
 from access.forms import SecondFactorForm
 from access.models import SignInEventKind
+from access.pages import admin_page_render
 from access.pending import (
     PendingSignIn,
     pending_sign_in_clear,
@@ -45,7 +46,6 @@ from access.pending import (
 )
 from access.policy import second_factor_asked, second_factor_set_up
 from access.receivers import SECOND_FACTOR_SENDER
-from access.sites import gokart_site
 
 EXPIRED_MESSAGE = "The sign-in took too long. Enter your password again."
 
@@ -134,7 +134,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             pending_sign_in_clear(request)
             return lockout_response(request)
         form.add_error("otp_token", "That code is not right, or was used already. Try again.")
-    return gokart_site().render_page(
+    return admin_page_render(
         request,
         "admin/access/second_factor.html",
         {"title": "Second factor", "form": form, "pending_user": pending.user},
@@ -181,7 +181,7 @@ def lockout_response(
     """The sign-in page with the one lockout message, whoever the name (django-axes' hook)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     pending_sign_in_clear(request)
-    response = gokart_site().render_page(
+    response = admin_page_render(
         request,
         "admin/login.html",
         {

@@ -7,13 +7,11 @@ in the project lands on it, and so do the admins of django-otp, django-axes and
 """
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.models import User
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from access.policy import second_factor_required
@@ -62,24 +60,9 @@ class GoKartAdminSite(admin.AdminSite):
         ]
         return own + super().get_urls()
 
-    def render_page(self, request: HttpRequest, template: str, context: dict) -> TemplateResponse:
-        """One of our pages, with what every admin page has in its context."""
-        request.current_app = self.name
-        return TemplateResponse(request, template, {**self.each_context(request), **context})
-
 
 def _is_verified(user) -> bool:
     # django-otp's middleware gives request.user is_verified(); a user signed in during this
     # request (the sign-in's last step) has only the otp_device that method reads.
     is_verified = getattr(user, "is_verified", None)
     return is_verified() if is_verified else getattr(user, "otp_device", None) is not None
-
-
-def gokart_site() -> GoKartAdminSite:
-    """``admin.site``, as the type it is (``GoKartAdminConfig.default_site``)."""
-    return cast(GoKartAdminSite, admin.site)
-
-
-def signed_in_user(request: HttpRequest) -> User:
-    """The request's user, on a page only signed-in staff reach (``admin_view``)."""
-    return cast(User, request.user)

@@ -22,10 +22,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access import services
 from access.forms import AuthenticatorConfirmForm
+from access.pages import admin_page_render, signed_in_user
 from access.pending import PendingSignIn, pending_sign_in_finish, pending_sign_in_get
 from access.policy import authenticator_set_up_allowed, second_factor_required
 from access.qr import qr_svg
-from access.sites import gokart_site, signed_in_user
 
 # The id of the unconfirmed authenticator this session was shown (services.authenticator_start).
 SETUP_SESSION_KEY = "_gk_authenticator_set_up"
@@ -87,13 +87,13 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
             else:
                 otp_login(request, device)
                 next_url = reverse("admin:two_factor")
-            return gokart_site().render_page(
+            return admin_page_render(
                 request,
                 "admin/access/recovery_codes.html",
                 {"title": "Your recovery codes", "codes": codes, "next_url": next_url},
             )
         form.add_error("otp_token", "That code is not right. Check the phone's clock is set.")
-    return gokart_site().render_page(
+    return admin_page_render(
         request,
         "admin/access/authenticator_setup.html",
         {
@@ -119,7 +119,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     verified_by = getattr(user, "otp_device", None)
-    return gokart_site().render_page(
+    return admin_page_render(
         request,
         "admin/access/two_factor.html",
         {
@@ -157,7 +157,7 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect("admin:two_factor")
-    return gokart_site().render_page(
+    return admin_page_render(
         request,
         "admin/access/recovery_codes.html",
         {"title": "Your recovery codes", "codes": codes, "next_url": reverse("admin:two_factor")},
