@@ -103,7 +103,10 @@ def deliver_to(url, partner_factory, conversion_factory):
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("http://10.0.0.5/cb", "Callback URL resolves to a private address 10.0.0.5: refused"),
+        (
+            "http://10.0.0.5/cb",
+            "Callback URL resolves to a private address 10.0.0.5: refused",
+        ),
         (
             "http://169.254.169.254/latest/meta-data/",
             "Callback URL resolves to a link-local address 169.254.169.254: refused",
@@ -147,7 +150,10 @@ def test_a_host_name_resolving_to_a_private_address_is_refused(
     delivery = deliver_to("https://partner.example/cb", partner_factory, conversion_factory)
 
     assert delivery.state == CallbackDelivery.State.FAILED
-    assert delivery.last_error == "Callback URL resolves to a private address 10.1.2.3: refused"
+    assert (
+        delivery.last_error
+        == "Callback URL host partner.example resolves to a private address: refused"
+    )
     assert loopback_only_network == []
 
 
@@ -163,7 +169,10 @@ def test_dns_rebinding_is_caught_at_connect_time(
 
     delivery = deliver_to("http://rebind.example/cb", partner_factory, conversion_factory)
 
-    assert delivery.last_error == "Callback URL resolves to a private address 10.0.0.5: refused"
+    assert (
+        delivery.last_error
+        == "Callback URL host rebind.example resolves to a private address: refused"
+    )
     assert loopback_only_network == []
 
 
@@ -194,7 +203,10 @@ def test_a_host_with_one_private_address_among_public_ones_is_refused(
 
     delivery = deliver_to("http://mixed.example/", partner_factory, conversion_factory)
 
-    assert delivery.last_error == "Callback URL resolves to a private address 192.168.7.7: refused"
+    assert (
+        delivery.last_error
+        == "Callback URL host mixed.example resolves to a private address: refused"
+    )
     assert loopback_only_network == []
 
 
