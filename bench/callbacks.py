@@ -54,7 +54,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.callbacks_seed import order_violations, paused_backlog_seed, seed  # noqa: E402
-from bench.database import database_drop, database_recreate  # noqa: E402
+from bench.database import (  # noqa: E402
+    database_drop,
+    database_recreate,
+    field_encryption_key,
+)
 
 DATABASE = "gokart_bench_callbacks"
 QUEUE = "gokart-bench-callbacks"
@@ -197,6 +201,7 @@ def main() -> None:
         "CALLBACK_ALLOW_LOOPBACK": "1",
         "DEBUG": "0",
         "GOKART_ALLOW_INSECURE_KEY": "1",
+        "FIELD_ENCRYPTION_KEYS": field_encryption_key(),
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)

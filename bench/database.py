@@ -29,7 +29,9 @@ def database_drop(postgres_url: str, name: str) -> None:
 
 
 # The catalogue the large-table benchmarks fill first: five partners (the first three with a
-# callback URL), four automatic offers, three events each.
+# callback URL), four automatic offers, three events each. Partners' signing secrets are stored
+# encrypted by the application (none here: no callback is sent), offers' postback tokens as the
+# application stores them (gokart.encryption.token_digest: hint, "$", SHA-256).
 CATALOGUE_SQL = [
     # Partners: the first three have a callback URL (so they are owed deliveries).
     """
@@ -37,13 +39,15 @@ CATALOGUE_SQL = [
         pending_callbacks_enabled, rejected_callbacks_enabled, created_at)
     SELECT 'Partner ' || p, true,
            CASE WHEN p <= 3 THEN 'https://partner' || p || '.example/callbacks' ELSE '' END,
-           'whsec_' || md5(p::text), true, true, now()
+           '', true, true, now()
     FROM generate_series(1, 5) p
     """,
     """
     INSERT INTO conversions_offer (name, advertiser, is_active, rewarding_mode, pending_time,
         postback_secret, attribution_window, currency, landing_url, created_at)
-    SELECT 'Offer ' || o, 'Advertiser ' || o, true, 'automatic', NULL, md5(o::text),
+    SELECT 'Offer ' || o, 'Advertiser ' || o, true, 'automatic', NULL,
+           left(md5(o::text), 2) || '…' || right(md5(o::text), 2) || '$'
+               || encode(sha256(convert_to(md5(o::text), 'UTF8')), 'hex'),
            interval '30 days', 'USD', 'https://advertiser.example/?c={gk_click_id}', now()
     FROM generate_series(1, 4) o
     """,
@@ -59,6 +63,14 @@ CATALOGUE_SQL = [
 ]
 
 
+def field_encryption_key() -> str:
+    """A Fernet key for a benchmark's production-like processes (``DEBUG=0`` needs one): one per
+    run, in the environment every process of the run shares."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
 def bench_environment(postgres_url: str, database: str, media: str, name: str) -> dict[str, str]:
     """The environment of a benchmark's own processes: its database, its media folder, its
     own Celery queue, production-like settings (``DEBUG=0``, errors-only logs)."""
@@ -72,6 +84,7 @@ def bench_environment(postgres_url: str, database: str, media: str, name: str) -
         "CELERY_TASK_DEFAULT_QUEUE": f"gokart-{name}-{os.getpid()}",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": field_encryption_key(),
         "MEDIA_ROOT": media,
         "LOG_LEVEL": "ERROR",
         "DJANGO_SETTINGS_MODULE": "gokart.settings",

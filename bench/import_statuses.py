@@ -52,6 +52,7 @@ from bench.database import (  # noqa: E402 -- after the path is set
     CATALOGUE_SQL,
     database_drop,
     database_recreate,
+    field_encryption_key,
 )
 
 HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
@@ -464,6 +465,7 @@ def main() -> None:
         "CELERY_TASK_DEFAULT_QUEUE": f"gokart-bench-import-{os.getpid()}",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": field_encryption_key(),
         "MEDIA_ROOT": media,
         "LOG_LEVEL": "ERROR",
         # Four-eyes approval is not what is measured: the worker confirms as no one.

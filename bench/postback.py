@@ -43,7 +43,11 @@ from urllib.parse import urlencode
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.database import database_drop, database_recreate  # noqa: E402
+from bench.database import (  # noqa: E402
+    database_drop,
+    database_recreate,
+    field_encryption_key,
+)
 
 EVENT_CODE = "install"
 
@@ -305,6 +309,7 @@ def main() -> None:
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": field_encryption_key(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "CALLBACK_ALLOW_LOOPBACK": "1",
         "LOG_LEVEL": "ERROR",
