@@ -242,10 +242,11 @@ class ConversionStatusChangeMixin(_MixinBase):
         form = StatusActionForm(request.POST if bound else None)
         change_set = None
         if form.is_valid():
+            if "apply" in request.POST:
+                # The selection source prices the change itself, under the approval lock.
+                return self._action_applied(request, ids, form.cleaned_data)
             status = form.cleaned_data["status"]
             change_set = conversions_status_money(conversion_ids=ids, status=status)
-            if "apply" in request.POST:
-                return self._action_applied(request, ids, form.cleaned_data)
         context = {
             **self.admin_site.each_context(request),
             "title": "Set the status of the selected conversions",
