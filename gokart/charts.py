@@ -93,82 +93,10 @@ def stacked_bar_chart(
     ``description`` its accessible name, and a caption of ``caption`` and the series' legend.
     Segments are ``rect.gk-chart-bar.gk-chart-<key>``; a bar with nothing in it and no link
     is left out."""
-    f = frame
-    plot_width = f.width - f.left - f.right
-    plot_height = f.height - f.top - f.bottom
-    slot = plot_width / max(len(bars), 1)
-    bar_width = max(slot * f.bar_share, 0.6)
-    bottom = f.top + plot_height
-
-    def y(count: float) -> float:
-        return bottom - count / max(y_top, 1) * plot_height
-
-    parts: list[SafeString] = []
-    for tick in range(f.gridlines):
-        value = y_top * tick / max(f.gridlines - 1, 1)
-        parts.append(
-            format_html(
-                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="gk-chart-grid"/>'
-                '<text x="{}" y="{}" text-anchor="end" class="gk-chart-label">{}</text>',
-                f.left,
-                f.width - f.right,
-                _n(y(value)),
-                _n(y(value)),
-                f.left - 6,
-                _n(y(value) + 4),
-                _tick_label(value),
-            )
-        )
+    plot = _Plot(frame, y_top=y_top, bars=len(bars))
+    parts = _gridlines(plot)
     for index, bar in enumerate(bars):
-        slot_x = f.left + index * slot
-        x = slot_x + (slot - bar_width) / 2
-        if bar.boundary:
-            parts.append(_boundary(bar.boundary, x=slot_x, frame=f))
-        if bar.label:
-            parts.append(
-                format_html(
-                    '<text x="{}" y="{}" text-anchor="middle" class="gk-chart-label">{}</text>',
-                    _n(x + bar_width / 2),
-                    f.height - 6,
-                    bar.label,
-                )
-            )
-        segments = []
-        base = 0
-        for layer in series:
-            count = bar.counts.get(layer.key, 0)
-            if count <= 0:
-                continue
-            segments.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"'
-                    ' class="gk-chart-bar gk-chart-{}"/>',
-                    _n(x),
-                    _n(y(base + count)),
-                    _n(bar_width),
-                    _n(y(base) - y(base + count)),
-                    layer.colour,
-                    layer.key,
-                )
-            )
-            base += count
-        stack = mark_safe("".join(segments))  # noqa: S308 -- each built by format_html
-        if bar.url:
-            parts.append(
-                format_html(
-                    '<a href="{}"><title>{}</title>'
-                    '<rect x="{}" y="{}" width="{}" height="{}" class="gk-chart-hit"/>{}</a>',
-                    bar.url,
-                    bar.title,
-                    _n(x),
-                    f.top,
-                    _n(bar_width),
-                    plot_height,
-                    stack,
-                )
-            )
-        elif segments:
-            parts.append(format_html("<g><title>{}</title>{}</g>", bar.title, stack))
+        parts.extend(_bar(plot, bar, index=index, series=series))
     legend = format_html_join(
         "",
         '<span class="gk-chart-key"><svg width="10" height="10" aria-hidden="true">'
@@ -180,14 +108,114 @@ def stacked_bar_chart(
         '<svg class="{}" viewBox="0 0 {} {}" role="img" aria-label="{}"'
         ' xmlns="http://www.w3.org/2000/svg">{}</svg></div>'
         "<figcaption>{} {}</figcaption></figure>",
-        f.css_class,
-        f.width,
-        f.height,
+        frame.css_class,
+        frame.width,
+        frame.height,
         description,
         mark_safe("".join(parts)),  # noqa: S308 -- each part is built by format_html
         caption,
         legend,
     )
+
+
+class _Plot:
+    """The plot area of one chart: where a count falls on the y axis, and each bar's slot."""
+
+    def __init__(self, frame: Frame, *, y_top: int, bars: int) -> None:
+        self.frame = frame
+        self.y_top = y_top
+        self.height = frame.height - frame.top - frame.bottom
+        self.slot = (frame.width - frame.left - frame.right) / max(bars, 1)
+        self.bar_width = max(self.slot * frame.bar_share, 0.6)
+        self.bottom = frame.top + self.height
+
+    def y(self, count: float) -> float:
+        return self.bottom - count / max(self.y_top, 1) * self.height
+
+
+def _gridlines(plot: _Plot) -> list[SafeString]:
+    """The horizontal grid lines, each with its value on the left."""
+    f = plot.frame
+    lines = []
+    for tick in range(f.gridlines):
+        value = plot.y_top * tick / max(f.gridlines - 1, 1)
+        lines.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="gk-chart-grid"/>'
+                '<text x="{}" y="{}" text-anchor="end" class="gk-chart-label">{}</text>',
+                f.left,
+                f.width - f.right,
+                _n(plot.y(value)),
+                _n(plot.y(value)),
+                f.left - 6,
+                _n(plot.y(value) + 4),
+                _tick_label(value),
+            )
+        )
+    return lines
+
+
+def _bar(plot: _Plot, bar: Bar, *, index: int, series: Sequence[Series]) -> list[SafeString]:
+    """The ``index``-th bar: its boundary and label, if any, and its stack (in a link and
+    with its tooltip; nothing for an empty bar without a link)."""
+    f, bar_width = plot.frame, plot.bar_width
+    slot_x = f.left + index * plot.slot
+    x = slot_x + (plot.slot - bar_width) / 2
+    parts = []
+    if bar.boundary:
+        parts.append(_boundary(bar.boundary, x=slot_x, frame=f))
+    if bar.label:
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="middle" class="gk-chart-label">{}</text>',
+                _n(x + bar_width / 2),
+                f.height - 6,
+                bar.label,
+            )
+        )
+    segments = _segments(plot, bar, x=x, series=series)
+    stack = mark_safe("".join(segments))  # noqa: S308 -- each built by format_html
+    if bar.url:
+        parts.append(
+            format_html(
+                '<a href="{}"><title>{}</title>'
+                '<rect x="{}" y="{}" width="{}" height="{}" class="gk-chart-hit"/>{}</a>',
+                bar.url,
+                bar.title,
+                _n(x),
+                f.top,
+                _n(bar_width),
+                plot.height,
+                stack,
+            )
+        )
+    elif segments:
+        parts.append(format_html("<g><title>{}</title>{}</g>", bar.title, stack))
+    return parts
+
+
+def _segments(plot: _Plot, bar: Bar, *, x: float, series: Sequence[Series]) -> list[SafeString]:
+    """A bar's stack: one rectangle per series it counts, bottom first."""
+    segments = []
+    base = 0
+    for layer in series:
+        count = bar.counts.get(layer.key, 0)
+        if count <= 0:
+            continue
+        segments.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"'
+                ' class="gk-chart-bar gk-chart-{}"/>',
+                _n(x),
+                _n(plot.y(base + count)),
+                _n(plot.bar_width),
+                _n(plot.y(base) - plot.y(base + count)),
+                layer.colour,
+                layer.key,
+            )
+        )
+        base += count
+    return segments
 
 
 def _boundary(label: str, *, x: float, frame: Frame) -> SafeString:
