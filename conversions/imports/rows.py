@@ -123,58 +123,12 @@ def _cut(text: str) -> str:
 def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow | None:
     """The staged form of a data row, ``None`` for a blank one. Never raises for bad values:
     they become the row's ``error``."""
-    width = len(cells)
-    click = (
-        cells[columns.gk_click_id].strip()
-        if columns.gk_click_id is not None and (columns.gk_click_id < width)
-        else ""
-    )
-    event = (
-        cells[columns.event_id].strip()
-        if columns.event_id is not None and (columns.event_id < width)
-        else ""
-    )
-    status_text = cells[columns.status].strip() if columns.status < width else ""
-    reason = (
-        cells[columns.reason].strip()
-        if columns.reason is not None and (columns.reason < width)
-        else ""
-    )
+    click, event, status_text, reason = _row_values(cells, columns)
     if not (click or event or status_text or reason):
         return None
-    error = None
+    error = _row_error(len(cells), click, event, status_text, reason, columns)
     event_id = None
-    status = STATUSES.get(status_text.lower())
-    if width > MAX_COLUMNS:
-        error = (
-            f"The row has more than {MAX_COLUMNS:,} columns; a status file needs only "
-            "gk_click_id, EventId, Status and Reason."
-        )
-    elif formula := _formula_column(click, event, status_text, reason, columns):
-        error = (
-            f"{formula} holds a formula, not a value. Replace formulas with their values (Copy, "  # noqa: S608
-            "then Paste Special › Values) and upload again."
-        )
-    elif not click and not event:
-        error = "Neither gk_click_id nor EventId is filled in."
-    elif unstorable := _unstorable_column(click, event, status_text, reason, columns):
-        error = (
-            f"{unstorable} holds a NUL character or a broken one (a lone UTF-16 surrogate), "
-            "which is not text; delete it from that cell and upload again."
-        )
-    elif len(click) > MAX_CLICK_ID_CHARS:
-        error = f"gk_click_id is {len(click):,} characters long; click ids have at most 64."
-    elif click and not _CLICK_ID.fullmatch(click):
-        error = f"gk_click_id “{_cut(click)}” is not a click id (letters, digits, _ and - only)."
-    elif status is None:
-        error = (
-            f"Status “{_cut(status_text)}” is not one of {STATUS_LABELS}."
-            if status_text
-            else f"Status is empty; use {STATUS_LABELS}."
-        )
-    elif len(reason) > MAX_REASON_CHARS:
-        error = f"Reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,}."
-    elif event:
+    if error is None and event:
         event_id = _event_id_parse(event)
         if event_id is None:
             error = f"EventId “{_cut(event)}” is not a conversion number."
@@ -190,7 +144,61 @@ def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow 
             None,
             error,
         )
+    status = STATUSES[status_text.lower()]
     return StagedRow(row_number, click, event, status_text, reason, event_id, status, None)
+
+
+def _row_values(cells: list[str], columns: Columns) -> tuple[str, str, str, str]:
+    """The row's gk_click_id, EventId, Status and Reason, stripped; "" for a column the file
+    lacks or the row is too short to reach."""
+    width = len(cells)
+
+    def value(index: int | None) -> str:
+        return cells[index].strip() if index is not None and index < width else ""
+
+    return (
+        value(columns.gk_click_id),
+        value(columns.event_id),
+        value(columns.status),
+        value(columns.reason),
+    )
+
+
+def _row_error(
+    width: int, click: str, event: str, status_text: str, reason: str, columns: Columns
+) -> str | None:
+    """The first thing wrong with a row's values, but for its EventId's number (``row_check``
+    parses it once, for the staged row too); ``None`` when nothing is."""
+    if width > MAX_COLUMNS:
+        return (
+            f"The row has more than {MAX_COLUMNS:,} columns; a status file needs only "
+            "gk_click_id, EventId, Status and Reason."
+        )
+    if formula := _formula_column(click, event, status_text, reason, columns):
+        return (
+            f"{formula} holds a formula, not a value. Replace formulas with their values (Copy, "  # noqa: S608
+            "then Paste Special › Values) and upload again."
+        )
+    if not click and not event:
+        return "Neither gk_click_id nor EventId is filled in."
+    if unstorable := _unstorable_column(click, event, status_text, reason, columns):
+        return (
+            f"{unstorable} holds a NUL character or a broken one (a lone UTF-16 surrogate), "
+            "which is not text; delete it from that cell and upload again."
+        )
+    if len(click) > MAX_CLICK_ID_CHARS:
+        return f"gk_click_id is {len(click):,} characters long; click ids have at most 64."
+    if click and not _CLICK_ID.fullmatch(click):
+        return f"gk_click_id “{_cut(click)}” is not a click id (letters, digits, _ and - only)."
+    if STATUSES.get(status_text.lower()) is None:
+        return (
+            f"Status “{_cut(status_text)}” is not one of {STATUS_LABELS}."
+            if status_text
+            else f"Status is empty; use {STATUS_LABELS}."
+        )
+    if len(reason) > MAX_REASON_CHARS:
+        return f"Reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,}."
+    return None
 
 
 def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None]:
