@@ -36,7 +36,9 @@ from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+# The project, in place of bench/ itself: bench/click.py and bench/api.py would shadow the
+# click package (Celery imports it) and the api app.
+sys.path[0] = str(BASE_DIR)
 
 from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
 from bench.changelist import database_filled  # noqa: E402

@@ -51,7 +51,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+# The project, in place of bench/ itself: bench/click.py and bench/api.py would shadow the
+# click package (Celery imports it) and the api app.
+sys.path[0] = str(BASE_DIR)
 
 from bench.callbacks_seed import order_violations, paused_backlog_seed, seed  # noqa: E402
 from bench.database import (  # noqa: E402

@@ -41,7 +41,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+# The project, in place of bench/ itself: bench/click.py and bench/api.py would shadow the
+# click package (Celery imports it) and the api app.
+sys.path[0] = str(BASE_DIR)
 
 from bench.database import bench_cleanup, bench_environment, database_recreate  # noqa: E402
 from bench.import_statuses import XLSX_PARTS  # noqa: E402
