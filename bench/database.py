@@ -64,11 +64,13 @@ CATALOGUE_SQL = [
 
 
 def field_encryption_key() -> str:
-    """A Fernet key for a benchmark's production-like processes (``DEBUG=0`` needs one): one per
-    run, in the environment every process of the run shares."""
-    from cryptography.fernet import Fernet
+    """A Fernet key for a benchmark's production-like processes (``DEBUG=0`` needs one), in the
+    environment every process of the run shares. The same key every run, so that a database kept
+    with ``--keep-db`` opens again with ``--reuse``: it guards nothing but generated data."""
+    import base64
+    import hashlib
 
-    return Fernet.generate_key().decode()
+    return base64.urlsafe_b64encode(hashlib.sha256(b"gokart benchmarks").digest()).decode()
 
 
 def bench_environment(postgres_url: str, database: str, media: str, name: str) -> dict[str, str]:
