@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
@@ -98,61 +99,10 @@ class BackOfficeCollector(Collector):
             "outcomes": _OUTCOMES,
             "since": now - _LATENCY_WINDOW,
         }
-        attempts = CounterMetricFamily(
-            "gokart_callback_attempts",
-            "Callback attempts by partner and outcome.",
-            labels=["partner", "outcome"],
-        )
-        deliveries = GaugeMetricFamily(
-            "gokart_callback_deliveries",
-            "Callback deliveries not delivered, by partner and state.",
-            labels=["partner", "state"],
-        )
-        latency = GaugeMetricFamily(
-            "gokart_callback_attempt_latency_seconds",
-            "Callback attempt latency quantiles over the last 5 minutes.",
-            labels=["partner", "quantile"],
-        )
-        backlog = GaugeMetricFamily(
-            "gokart_callback_backlog", "Callbacks owed and not settled.", labels=["partner"]
-        )
-        oldest = GaugeMetricFamily(
-            "gokart_callback_oldest_owed_age_seconds",
-            "Age of the oldest callback owed and not settled.",
-            labels=["partner"],
-        )
-        paused = GaugeMetricFamily(
-            "gokart_callback_partner_paused", "1 while the partner is paused.", labels=["partner"]
-        )
-        owed: dict[int, int] = dict.fromkeys(partners, 0)
-        oldest_at: dict[int, datetime] = {}
         with connection.cursor() as cursor:
-            cursor.execute(_ATTEMPTS_SQL, params)
-            for partner_id, outcome, count in cursor.fetchall():
-                attempts.add_metric([partners[partner_id].name, outcome], count)
-            cursor.execute(_LATENCY_SQL, params)
-            for partner_id, quantiles in cursor.fetchall():
-                for quantile, value in zip(("0.5", "0.95", "0.99"), quantiles, strict=True):
-                    latency.add_metric([partners[partner_id].name, quantile], value / 1000)
-            cursor.execute(_OWED_SQL, params)
-            for partner_id, state, count, first in cursor.fetchall():
-                deliveries.add_metric([partners[partner_id].name, state], count)
-                owed[partner_id] += count
-                if partner_id not in oldest_at or first < oldest_at[partner_id]:
-                    oldest_at[partner_id] = first
-            cursor.execute(_FAILED_SQL, params)
-            for partner_id, count in cursor.fetchall():
-                deliveries.add_metric([partners[partner_id].name, "failed"], count)
-        for partner_id, partner in partners.items():
-            backlog.add_metric([partner.name], owed[partner_id])
-            first = oldest_at.get(partner_id)
-            age = (now - first).total_seconds() if first is not None else 0.0
-            oldest.add_metric([partner.name], max(age, 0.0))
-            paused.add_metric([partner.name], 1 if partner.paused_at is not None else 0)
-        paused_count = GaugeMetricFamily(
-            "gokart_callback_partners_paused", "Partners whose callbacks are paused."
-        )
-        paused_count.add_metric([], sum(1 for p in partners.values() if p.paused_at is not None))
+            attempts, latency = _attempt_series(cursor, partners, params)
+            deliveries, backlog, oldest = _owed_series(cursor, partners, params, now=now)
+        paused, paused_count = _paused_series(partners)
         yield from (attempts, deliveries, latency, backlog, oldest, paused, paused_count)
 
     def _imports(self) -> Iterator[Metric]:
@@ -186,3 +136,78 @@ class BackOfficeCollector(Collector):
         )
         histogram.add_metric([], buckets, sum_value=sum(durations))
         yield histogram
+
+
+def _attempt_series(
+    cursor: CursorWrapper, partners: dict[int, Partner], params: dict[str, Any]
+) -> tuple[CounterMetricFamily, GaugeMetricFamily]:
+    """Attempts by partner and outcome, and their latency's quantiles over the last minutes."""
+    attempts = CounterMetricFamily(
+        "gokart_callback_attempts",
+        "Callback attempts by partner and outcome.",
+        labels=["partner", "outcome"],
+    )
+    latency = GaugeMetricFamily(
+        "gokart_callback_attempt_latency_seconds",
+        "Callback attempt latency quantiles over the last 5 minutes.",
+        labels=["partner", "quantile"],
+    )
+    cursor.execute(_ATTEMPTS_SQL, params)
+    for partner_id, outcome, count in cursor.fetchall():
+        attempts.add_metric([partners[partner_id].name, outcome], count)
+    cursor.execute(_LATENCY_SQL, params)
+    for partner_id, quantiles in cursor.fetchall():
+        for quantile, value in zip(("0.5", "0.95", "0.99"), quantiles, strict=True):
+            latency.add_metric([partners[partner_id].name, quantile], value / 1000)
+    return attempts, latency
+
+
+def _owed_series(
+    cursor: CursorWrapper, partners: dict[int, Partner], params: dict[str, Any], *, now: datetime
+) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    """Deliveries not delivered by partner and state, each partner's backlog of callbacks
+    owed, and the age of its oldest."""
+    deliveries = GaugeMetricFamily(
+        "gokart_callback_deliveries",
+        "Callback deliveries not delivered, by partner and state.",
+        labels=["partner", "state"],
+    )
+    backlog = GaugeMetricFamily(
+        "gokart_callback_backlog", "Callbacks owed and not settled.", labels=["partner"]
+    )
+    oldest = GaugeMetricFamily(
+        "gokart_callback_oldest_owed_age_seconds",
+        "Age of the oldest callback owed and not settled.",
+        labels=["partner"],
+    )
+    owed: dict[int, int] = dict.fromkeys(partners, 0)
+    oldest_at: dict[int, datetime] = {}
+    cursor.execute(_OWED_SQL, params)
+    for partner_id, state, count, first in cursor.fetchall():
+        deliveries.add_metric([partners[partner_id].name, state], count)
+        owed[partner_id] += count
+        if partner_id not in oldest_at or first < oldest_at[partner_id]:
+            oldest_at[partner_id] = first
+    cursor.execute(_FAILED_SQL, params)
+    for partner_id, count in cursor.fetchall():
+        deliveries.add_metric([partners[partner_id].name, "failed"], count)
+    for partner_id, partner in partners.items():
+        backlog.add_metric([partner.name], owed[partner_id])
+        first = oldest_at.get(partner_id)
+        age = (now - first).total_seconds() if first is not None else 0.0
+        oldest.add_metric([partner.name], max(age, 0.0))
+    return deliveries, backlog, oldest
+
+
+def _paused_series(partners: dict[int, Partner]) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    """Each partner's paused flag, and how many are paused."""
+    paused = GaugeMetricFamily(
+        "gokart_callback_partner_paused", "1 while the partner is paused.", labels=["partner"]
+    )
+    for partner in partners.values():
+        paused.add_metric([partner.name], 1 if partner.paused_at is not None else 0)
+    paused_count = GaugeMetricFamily(
+        "gokart_callback_partners_paused", "Partners whose callbacks are paused."
+    )
+    paused_count.add_metric([], sum(1 for p in partners.values() if p.paused_at is not None))
+    return paused, paused_count
