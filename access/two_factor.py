@@ -8,6 +8,7 @@ from base64 import b32encode
 
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -17,6 +18,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -59,15 +61,10 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
     if device is None:
         # None shown to this session yet, or a newer set-up (another window or browser)
         # discarded it: a code is never checked against a key this session was not shown.
-        if shown_id is not None:
-            messages.warning(
-                request,
-                "The set-up was started again in another window or browser, which replaced "
-                "this one. Scan the new code below.",
-            )
         form = AuthenticatorConfirmForm()
-        device = services.authenticator_start(user=user, verified_by=verified_by)
-        request.session[SETUP_SESSION_KEY] = device.pk
+        device = _set_up_start(
+            request, user=user, verified_by=verified_by, replaced=shown_id is not None
+        )
     elif request.method == "POST" and form.is_valid():
         try:
             codes = services.authenticator_confirm(
@@ -79,19 +76,7 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
         except ValidationError:
             return _second_factor_first(request, pending)
         if codes is not None:
-            request.session.pop(SETUP_SESSION_KEY, None)
-            device.refresh_from_db()
-            if pending is not None:
-                pending_sign_in_finish(request=request, pending=pending, device=device)
-                next_url = pending.next_url
-            else:
-                otp_login(request, device)
-                next_url = reverse("admin:two_factor")
-            return admin_page_render(
-                request,
-                "admin/access/recovery_codes.html",
-                {"title": "Your recovery codes", "codes": codes, "next_url": next_url},
-            )
+            return _set_up_done(request, device=device, codes=codes, pending=pending)
         form.add_error("otp_token", "That code is not right. Check the phone's clock is set.")
     return admin_page_render(
         request,
@@ -104,6 +89,45 @@ def authenticator_setup(request: HttpRequest) -> HttpResponse:
             "required": second_factor_required(user),
             "pending": pending is not None,
         },
+    )
+
+
+def _set_up_start(
+    request: HttpRequest, *, user: User, verified_by: Device | None, replaced: bool
+) -> TOTPDevice:
+    """A new key for this session to show (``replaced``: the one it was shown is gone)."""
+    if replaced:
+        messages.warning(
+            request,
+            "The set-up was started again in another window or browser, which replaced "
+            "this one. Scan the new code below.",
+        )
+    device = services.authenticator_start(user=user, verified_by=verified_by)
+    request.session[SETUP_SESSION_KEY] = device.pk
+    return device
+
+
+def _set_up_done(
+    request: HttpRequest, *, device: TOTPDevice, codes: list[str], pending: PendingSignIn | None
+) -> HttpResponse:
+    """The authenticator is confirmed: the session verified by it (during sign-in, signed in),
+    and the new recovery codes shown, this once."""
+    request.session.pop(SETUP_SESSION_KEY, None)
+    device.refresh_from_db()
+    if pending is not None:
+        pending_sign_in_finish(request=request, pending=pending, device=device)
+        next_url = pending.next_url
+    else:
+        otp_login(request, device)
+        next_url = reverse("admin:two_factor")
+    return _recovery_codes_page(request, codes=codes, next_url=next_url)
+
+
+def _recovery_codes_page(request: HttpRequest, *, codes: list[str], next_url: str) -> HttpResponse:
+    return admin_page_render(
+        request,
+        "admin/access/recovery_codes.html",
+        {"title": "Your recovery codes", "codes": codes, "next_url": next_url},
     )
 
 
@@ -157,11 +181,7 @@ def recovery_codes_new(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect("admin:two_factor")
-    return admin_page_render(
-        request,
-        "admin/access/recovery_codes.html",
-        {"title": "Your recovery codes", "codes": codes, "next_url": reverse("admin:two_factor")},
-    )
+    return _recovery_codes_page(request, codes=codes, next_url=reverse("admin:two_factor"))
 
 
 def _grouped(key: str) -> str:
