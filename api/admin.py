@@ -1,12 +1,14 @@
 """API keys in the admin: a user creates keys for themselves (a superuser also for another
 user), sees the key once, lists their keys by prefix with their last use, and revokes them.
-Keys are never edited or deleted: a revoked key stays listed, as the name its changes carry."""
+Keys are never edited or deleted: a revoked key stays listed, as the name its changes carry.
+A key's page lists its latest requests' outcomes (``api.request_log``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +18,10 @@ from django.template.response import TemplateResponse
 
 from api.keys import api_key_create, api_key_revoke
 from api.models import ApiKey, Scope
+from api.request_log import api_requests_recent
+
+# The requests a key's page lists (the log keeps API_REQUEST_LOG_PER_KEY).
+RECENT_REQUESTS = 50
 
 
 class ApiKeyCreateForm(forms.Form):
@@ -70,6 +76,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     exclude = ["secret_sha256"]
     actions = ["revoke"]
 
+    class Media:
+        css = {"all": ["api/admin.css"]}
+
     # Every staff user manages their own keys; superusers everyone's.
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _staff(request)
@@ -111,6 +120,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in keys:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {len(keys)} API key(s).", messages.SUCCESS)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        api_key = self.get_object(request, object_id)
+        context = {
+            **(extra_context or {}),
+            "api_requests": (
+                api_requests_recent(api_key=api_key, limit=RECENT_REQUESTS) if api_key else []
+            ),
+            "api_requests_kept": settings.API_REQUEST_LOG_PER_KEY,
+        }
+        return super().change_view(request, object_id, form_url, context)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None

@@ -1,7 +1,8 @@
 """``Authorization: ApiToken <key>`` (GoKart's form) or ``Authorization: Bearer <key>``.
 
-A missing, unknown, revoked or expired key is a 401 problem; a scope or permission the key
-lacks a 403 (``key_required``).
+A missing, unknown, revoked or expired key is a 401 problem, a key over its rate limit a 429
+(``api.calls`` finds both once per request); a scope or permission the key lacks a 403
+(``key_required``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
-from access.addresses import client_address
-from api.keys import KeyRefused, api_key_authenticate, key_allows
+from api.calls import api_call
+from api.keys import key_allows
 from api.models import ApiKey
 from api.problems import ApiProblem
-
-_SCHEMES = ("apitoken", "bearer")
 
 
 class ApiKeyAuth(AuthBase):
@@ -25,24 +24,11 @@ class ApiKeyAuth(AuthBase):
     openapi_scheme = "bearer"
     openapi_description = "An API key: `Authorization: ApiToken <key>` or `Bearer <key>`."
 
-    def __call__(self, request: HttpRequest) -> ApiKey:
-        value = request.headers.get("Authorization", "")
-        scheme, _, token = value.strip().partition(" ")
-        if not value:
-            raise ApiProblem(
-                401, "missing_key", "API key required", "Send Authorization: ApiToken <key>."
-            )
-        if scheme.lower() not in _SCHEMES or not token.strip():
-            raise ApiProblem(
-                401,
-                "malformed_authorization",
-                "Malformed Authorization header",
-                "Send Authorization: ApiToken <key> or Authorization: Bearer <key>.",
-            )
-        try:
-            return api_key_authenticate(token=token, address=client_address(request))
-        except KeyRefused as refused:
-            raise ApiProblem(401, refused.code, "API key refused", refused.detail) from None
+    def __call__(self, request: HttpRequest) -> ApiKey | None:
+        call = api_call(request)
+        if call.problem is not None:
+            raise call.problem
+        return call.api_key
 
 
 def key_required(request: HttpRequest, *, scope: str, permission: str) -> ApiKey:

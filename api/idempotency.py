@@ -11,7 +11,9 @@ again, and nothing is done twice.
 - Keys are kept ``API_IDEMPOTENCY_HOURS`` (default 24): an older one is forgotten when its key
   is sent again, and ``idempotent_requests_expired_delete`` drops the others.
 - A key longer than 255 characters is a 400 ``invalid_idempotency_key``.
-- A request whose API key is not accepted runs as usual (its 401 is not kept).
+- A request whose API key is not accepted runs as usual (its 401 or 429 is not kept).
+- The answers given here without running the route (a replay, a 409, a 422) carry the key's
+  RateLimit fields and are logged under it as any other (``api.calls``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from access.addresses import client_address
-from api.keys import KeyRefused, api_key_authenticate
+from api.calls import api_call, api_call_answered
 from api.models import ApiKey, IdempotentRequest
 from api.problems import problem_response
 
@@ -46,11 +47,8 @@ def _fingerprint(request: HttpRequest) -> str:
 
 
 def _api_key(request: HttpRequest) -> ApiKey | None:
-    _scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-    try:
-        return api_key_authenticate(token=token, address=client_address(request))
-    except KeyRefused:
-        return None
+    call = api_call(request)
+    return call.api_key if call.problem is None else None
 
 
 def _expiry() -> timedelta:
@@ -94,7 +92,7 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         fingerprint = _fingerprint(request)
         earlier = _claimed(api_key, key, fingerprint)
         if earlier is not None:
-            return _answer_again(earlier, fingerprint)
+            return api_call_answered(request, _answer_again(earlier, fingerprint))
         try:
             response = view(request, *args, **kwargs)
         except BaseException:

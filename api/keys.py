@@ -92,10 +92,12 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 @dataclass(frozen=True)
 class KeyRefused(Exception):
     """Why a presented key is not accepted: ``code`` one of ``unknown_key``, ``revoked_key``,
-    ``expired_key``, ``inactive_user``."""
+    ``expired_key``, ``inactive_user``; ``api_key`` the key when it is ours (its secret matched)
+    but not usable, so that its refused requests show on its page."""
 
     code: str
     detail: str
+    api_key: ApiKey | None = None
 
 
 def api_key_authenticate(*, token: str, address: str | None) -> ApiKey:
@@ -113,11 +115,11 @@ def api_key_authenticate(*, token: str, address: str | None) -> ApiKey:
         raise KeyRefused("unknown_key", "The API key is not known.")
     now = timezone.now()
     if api_key.revoked_at is not None:
-        raise KeyRefused("revoked_key", "The API key was revoked.")
+        raise KeyRefused("revoked_key", "The API key was revoked.", api_key)
     if api_key.expires_at is not None and api_key.expires_at <= now:
-        raise KeyRefused("expired_key", "The API key has expired.")
+        raise KeyRefused("expired_key", "The API key has expired.", api_key)
     if not api_key.user.is_active:
-        raise KeyRefused("inactive_user", "The API key's user is deactivated.")
+        raise KeyRefused("inactive_user", "The API key's user is deactivated.", api_key)
     _last_use_record(api_key, now=now, address=address)
     return api_key
 

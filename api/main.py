@@ -15,7 +15,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from api.auth import ApiKeyAuth
-from api.problems import PROBLEM_CONTENT_TYPE, ApiProblem, problem_response
+from api.calls import answered
+from api.problems import COMMON_PROBLEMS, PROBLEM_CONTENT_TYPE, ApiProblem, problem_response
 from api.routes import conversions, gokart
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ _IDEMPOTENCY_KEY_PARAMETER = {
 
 class ManagementApi(NinjaAPI):
     """django-ninja's API, whose OpenAPI document says what the errors really are (every 4xx
-    and 5xx answer is ``application/problem+json``, ``api.problems``) and what every POST and
-    PATCH accepts (``Idempotency-Key``, ``api.idempotency``)."""
+    and 5xx answer is ``application/problem+json``; the answers every operation may give, a
+    401, a 429, a 500…, are listed on each: ``api.problems.COMMON_PROBLEMS``) and what every
+    POST and PATCH accepts (``Idempotency-Key``, ``api.idempotency``)."""
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -44,7 +46,11 @@ class ManagementApi(NinjaAPI):
             for method, operation in operations.items():
                 if method in ("post", "patch"):
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY_PARAMETER)
-                for status, response in operation.get("responses", {}).items():
+                responses = operation.setdefault("responses", {})
+                for common in COMMON_PROBLEMS:
+                    if common.applies_to(method) and str(common.status) not in responses:
+                        responses[str(common.status)] = common.openapi_response()
+                for status, response in responses.items():
                     content = response.get("content", {})
                     if int(status) >= 400 and "application/json" in content:
                         content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
@@ -62,6 +68,8 @@ api = ManagementApi(
     docs_url=None,  # served from our own static files: api.docs
     urls_namespace="api-v1",
 )
+# Every answer carries the key's RateLimit fields and is logged under it (api.calls).
+api.add_decorator(answered, mode="view")
 api.add_router("/sdk-conversion-system", gokart.router)
 api.add_router("", conversions.router)
 

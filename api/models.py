@@ -73,3 +73,26 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id}: {self.key}"
+
+
+class ApiRequest(models.Model):
+    """One answered request made with a key, for the key's admin page (``api.request_log``):
+    written once, after the answer was decided; each key's latest ``API_REQUEST_LOG_PER_KEY``
+    are kept."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="requests")
+    answered_at = models.DateTimeField()
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500, help_text="With its query, cut at 500 characters.")
+    status_code = models.PositiveSmallIntegerField()
+    problem_code = models.CharField(max_length=64, blank=True)
+    duration_ms = models.FloatField()
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        verbose_name = "API request"
+        indexes = [models.Index(fields=["api_key", "id"], name="api_request_key_id")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"

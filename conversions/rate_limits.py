@@ -22,6 +22,10 @@ Redis is the broker's (``CELERY_BROKER_URL``); without a Redis broker (developme
 limited. A Redis that fails or does not answer within its 0.5 s timeout never takes tracking
 down: the request goes through unlimited, the failure is logged once, and Redis is not asked
 again for ``_PAUSE_AFTER_FAILURE`` seconds, so an outage costs no request more than one timeout.
+
+The buckets themselves (``RateBucket``, ``rate_buckets_take``) are this project's one limiter:
+the Management API's per-key limit (``api.rate_limits``) counts through them too, and shares
+the pause after a Redis failure.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -47,29 +52,97 @@ logger = logging.getLogger(__name__)
 # After Redis failed, requests go unlimited without asking it for this long.
 _PAUSE_AFTER_FAILURE = 5.0
 
+_state = threading.Lock()
+_paused_until = 0.0
+_failing = False
+
+
 # KEYS: the buckets; ARGV: per key, its emission interval and tolerance in microseconds. Each
-# key holds its bucket's "theoretical arrival time" (µs, Redis clock). Refused: which key (1-based)
-# and the milliseconds until it would accept; accepted: 0, and every key is advanced.
+# key holds its bucket's "theoretical arrival time" (µs, Redis clock). Answers {refused, wait,
+# remaining, reset}: refused is which key (1-based) and wait the milliseconds until it would
+# accept, nothing advanced; accepted: 0, and every key is advanced. remaining: requests the
+# buckets still take at once (the fewest of them); reset: milliseconds until the bucket that
+# refused, or the fullest one, is empty again.
 _GCRA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local due = {}
+local remaining, reset = -1, 0
 for i, key in ipairs(KEYS) do
   local interval = tonumber(ARGV[2 * i - 1])
   local tolerance = tonumber(ARGV[2 * i])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   if tat - now > tolerance then
-    return {i, math.ceil((tat - now - tolerance) / 1000)}
+    return {i, math.ceil((tat - now - tolerance) / 1000), 0, math.ceil((tat - now) / 1000)}
   end
   due[i] = tat + interval
+  local left = math.max(0, math.floor((tolerance - (due[i] - now)) / interval) + 1)
+  if remaining < 0 or left < remaining then
+    remaining, reset = left, math.ceil((due[i] - now) / 1000)
+  end
 end
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, string.format('%.0f', due[i]), 'PX',
     math.ceil((due[i] - now) / 1000) + 1)
 end
-return {0, 0}
+return {0, 0, remaining, reset}
 """
+
+
+@dataclass(frozen=True)
+class RateBucket:
+    """One limit: ``per_second`` on average, ``burst`` at once, counted under ``key``."""
+
+    key: str
+    per_second: float
+    burst: int
+
+    @property
+    def interval_us(self) -> float:
+        return 1_000_000 / self.per_second
+
+    @property
+    def tolerance_us(self) -> float:
+        # GCRA lets ``burst`` requests in at once: the last of them waits (burst - 1) intervals.
+        return self.interval_us * (max(self.burst, 1) - 1)
+
+
+@dataclass(frozen=True)
+class RateVerdict:
+    """What the buckets said: ``refused`` is the index of the bucket that refused (None:
+    accepted and counted), ``wait_ms`` how long until it would accept, ``remaining`` how many
+    more requests the buckets take at once, ``reset_ms`` how long until that bucket is empty."""
+
+    refused: int | None
+    wait_ms: int
+    remaining: int
+    reset_ms: int
+
+
+def rate_buckets_take(buckets: Sequence[RateBucket]) -> RateVerdict | None:
+    """Count one request against every bucket at once (one Redis round trip), or against none
+    when one refuses. None when Redis is unavailable (no Redis broker, a failure, or the pause
+    after one): the caller lets the request through. Never raises."""
+    client = redis_client()
+    if client is None or not buckets or time.monotonic() < _paused_until:
+        return None
+    arguments: list[float] = []
+    for bucket in buckets:
+        arguments += [bucket.interval_us, bucket.tolerance_us]
+    try:
+        answer = _script(client)(keys=[bucket.key for bucket in buckets], args=arguments)
+    except (redis.RedisError, OSError):
+        _failed()
+        return None
+    _answered()
+    refused, wait_ms, remaining, reset_ms = (int(value) for value in answer)
+    return RateVerdict(
+        refused=refused - 1 if refused else None,
+        wait_ms=wait_ms,
+        remaining=remaining,
+        reset_ms=reset_ms,
+    )
 
 
 class Endpoint(StrEnum):
@@ -100,25 +173,8 @@ class RateLimitRefusal:
 
 
 @dataclass(frozen=True)
-class _Bucket:
-    scope: Scope
-    key: str
-    per_second: float
-    burst: int
-
-    @property
-    def interval_us(self) -> float:
-        return 1_000_000 / self.per_second
-
-    @property
-    def tolerance_us(self) -> float:
-        # GCRA lets ``burst`` requests in at once: the last of them waits (burst - 1) intervals.
-        return self.interval_us * (max(self.burst, 1) - 1)
-
-
-_state = threading.Lock()
-_paused_until = 0.0
-_failing = False
+class _Bucket(RateBucket):
+    scope: Scope = Scope.ADDRESS
 
 
 def tracking_rate_limit_check(
@@ -134,27 +190,14 @@ def tracking_rate_limit_check(
     if not settings.TRACKING_RATE_LIMITS:
         return None
     buckets = _buckets(endpoint=endpoint, address=address, offer_key=offer_key)
-    if not buckets:
+    verdict = rate_buckets_take(buckets)
+    if verdict is None or verdict.refused is None:
         return None
-    client = redis_client()
-    if client is None or time.monotonic() < _paused_until:
-        return None
-    arguments: list[float] = []
-    for bucket in buckets:
-        arguments += [bucket.interval_us, bucket.tolerance_us]
-    try:
-        refused, wait_ms = _script(client)(keys=[bucket.key for bucket in buckets], args=arguments)
-    except (redis.RedisError, OSError):
-        _failed()
-        return None
-    _answered()
-    if not refused:
-        return None
-    bucket = buckets[int(refused) - 1]
+    bucket = buckets[verdict.refused]
     return RateLimitRefusal(
         scope=bucket.scope,
         per_second=bucket.per_second,
-        retry_after_seconds=max(1, math.ceil(int(wait_ms) / 1000)),
+        retry_after_seconds=max(1, math.ceil(verdict.wait_ms / 1000)),
     )
 
 
@@ -165,10 +208,10 @@ def _buckets(*, endpoint: Endpoint, address: str | None, offer_key: str | None) 
     if client and settings.TRACKING_RATE_PER_ADDRESS > 0:
         buckets.append(
             _Bucket(
-                Scope.ADDRESS,
                 f"{prefix}:address:{client}",
                 settings.TRACKING_RATE_PER_ADDRESS,
                 settings.TRACKING_BURST_PER_ADDRESS,
+                Scope.ADDRESS,
             )
         )
     if offer_key and settings.TRACKING_RATE_PER_OFFER > 0:
@@ -177,10 +220,10 @@ def _buckets(*, endpoint: Endpoint, address: str | None, offer_key: str | None) 
             offer_key = hashlib.sha256(offer_key.encode()).hexdigest()[:32]
         buckets.append(
             _Bucket(
-                Scope.OFFER,
                 f"{prefix}:offer:{offer_key}",
                 settings.TRACKING_RATE_PER_OFFER,
                 settings.TRACKING_BURST_PER_OFFER,
+                Scope.OFFER,
             )
         )
     return buckets
@@ -215,8 +258,8 @@ def _failed() -> None:
         _failing = True
     if first:
         logger.warning(
-            "Tracking rate limits are off: Redis failed; requests go through unlimited until "
-            "it answers again (asked again every %g s)",
+            "Tracking and API rate limits are off: Redis failed; requests go through unlimited "
+            "until it answers again (asked again every %g s)",
             _PAUSE_AFTER_FAILURE,
             exc_info=True,
         )
@@ -229,4 +272,4 @@ def _answered() -> None:
     with _state:
         recovered, _failing = _failing, False
     if recovered:
-        logger.warning("Tracking rate limits are on again: Redis answers")
+        logger.warning("Tracking and API rate limits are on again: Redis answers")

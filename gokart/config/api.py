@@ -19,3 +19,15 @@ API_IDEMPOTENCY_HOURS = knob(
     24,
     "how long an Idempotency-Key's first answer is kept to be given again",
 )
+# api/rate_limits.py: counted per key in Redis (the tracking limits' buckets); 429 with
+# Retry-After over it; a Redis outage lets every request through.
+API_RATE_LIMIT_PER_MINUTE = knob(
+    "API_RATE_LIMIT_PER_MINUTE",
+    1200,
+    "requests per minute with one API key, all at once if it likes (429 beyond); 0 turns it off",
+)
+API_REQUEST_LOG_PER_KEY = knob(
+    "API_REQUEST_LOG_PER_KEY",
+    1000,
+    "each API key's latest requests kept for its admin page (older ones trimmed by beat)",
+)

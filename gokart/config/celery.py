@@ -91,5 +91,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "callbacks.tasks.callback_deliveries_sweep",
         "schedule": timedelta(seconds=CALLBACK_SWEEP_SECONDS),
     },
+    # The Management API's Idempotency-Keys past API_IDEMPOTENCY_HOURS, and each key's request
+    # log beyond API_REQUEST_LOG_PER_KEY (api.tasks).
+    "purge-idempotent-requests": {
+        "task": "api.tasks.idempotent_requests_purge",
+        "schedule": timedelta(hours=1),
+    },
+    "trim-api-request-logs": {
+        "task": "api.tasks.api_requests_trim_task",
+        "schedule": timedelta(minutes=5),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
