@@ -24,7 +24,7 @@ import sys
 import traceback
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from conversions.imports.reading.limits import (
     MAX_COLUMNS,
@@ -45,6 +45,10 @@ class _Unread(Exception):
     """calamine will not read this file as the reference reader would."""
 
 
+class _ReadDifferently(Exception):
+    """The reference reader's rows are not the ones calamine gave before it stopped."""
+
+
 def row_crc(number: int, cells: list[str], crc: int) -> int:
     """The running CRC-32 of the rows given so far, with this one."""
     text = "\x1e".join(cells).encode("utf-8", "surrogatepass")
@@ -53,11 +57,7 @@ def row_crc(number: int, cells: list[str], crc: int) -> int:
 
 def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) -> None:
     out = sys.stdout.buffer
-
-    def dump(record: tuple) -> None:
-        data = marshal.dumps(record)
-        out.write(len(data).to_bytes(4, "little"))
-        out.write(data)
+    dump = _dumper(out)
 
     def progress(done: int, total: int) -> None:
         dump(("progress", done, total))
@@ -66,18 +66,7 @@ def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) ->
 
     settings.configure(**options["settings"])
     limits = read_limits()
-    rows: Callable[..., Rows]
-    if reader == "calamine":
-        import resource
-
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (options["max_bytes"], hard))
-        from conversions.imports.reading.calamine import calamine_rows as rows
-    elif file_format == "xlsx":
-        from conversions.imports.reading.xlsx import xlsx_rows as rows
-    else:
-        from conversions.imports.reading.xls import xls_rows as rows
-
+    rows = _rows_reader(file_format, reader, max_bytes=options["max_bytes"])
     batch: list[tuple[int, list[str]]] = []
     batch_chars = 0
     read = crc = 0
@@ -86,33 +75,19 @@ def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) ->
     max_row, max_cell = limits.max_row_chars, limits.max_cell_chars
     try:
         if reader == "calamine" and file_format == "xlsx":
-            from conversions.imports.reading.xlsx import xlsx_for_values_reader
-
-            max_cells = options["max_bytes"] // CALAMINE_BYTES_PER_CELL
-            if not xlsx_for_values_reader(path, max_cells=max_cells):
-                raise _Unread(
-                    f"the sheet holds formulas, a DTD, more than {max_cells:,} cells, rows "
-                    "without numbers or out of order, or a bad shared-string index"
-                )
+            _calamine_fit_check(path, max_bytes=options["max_bytes"])
+        # Once per row: plain locals, and no call but the CRC's for a row within its limits.
         for row_number, cells in rows(path, progress=progress):
             if len(cells) > MAX_COLUMNS + 1:
                 del cells[MAX_COLUMNS + 1 :]
             chars = sum(map(len, cells))
             if chars > max_cell:
-                if chars > max_row:
-                    raise UnusableFile(row_too_long_message(row_number, chars, max_row))
-                longest = max(range(len(cells)), key=lambda index: len(cells[index]))
-                if len(cells[longest]) > max_cell:
-                    raise UnusableFile(
-                        cell_too_long_message(row_number, longest, len(cells[longest]), max_cell)
-                    )
+                _row_limits_check(row_number, cells, chars, max_row=max_row, max_cell=max_cell)
             read += 1
             crc = row_crc(row_number, cells, crc)
             if read <= skip_rows:
                 if read == skip_rows and crc != skip_crc:
-                    dump(("unusable", _READ_DIFFERENTLY))
-                    out.flush()
-                    return
+                    raise _ReadDifferently
                 continue
             batch.append((row_number, cells))
             batch_chars += chars
@@ -120,11 +95,11 @@ def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) ->
                 dump(("rows", batch, crc))
                 batch, batch_chars = [], 0
         if read < skip_rows:
-            dump(("unusable", _READ_DIFFERENTLY))
-            out.flush()
-            return
+            raise _ReadDifferently
         dump(("rows", batch, crc))
         dump(("end",))
+    except _ReadDifferently:
+        dump(("unusable", _READ_DIFFERENTLY))
     except UnusableFile as error:
         if reader == "calamine" and not read:
             dump(("unread", error.message[:300]))
@@ -139,6 +114,64 @@ def _child(file_format: str, reader: str, path: str, options: dict[str, Any]) ->
             dump(("rows", batch, crc))
             dump(("unusable", _reader_failed(file_format, row_number, error)))
     out.flush()
+
+
+def _dumper(out: BinaryIO) -> Callable[[tuple], None]:
+    """Writes a record to ``out``: its ``marshal`` bytes after their length (4 bytes)."""
+
+    def dump(record: tuple) -> None:
+        data = marshal.dumps(record)
+        out.write(len(data).to_bytes(4, "little"))
+        out.write(data)
+
+    return dump
+
+
+def _rows_reader(file_format: str, reader: str, *, max_bytes: int) -> Callable[..., Rows]:
+    """The reader asked for; calamine only after this process's address space is limited to
+    ``max_bytes`` (imported only then, so that it loads under the limit)."""
+    if reader == "calamine":
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (max_bytes, hard))
+        from conversions.imports.reading.calamine import calamine_rows
+
+        return calamine_rows
+    if file_format == "xlsx":
+        from conversions.imports.reading.xlsx import xlsx_rows
+
+        return xlsx_rows
+    from conversions.imports.reading.xls import xls_rows
+
+    return xls_rows
+
+
+def _calamine_fit_check(path: str, *, max_bytes: int) -> None:
+    """``_Unread`` for an XLSX that calamine would not read as the reference reader does, or
+    whose sheet holds more cells than ``max_bytes`` of its memory."""
+    from conversions.imports.reading.xlsx import xlsx_for_values_reader
+
+    max_cells = max_bytes // CALAMINE_BYTES_PER_CELL
+    if not xlsx_for_values_reader(path, max_cells=max_cells):
+        raise _Unread(
+            f"the sheet holds formulas, a DTD, more than {max_cells:,} cells, rows "
+            "without numbers or out of order, or a bad shared-string index"
+        )
+
+
+def _row_limits_check(
+    row_number: int, cells: list[str], chars: int, *, max_row: int, max_cell: int
+) -> None:
+    """``UnusableFile`` for a row of ``chars`` characters over the row's limit, or with a cell
+    over the cell's (called only for a row longer than a cell may be)."""
+    if chars > max_row:
+        raise UnusableFile(row_too_long_message(row_number, chars, max_row))
+    longest = max(range(len(cells)), key=lambda index: len(cells[index]))
+    if len(cells[longest]) > max_cell:
+        raise UnusableFile(
+            cell_too_long_message(row_number, longest, len(cells[longest]), max_cell)
+        )
 
 
 _READ_DIFFERENTLY = (
