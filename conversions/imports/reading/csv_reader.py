@@ -253,28 +253,18 @@ class _Parser:
                 at += 1
                 while True:
                     close = text.find(QUOTE, at)
-                    if close == -1:
+                    if close == -1:  # the quoted value goes on, on the next line
                         self._row_like_check(text[at:], column, opened_on)
                         parts.append(text[at:])
                         parts.append(self.lines.terminator)
-                        try:
-                            following = self.lines.next()
-                        except (_BadBytes, _LineTooLong) as error:
-                            error.in_current_row = True
-                            raise
-                        if following is None:
-                            raise _QuoteError(
-                                f'the quote (") that opens {self._column(column)} on line '
-                                f"{opened_on} is never closed (the file ends inside it)."
-                            )
-                        chars += len(following) + 1
+                        text = self._quoted_line_next(column, opened_on)
+                        chars += len(text) + 1
                         if chars > self.limits.max_row_chars:
                             raise _QuoteError(
-                                f'the quote (") that opens {self._column(column)} on line '
-                                f"{opened_on} is still open after "
+                                f"{self._quote_opening(column, opened_on)} is still open after "
                                 f"{self.limits.max_row_chars:,} characters."
                             )
-                        text, at, end = following, 0, len(following)
+                        at, end = 0, len(text)
                         continue
                     if self.lines.number != opened_on:
                         self._row_like_check(text[at:close], column, opened_on)
@@ -307,10 +297,28 @@ class _Parser:
                 if len(cells) > MAX_COLUMNS:
                     return cells
 
+    def _quoted_line_next(self, column: int, opened_on: int) -> str:
+        """The next line, inside a quoted value of ``column`` opened on line ``opened_on``
+        (a bad line is then in the current row); ``_QuoteError`` at the end of the file."""
+        try:
+            following = self.lines.next()
+        except (_BadBytes, _LineTooLong) as error:
+            error.in_current_row = True
+            raise
+        if following is None:
+            raise _QuoteError(
+                f"{self._quote_opening(column, opened_on)} is never closed (the file ends "
+                "inside it)."
+            )
+        return following
+
+    def _quote_opening(self, column: int, opened_on: int) -> str:
+        return f'the quote (") that opens {self._column(column)} on line {opened_on}'
+
     def _row_like_check(self, inside: str, column: int, opened_on: int) -> None:
         if self.row_like_delimiters and inside.count(self.delimiter) >= self.row_like_delimiters:
             raise _QuoteError(
-                f'the quote (") that opens {self._column(column)} on line {opened_on} is '
+                f"{self._quote_opening(column, opened_on)} is "
                 f"still open on line {self.lines.number}, which looks like a row of its own "
                 f"({inside[:60]!r}). Close the quote on line {opened_on}, or double a quote "
                 'that belongs to the text ("").'
