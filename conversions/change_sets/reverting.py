@@ -7,7 +7,12 @@ back to the status it had before, only where it still has the status that job se
 from __future__ import annotations
 
 from conversions.change_sets.summary import ImportSummary, LeftAlone
-from conversions.change_sets.tables import StagingTables, execute
+from conversions.change_sets.tables import (
+    StagingTables,
+    execute,
+    staging_changes_create,
+    staging_changes_key,
+)
 from conversions.models import ImportJob
 
 LEFT_ALONE_SHOWN = 50
@@ -17,19 +22,19 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     """Build the change set that puts back what ``reverted`` changed, from its audit rows: each
     conversion back to the status it had before, only where it still has the status the job
     set (the others are counted and listed as left alone). Returns the preview's summary."""
-    execute(f"DROP TABLE IF EXISTS {tables.changes}")
-    execute(
-        f"""CREATE UNLOGGED TABLE {tables.changes} AS
-        SELECT c.id AS conversion_id, sc.old_status AS status,
-               %(reason)s::text AS reason, c.status AS expected_status, c.offer_id,
+    # The change set's columns, then the status the reverted job set (dropped below).
+    staging_changes_create(
+        tables,
+        select="""SELECT c.id, sc.old_status, %(reason)s::text, c.status, c.offer_id,
                c.partner_id, c.payout, c.revenue, sc.new_status AS set_status
         FROM conversions_statuschange sc
         JOIN conversions_conversion c ON c.id = sc.conversion_id
         WHERE sc.import_job_id = %(job)s""",
-        {
+        params={
             "job": reverted.pk,
             "reason": f"Revert of {reverted.get_kind_display().lower()} {reverted.pk}",
         },
+        primary_key=False,
     )
     execute(f"ANALYZE {tables.changes}")
     left_alone = [
@@ -46,7 +51,7 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     )
     execute(f"DELETE FROM {tables.changes} WHERE expected_status <> set_status")
     execute(f"ALTER TABLE {tables.changes} DROP COLUMN set_status")
-    execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
+    staging_changes_key(tables)
     will_change = {
         f"{old}->{new}": count
         for old, new, count in execute(

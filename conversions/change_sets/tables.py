@@ -1,9 +1,10 @@
-"""A job's tables, whatever its source: ``StagingTables`` names them, and the statements here read
-and drop its change set (``changes``: one row per conversion, ``conversion_id``, ``status`` the
-new one, ``reason``, ``expected_status`` the status it must still have when the job is applied,
-and the conversion's ``offer_id``, ``partner_id``, ``payout``, ``revenue`` for the money). A
-file's own tables (``rows``, ``targets``, ``rejects``) are built by
-``conversions.imports.staging``.
+"""A job's tables, whatever its source: ``StagingTables`` names them, and the statements here
+create, read and drop its change set (``changes``: one row per conversion, ``conversion_id``,
+``status`` the new one, ``reason``, ``expected_status`` the status it must still have when the
+job is applied, and the conversion's ``offer_id``, ``partner_id``, ``payout``, ``revenue`` for
+the money: ``CHANGE_COLUMNS``). Every source builds its change set through
+``staging_changes_create``, so the shape is written once. A file's own tables (``rows``,
+``targets``, ``rejects``) are built by ``conversions.imports.staging``.
 
 The apply reads the change set in chunks of conversion ids, through a temporary view per chunk
 (``staging_apply_view``) that the status service takes as its source.
@@ -22,6 +23,17 @@ from django.db import connection
 
 # The temporary view through which one chunk of an apply reaches the status service.
 APPLY_CHUNK_VIEW = "import_apply_chunk"
+# The change set's columns, in this order (the module's docstring says what each holds).
+CHANGE_COLUMNS = (
+    "conversion_id",
+    "status",
+    "reason",
+    "expected_status",
+    "offer_id",
+    "partner_id",
+    "payout",
+    "revenue",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,34 @@ def staging_drop(tables: StagingTables, *, keep_changes: bool = False) -> None:
         if keep_changes and name == tables.changes:
             continue
         execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def staging_changes_create(
+    tables: StagingTables,
+    *,
+    select: str,
+    params: Iterable[Any] | Mapping[str, Any] = (),
+    primary_key: bool = True,
+) -> None:
+    """Build the change set (``UNLOGGED``: a job can always stage it again) from ``select``, a
+    query whose first columns are the change set's in ``CHANGE_COLUMNS`` order: they are named
+    here, whatever the query calls them. A column after those keeps its own name, for the
+    caller to use and drop. A change set left by an earlier attempt is dropped first.
+    ``primary_key``: key it by ``conversion_id`` at once (a caller that still deletes rows keys
+    it afterwards, ``staging_changes_key``)."""
+    execute(f"DROP TABLE IF EXISTS {tables.changes}")
+    execute(
+        f"CREATE UNLOGGED TABLE {tables.changes} ({', '.join(CHANGE_COLUMNS)}) AS {select}",
+        params,
+    )
+    if primary_key:
+        staging_changes_key(tables)
+
+
+def staging_changes_key(tables: StagingTables) -> None:
+    """Key the change set by ``conversion_id`` (one row per conversion, and the apply's chunks
+    read it by ranges of that key)."""
+    execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
 
 
 def staging_changes_count(tables: StagingTables) -> int | None:

@@ -9,9 +9,10 @@ rebuild; COPY fills them):
   (every conversion of that click: the fan-out);
 - ``rejects``: one row per rejected row, with its kind (``invalid``, ``not_found``,
   ``conflicting``) and the message an admin reads;
-- ``changes``: one row per conversion that an accepted row names, in the shape the status
-  service's ``conversion_status_apply_staged`` takes, with ``expected_status`` the status seen
-  at validation, so that a conversion changed since the preview is left as it is.
+- ``changes``: one row per conversion that an accepted row names, in the shape every job's
+  change set has (``tables.CHANGE_COLUMNS``, which the status service's apply takes), with
+  ``expected_status`` the status seen at validation, so that a conversion changed since the
+  preview is left as it is.
 
 Conflicts: a conversion asked for two different statuses by two rows rejects both rows whole
 (with every other conversion a click-only row among them names), so a clash in a fan-out never
@@ -36,7 +37,12 @@ from django.db import connection
 
 from conversions.change_sets.job_state import local_path
 from conversions.change_sets.summary import FanOut, ImportSummary, RowError
-from conversions.change_sets.tables import StagingTables, execute, staging_drop
+from conversions.change_sets.tables import (
+    StagingTables,
+    execute,
+    staging_changes_create,
+    staging_drop,
+)
 from conversions.imports.reading.rows import file_rows
 from conversions.imports.reading.types import Progress, UnusableFile
 from conversions.imports.rows import Columns, StagedRow, columns_find, row_checker
@@ -199,16 +205,15 @@ def _changes_build(tables: StagingTables) -> None:
     # Each conversion's first accepted row: one sort (DISTINCT ON, 1.8 s for 2M rows against
     # 3.7 s for a grouping joined back to the targets). The conversion's money, offer and
     # partner come along from the join above, for the preview's money (no second look-up).
-    execute(
-        f"""CREATE UNLOGGED TABLE {tables.changes} AS
-        SELECT DISTINCT ON (t.conversion_id)
-               t.conversion_id, t.status, t.reason, t.current_status AS expected_status,
-               t.offer_id, t.partner_id, t.payout, t.revenue
+    staging_changes_create(
+        tables,
+        select=f"""SELECT DISTINCT ON (t.conversion_id)
+               t.conversion_id, t.status, t.reason, t.current_status, t.offer_id, t.partner_id,
+               t.payout, t.revenue
         FROM {tables.targets} t
         WHERE NOT EXISTS (SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)
-        ORDER BY t.conversion_id, t.row_number"""
+        ORDER BY t.conversion_id, t.row_number""",
     )
-    execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
     execute(f"ANALYZE {tables.changes}")
 
 
