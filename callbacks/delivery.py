@@ -5,9 +5,10 @@ owes callbacks, and in the periodic sweep. Each round claims a batch (``callback
 sends it outside any transaction (``callbacks.sending``) and records the outcomes
 (``callbacks.outbox``), until nothing is due.
 
-Ordering: a delivery is only claimed when no earlier delivery of the same conversion is still
-pending, so a conversion's callbacks go out one at a time in the order of its changes, and a
-Rejected never overtakes the Success it revokes. When an earlier one ends Failed, the later ones
+Ordering: a delivery is only claimed when no earlier delivery of the same conversion and kind
+(JSON callback, global postback, event postback) is still pending, so a conversion's callbacks
+of each kind go out one at a time in the order of its changes, and a Rejected never overtakes
+the Success it revokes. When an earlier one ends Failed, the later ones
 proceed (a partner that missed one orders by ``sequenceNumber``; a Failed one resent later
 carries its old, lower ``sequenceNumber``, so the receiver can tell it is not the latest). A
 resent one that is pending again holds back the conversion's newer pending ones until it is

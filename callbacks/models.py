@@ -9,6 +9,12 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
+from callbacks.postback_macros import (
+    POSTBACK_TEMPLATE_MAX_LENGTH,
+    header_name_validate,
+    header_value_validate,
+    postback_template_validate,
+)
 from gokart.encryption import EncryptedTextField
 from gokart.secret_rotation import ReplacedSecret
 
@@ -36,6 +42,24 @@ class Partner(models.Model):
     # The current secret; the ones it replaced sign too until their own expiry
     # (PartnerSigningSecret). Encrypted at rest (gokart.encryption).
     signing_secret = EncryptedTextField(default=signing_secret_generate)
+    # A templated postback fired beside the JSON callback for every change owed
+    # (``callbacks.postback_macros``); event postbacks are ``PartnerEventPostback``.
+    postback_url = models.CharField(
+        "global postback URL",
+        max_length=POSTBACK_TEMPLATE_MAX_LENGTH,
+        blank=True,
+        db_default="",
+        default="",
+        validators=[postback_template_validate],
+    )
+    # A header of the partner's choosing sent with every callback and postback (e.g.
+    # X-Api-Token); its value is a secret: encrypted at rest, shown once, never logged.
+    static_header_name = models.CharField(
+        max_length=100, blank=True, db_default="", default="", validators=[header_name_validate]
+    )
+    static_header_value = EncryptedTextField(
+        blank=True, db_default="", default="", validators=[header_value_validate]
+    )
     pending_callbacks_enabled = models.BooleanField("Pending callbacks", default=False)
     rejected_callbacks_enabled = models.BooleanField("Rejected callbacks", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +84,34 @@ class Partner(models.Model):
         refusal = callback_url_literal_refusal(self.callback_url)
         if refusal:
             raise ValidationError({"callback_url": refusal})
+        if self.static_header_name and not self.static_header_value:
+            raise ValidationError({"static_header_name": "Enter the header's value too."})
+
+
+class PartnerEventPostback(models.Model):
+    """A partner's templated postback for one offer event: fired beside the global one (if
+    any) for each change of a conversion of that event that owes the partner a callback."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="event_postbacks")
+    offer_event = models.ForeignKey(
+        "conversions.OfferEvent", on_delete=models.CASCADE, related_name="+"
+    )
+    url_template = models.CharField(
+        "postback URL",
+        max_length=POSTBACK_TEMPLATE_MAX_LENGTH,
+        validators=[postback_template_validate],
+    )
+
+    class Meta:
+        ordering = ["partner_id", "offer_event_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "offer_event"], name="partner_event_postback_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: event {self.offer_event_id}"
 
 
 class PartnerSigningSecret(ReplacedSecret):
@@ -91,15 +143,27 @@ class CallbackDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        # What is sent: the signed JSON POST, or a templated postback (a GET of the partner's
+        # URL with the macros filled), global or for the conversion's offer event.
+        CALLBACK = "callback", "JSON callback"
+        POSTBACK = "postback", "Global postback"
+        EVENT_POSTBACK = "event_postback", "Event postback"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.CALLBACK, db_default=Kind.CALLBACK
+    )
     # The status change and the keys below are written with the change, in the statement (bulk)
     # or transaction that makes it; Django enforces CASCADE/PROTECT itself. No per-row check at
-    # commit for bulk imports. The unique index stays: at most one callback per change.
-    status_change = models.OneToOneField(
+    # commit for bulk imports. The unique index stays: at most one delivery of each kind per
+    # change (delivery_status_change_kind).
+    status_change = models.ForeignKey(
         "conversions.StatusChange",
         on_delete=models.CASCADE,
-        related_name="callback_delivery",
+        related_name="callback_deliveries",
         db_constraint=False,
+        db_index=False,
     )
     conversion = models.ForeignKey(
         "conversions.Conversion",
@@ -135,6 +199,11 @@ class CallbackDelivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "callback deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status_change", "kind"], name="delivery_status_change_kind"
+            )
+        ]
         indexes = [
             models.Index(fields=["conversion", "sequence_number"], name="delivery_conversion_seq"),
             models.Index(

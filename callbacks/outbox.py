@@ -6,9 +6,12 @@ what each attempt ended in.
    each other's rows) and put a lease on them: ``lease_expires_at`` and ``next_attempt_at`` move
    to the end of the lease. A worker that dies mid-batch leaves them due again when the lease
    ends, and the sweep (or any dispatch) sends them: at least once, never lost. A delivery is
-   only claimed when no earlier delivery of the same conversion (lower ``sequence_number``) is
-   still pending or held, so a conversion's callbacks go out one at a time in the order of its
-   changes. Held deliveries (a paused partner, ``callbacks.pausing``) are never claimed.
+   only claimed when no earlier delivery of the same conversion and kind (lower
+   ``sequence_number``) is still pending or held, so a conversion's callbacks of each kind (the
+   JSON callback, the global postback, the event postback) go out one at a time in the order
+   of its changes; the kinds do not wait for each other (a partner's slow postback endpoint
+   does not hold its JSON callbacks back). Held deliveries (a paused partner,
+   ``callbacks.pausing``) are never claimed.
 2. **Record** (:func:`callback_deliveries_record`) every outcome of a batch in one short
    transaction, only where the lease is still ours, and one ``CallbackAttempt`` per try.
 
@@ -43,6 +46,7 @@ HELD = CallbackDelivery.State.HELD
 class ClaimedDelivery:
     id: UUID
     partner_id: int
+    kind: str  # CallbackDelivery.Kind
     attempts: int  # including this one
     payload: dict[str, Any] | None
     retrying_since: datetime | None
@@ -101,11 +105,13 @@ def _statistics_refresh() -> None:
 
 
 def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries, each the earliest pending one of its conversion."""
+    """Lease up to ``limit`` due deliveries, each the earliest pending one of its conversion
+    and kind."""
     now = timezone.now()
     lease_end = now + timedelta(seconds=_lease_seconds())
     earlier_pending = CallbackDelivery.objects.filter(
         conversion_id=OuterRef("conversion_id"),
+        kind=OuterRef("kind"),
         sequence_number__lt=OuterRef("sequence_number"),
         state__in=[PENDING, HELD],
     )
@@ -124,18 +130,19 @@ def callback_deliveries_claim(*, limit: int) -> list[ClaimedDelivery]:
             lease_expires_at=lease_end, next_attempt_at=lease_end, attempts=F("attempts") + 1
         )
         rows = CallbackDelivery.objects.filter(pk__in=ids).values_list(
-            "pk", "partner_id", "attempts", "payload", "retrying_since", "lease_expires_at"
+            "pk", "partner_id", "kind", "attempts", "payload", "retrying_since", "lease_expires_at"
         )
         claimed = [
             ClaimedDelivery(
                 id=pk,
                 partner_id=partner_id,
+                kind=kind,
                 attempts=attempts,
                 payload=payload,
                 retrying_since=retrying_since,
                 lease_expires_at=lease_end if lease is None else lease,
             )
-            for pk, partner_id, attempts, payload, retrying_since, lease in rows
+            for pk, partner_id, kind, attempts, payload, retrying_since, lease in rows
         ]
     if len(claimed) >= limit and time.monotonic() - clock > _SLOW_CLAIM_SECONDS:
         _statistics_refresh()

@@ -1,4 +1,5 @@
-"""Send a test callback to a partner now, from the admin, and report what it answered.
+"""Send a test callback or a test postback to a partner now, from the admin, and report what
+it answered.
 
 The request is signed like every callback (every secret that signs now) and goes through the
 SSRF guard, but it is not a delivery: nothing is stored in the outbox, and its shape tells the
@@ -18,7 +19,13 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from callbacks.models import Partner
-from callbacks.sending import callback_post, callback_request_build, partners_for_sending
+from callbacks.postback_macros import macro_examples, postback_url_fill
+from callbacks.sending import (
+    callback_request_build,
+    partner_request_send,
+    partners_for_sending,
+    postback_headers,
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,29 @@ def partner_test_callback_send(*, partner_id: int) -> ProbeResult:
         partner=partner,
         sent_at=timezone.now(),
     )
-    answer = callback_post(partner=partner, body=body, headers=headers)
+    answer = partner_request_send(
+        partner=partner, url=partner.callback_url, body=body, headers=headers
+    )
     return ProbeResult(
         url=partner.callback_url,
+        status=answer.status,
+        duration_ms=answer.duration_ms,
+        body_excerpt=answer.body[:300],
+        error=answer.error,
+    )
+
+
+def partner_test_postback_send(*, partner_id: int, template: str) -> ProbeResult:
+    """GET ``template`` (one of the partner's postback templates) filled with every macro's
+    example value (``callbacks.postback_macros.MACROS``; ``{callback_id}`` a fresh id), with
+    the partner's static header, through the SSRF guard; nothing is stored. Example values,
+    never a real conversion's: a receiver that rewards on postbacks must not pay for a test."""
+    partner: Partner = partners_for_sending({partner_id})[partner_id]
+    values = {**macro_examples(), "callback_id": str(uuid.uuid4())}
+    url = postback_url_fill(template, values)
+    answer = partner_request_send(partner=partner, url=url, headers=postback_headers(partner))
+    return ProbeResult(
+        url=url,
         status=answer.status,
         duration_ms=answer.duration_ms,
         body_excerpt=answer.body[:300],

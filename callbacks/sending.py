@@ -1,8 +1,14 @@
 """Sending callbacks: one HTTP attempt per claimed delivery, and the retry policy.
 
 Each delivery is sent outside any transaction, over a keep-alive session per partner, through
-the SSRF guard (``callbacks.network``), signed (``callbacks.signing``). No send starts that
-could outlive the claim's lease; the rest of the batch is handed back.
+the SSRF guard (``callbacks.network``). A JSON callback is a POST to the partner's callback
+URL, signed (``callbacks.signing``); a templated postback is a GET of its filled URL
+(``callbacks.payloads``) with no body and no signature (there is no body to sign, and the
+receivers of templated postbacks, trackers' postback endpoints, authenticate by a token in the
+URL or a header). Both carry the partner's static header when it has one (a name of its
+choosing and a secret value, never logged). No send starts that could outlive the claim's
+lease; the rest of the batch is handed back. Postbacks share the outcomes, retries, pausing
+and health below with the JSON callbacks: a delivery is a delivery.
 
 One attempt has one deadline, ``CALLBACK_ATTEMPT_DEADLINE_SECONDS`` (15 s), over connecting,
 the headers and the body together (``callbacks.network``): the connect and read timeouts bound
@@ -39,7 +45,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from callbacks.models import Partner, PartnerSigningSecret
+from callbacks.models import CallbackDelivery, Partner, PartnerSigningSecret
 from callbacks.network import CallbackAddressRefused, attempt_deadline, callback_session
 from callbacks.outbox import (
     DELIVERED,
@@ -96,17 +102,34 @@ def callback_deliveries_send(
     return outcomes
 
 
+_USER_AGENT = "GoKart-Callbacks/1.0"
+
+
+def partner_static_header(partner: Partner) -> dict[str, str]:
+    """The partner's static header (name and secret value), if it has one."""
+    if partner.static_header_name and partner.static_header_value:
+        return {partner.static_header_name: partner.static_header_value}
+    return {}
+
+
 def callback_request_build(
     *, delivery_id: str, payload: dict[str, Any], partner: Partner, sent_at: datetime
 ) -> tuple[str, dict[str, str]]:
-    """The body and headers of one attempt: the payload with ``sentAt``, signed."""
+    """The body and headers of one attempt: the payload with ``sentAt``, signed, and the
+    partner's static header."""
     body = callback_body(payload=payload, sent_at=sent_at)
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "GoKart-Callbacks/1.0",
+        "User-Agent": _USER_AGENT,
+        **partner_static_header(partner),
         **callback_headers_sign(delivery_id=delivery_id, body=body, partner=partner, now=sent_at),
     }
     return body, headers
+
+
+def postback_headers(partner: Partner) -> dict[str, str]:
+    """The headers of a templated postback's GET: no signature, the static header."""
+    return {"User-Agent": _USER_AGENT, **partner_static_header(partner)}
 
 
 @dataclass
@@ -121,8 +144,11 @@ class Answer:
     refused: bool = False  # the address or URL may not be used: not worth retrying
 
 
-def callback_post(*, partner: Partner, body: str, headers: dict[str, str]) -> Answer:
-    """POST one signed body to the partner's URL through the SSRF guard; never raises.
+def partner_request_send(
+    *, partner: Partner, url: str, headers: dict[str, str], body: str | None = None
+) -> Answer:
+    """POST ``body`` to ``url`` (a GET when there is no body) through the SSRF guard, on the
+    partner's keep-alive session; never raises.
 
     Returns within ``CALLBACK_ATTEMPT_DEADLINE_SECONDS`` (name resolution aside): an answer
     not complete by then, or whose body goes on past ``_RESPONSE_READ_LIMIT``, comes back as an
@@ -130,15 +156,15 @@ def callback_post(*, partner: Partner, body: str, headers: dict[str, str]) -> An
     session = _sessions.get(partner.pk)
     if session is None:
         session = _sessions[partner.pk] = callback_session()
-    url = partner.callback_url
     clock = time.monotonic()
     status: int | None = None
     read = _Read()
     with attempt_deadline(settings.CALLBACK_ATTEMPT_DEADLINE_SECONDS) as deadline:
         try:
-            response = session.post(
+            response = session.request(
+                "GET" if body is None else "POST",
                 url,
-                data=body.encode(),
+                data=None if body is None else body.encode(),
                 headers=headers,
                 timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
                 allow_redirects=False,
@@ -181,16 +207,36 @@ def callback_post(*, partner: Partner, body: str, headers: dict[str, str]) -> An
     )
 
 
+_NO_URL = {
+    CallbackDelivery.Kind.CALLBACK: "The partner has no callback URL.",
+    CallbackDelivery.Kind.POSTBACK: "The partner has no global postback URL.",
+    CallbackDelivery.Kind.EVENT_POSTBACK: "The partner has no postback for this offer event.",
+}
+
+
+def _request(
+    delivery: ClaimedDelivery, partner: Partner, sent_at: datetime
+) -> tuple[str, str | None, dict[str, str]] | None:
+    """The URL, body (None: a GET) and headers of one attempt; None when there is no URL."""
+    assert delivery.payload is not None
+    if delivery.kind != CallbackDelivery.Kind.CALLBACK:
+        url = delivery.payload.get("url") or ""
+        return (url, None, postback_headers(partner)) if url else None
+    if not partner.callback_url:
+        return None
+    body, headers = callback_request_build(
+        delivery_id=str(delivery.id), payload=delivery.payload, partner=partner, sent_at=sent_at
+    )
+    return partner.callback_url, body, headers
+
+
 def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
     started_at = timezone.now()
-    if not partner.callback_url:
-        return _failed(delivery, started_at, error="The partner has no callback URL.")
-    assert delivery.payload is not None
-    body, headers = callback_request_build(
-        delivery_id=str(delivery.id), payload=delivery.payload, partner=partner, sent_at=started_at
-    )
-    answer = callback_post(partner=partner, body=body, headers=headers)
-    url = partner.callback_url
+    request = _request(delivery, partner, started_at)
+    if request is None:
+        return _failed(delivery, started_at, error=_NO_URL[CallbackDelivery.Kind(delivery.kind)])
+    url, body, headers = request
+    answer = partner_request_send(partner=partner, url=url, body=body, headers=headers)
     if answer.status is None:
         if answer.refused:
             return _failed(

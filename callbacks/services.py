@@ -23,9 +23,12 @@ logger = logging.getLogger(__name__)
 def callback_owed_sql(*, partner: str, status: str) -> str:
     """The rule, as an SQL condition: whether ``partner`` (an alias of ``callbacks_partner``)
     is owed a callback for a change to ``status`` (an SQL expression). Success callbacks are
-    always on; Pending and Rejected ones follow the partner's toggles; a partner without a
-    callback URL is owed none."""
-    return f"""({partner}.callback_url <> ''
+    always on; Pending and Rejected ones follow the partner's toggles; a partner with neither a
+    callback URL nor a global postback URL is owed none. (Its event postbacks fire beside
+    those: the rule is decided per partner where the change is made, and recorded in the audit
+    chain, so an event postback alone could owe a change nothing to send; the admin refuses
+    event postbacks without one of the two.)"""
+    return f"""(({partner}.callback_url <> '' OR {partner}.postback_url <> '')
         AND ({status} = 'success'
              OR ({status} = 'pending' AND {partner}.pending_callbacks_enabled)
              OR ({status} = 'rejected' AND {partner}.rejected_callbacks_enabled)))"""
@@ -33,20 +36,30 @@ def callback_owed_sql(*, partner: str, status: str) -> str:
 
 def callback_deliveries_insert_sql(*, status_changes: StatusChangeRows) -> str:
     """SQL that inserts the outbox rows owed for a relation of status changes (returning one
-    row per delivery written): one for each change whose ``callback_owed`` is true (decided
-    with :func:`callback_owed_sql` where the change was made, and recorded on its audit row).
-    Each delivery is due at once, at its change's time; one owed to a paused partner is
+    row per delivery written): for each change whose ``callback_owed`` is true (decided with
+    :func:`callback_owed_sql` where the change was made, and recorded on its audit row), one
+    delivery per kind the partner has: the JSON callback (a callback URL), the global postback
+    (a global postback URL) and the event postback (a postback for the conversion's offer
+    event). Each delivery is due at once, at its change's time; one owed to a paused partner is
     written held (``callbacks.pausing``)."""
     sc = status_changes
+    kind = CallbackDelivery.Kind
     return f"""
         INSERT INTO callbacks_callbackdelivery (
-            id, status_change_id, conversion_id, partner_id, sequence_number, state, attempts,
-            next_attempt_at, created_at, last_error)
+            id, status_change_id, conversion_id, partner_id, kind, sequence_number, state,
+            attempts, next_attempt_at, created_at, last_error)
         SELECT gen_random_uuid(), sc.{sc.id}, sc.{sc.conversion_id}, sc.{sc.partner_id},
-               sc.{sc.sequence_number},
+               k.kind, sc.{sc.sequence_number},
                CASE WHEN p.paused_at IS NULL THEN 'pending' ELSE 'held' END, 0,
                sc.{sc.created_at}, sc.{sc.created_at}, ''
         FROM {sc.relation} sc JOIN callbacks_partner p ON p.id = sc.{sc.partner_id}
+        CROSS JOIN LATERAL (
+            SELECT '{kind.CALLBACK.value}' AS kind WHERE p.callback_url <> ''
+            UNION ALL SELECT '{kind.POSTBACK.value}' WHERE p.postback_url <> ''
+            UNION ALL SELECT '{kind.EVENT_POSTBACK.value}' WHERE EXISTS (
+                SELECT 1 FROM callbacks_partnereventpostback e
+                WHERE e.partner_id = p.id AND e.offer_event_id = sc.{sc.offer_event_id})
+        ) k
         WHERE sc.{sc.callback_owed}
         RETURNING 1
     """  # noqa: S608 -- only our own relation and column names are interpolated

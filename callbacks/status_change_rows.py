@@ -43,6 +43,8 @@ class StatusChangeRows:
     chain_hash: ClassVar[str] = "chain_hash"
     # The changed conversion's offer, money and creation time: what the tally counts by.
     offer_id: ClassVar[str] = "offer_id"
+    # Which event postback (``callbacks.models.PartnerEventPostback``) the change owes.
+    offer_event_id: ClassVar[str] = "offer_event_id"
     payout: ClassVar[str] = "payout"
     revenue: ClassVar[str] = "revenue"
     conversion_created_at: ClassVar[str] = "conversion_created_at"
@@ -62,5 +64,6 @@ class StatusChangeRows:
             {c}.status_version AS {cls.sequence_number},
             {c}.status_changed_at AS {cls.created_at}, {callback_owed} AS {cls.callback_owed},
             {c}.audit_chain_hash AS {cls.chain_hash}, {c}.offer_id AS {cls.offer_id},
+            {c}.offer_event_id AS {cls.offer_event_id},
             {c}.payout AS {cls.payout}, {c}.revenue AS {cls.revenue},
             {c}.created_at AS {cls.conversion_created_at}"""

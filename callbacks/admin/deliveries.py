@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.utils import flatten
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
@@ -32,7 +32,7 @@ from callbacks.admin.delivery_display import (
 from callbacks.admin.resending import RESENDABLE, DeliveryResendingViews
 from callbacks.models import CallbackAttempt, CallbackDelivery
 from callbacks.selectors import callback_delivery_search_condition
-from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
+from gokart.admin_base import ChangePageContextAdmin, LargeTablePaginator, ReadOnlyAdminMixin
 
 State = CallbackDelivery.State
 
@@ -80,13 +80,14 @@ class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, ChangePageContextAdmin):
     change_form_template = "admin/callbacks/callbackdelivery/change_form.html"
     change_list_template = "admin/callbacks/callbackdelivery/change_list.html"
     list_display = [
         "short_id",
         "conversion_link",
         "partner",
+        "kind",
         "sequence",
         "state_badge",
         "attempts",
@@ -99,6 +100,7 @@ class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.Mo
     list_select_related = ["partner"]
     list_filter = [
         "state",
+        "kind",
         "partner",
         # One indexed range per choice, unlike date_hierarchy's distinct dates of the table.
         ("created_at", admin.DateFieldListFilter),
@@ -117,6 +119,7 @@ class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.Mo
         "id",
         "conversion_link",
         "partner",
+        "kind",
         "sequence_number",
         "state_badge",
         "attempts",
@@ -177,6 +180,12 @@ class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.Mo
     def payload_pretty(self, obj: CallbackDelivery) -> SafeString | str:
         if obj.payload is None:
             return "— (rendered when first sent)"
+        if obj.kind != CallbackDelivery.Kind.CALLBACK:
+            return format_html(
+                '<code class="gk-payload">{}</code><div class="help">Fetched with a GET, the '
+                "same URL on every attempt.</div>",
+                obj.payload.get("url") or "— (the partner had no such postback)",
+            )
         return format_html(
             '<pre class="gk-payload">{}</pre><div class="help">Each attempt adds its own '
             "<code>sentAt</code> (the signed <code>webhook-timestamp</code>).</div>",
@@ -199,19 +208,14 @@ class CallbackDeliveryAdmin(DeliveryResendingViews, ReadOnlyAdminMixin, admin.Mo
     def get_urls(self) -> list[URLPattern]:
         return [*self.resending_urls(), *super().get_urls()]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = dict(extra_context or {})
-        delivery = self.get_object(request, object_id)
-        if delivery is not None and self.has_resend_permission(request):
-            extra_context["resend_url"] = (
-                reverse("admin:callbacks_callbackdelivery_resend", args=[delivery.pk])
-                if delivery.state in RESENDABLE
-                else None
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def change_page_context(
+        self, request: HttpRequest, delivery: CallbackDelivery | None
+    ) -> dict[str, Any]:
+        """The resend button's URL for who may resend (``None``: this one cannot be)."""
+        if delivery is None or not self.has_resend_permission(request):
+            return {}
+        if delivery.state not in RESENDABLE:
+            return {"resend_url": None}
+        return {
+            "resend_url": reverse("admin:callbacks_callbackdelivery_resend", args=[delivery.pk])
+        }

@@ -15,7 +15,7 @@ from callbacks.admin.delivery_display import plural
 from callbacks.admin.resending import RESEND_PERMISSION
 from callbacks.models import Partner
 from callbacks.pausing import partner_pause, partner_resume
-from callbacks.probe import partner_test_callback_send
+from callbacks.probe import ProbeResult, partner_test_callback_send
 from callbacks.replay import REPLAYABLE, ReplaySelection
 
 
@@ -110,19 +110,23 @@ class PartnerOperationViews(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         partner = self._posted_partner(request, object_id)
         result = partner_test_callback_send(partner_id=partner.pk)
+        self.probe_result_tell(request, what="Test callback", result=result)
+        return self._back(partner)
+
+    def probe_result_tell(self, request: HttpRequest, *, what: str, result: ProbeResult) -> None:
+        """What a test send was answered, as a message on the partner's page."""
         timing = f" in {result.duration_ms:,} ms" if result.duration_ms is not None else ""
         if result.status is None:
             self.message_user(
-                request, f"Test callback to {result.url or '—'}: {result.error}", messages.ERROR
+                request, f"{what} to {result.url or '—'}: {result.error}", messages.ERROR
             )
-        else:
-            excerpt = result.body_excerpt.strip() or "(empty body)"
-            self.message_user(
-                request,
-                f"Test callback to {result.url}: HTTP {result.status}{timing}. Answer: {excerpt}",
-                messages.SUCCESS if result.ok else messages.ERROR,
-            )
-        return self._back(partner)
+            return
+        excerpt = result.body_excerpt.strip() or "(empty body)"
+        self.message_user(
+            request,
+            f"{what} to {result.url}: HTTP {result.status}{timing}. Answer: {excerpt}",
+            messages.SUCCESS if result.ok else messages.ERROR,
+        )
 
     def replay_range_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The range form, on to the deliveries' replay confirmation with its filter."""

@@ -25,7 +25,14 @@ from django.utils.safestring import SafeString
 
 from callbacks.admin.delivery_display import moment_format
 from callbacks.admin.health_chart import health_chart_svg
-from callbacks.admin.partner_operations import PartnerOperationViews, ReplayRangeForm
+from callbacks.admin.partner_operations import ReplayRangeForm
+from callbacks.admin.partner_postbacks import (
+    EventPostbackInline,
+    PartnerPostbackViews,
+    macros_help,
+    static_header_masked,
+    static_header_reveal_once,
+)
 from callbacks.admin.partner_secret import (
     PartnerSigningSecretViews,
     signing_secrets_signing,
@@ -33,6 +40,9 @@ from callbacks.admin.partner_secret import (
 from callbacks.admin.resending import RESEND_PERMISSION
 from callbacks.health import PartnerHealth, partner_hourly_attempts, partners_health
 from callbacks.models import Partner
+from callbacks.postback_macros import header_value_validate
+from callbacks.postback_preview import partner_postbacks_preview
+from gokart.admin_base import ChangePageContextAdmin
 
 CALLBACK_URL_MESSAGE = (
     "Enter a full http:// or https:// URL, for example https://partner.example/gokart/callbacks."
@@ -75,6 +85,15 @@ class PartnerForm(forms.ModelForm):
         disabled=True,
         help_text="Always sent: partners reward their users on Success, so it cannot be off.",
     )
+    # The static header's value: typed, never shown back in the form (see partner_postbacks).
+    static_header_secret = forms.CharField(
+        label="Static header value",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The secret the partner gave you. Shown once after saving, then only its "
+        "first and last characters; leave empty to keep the current value.",
+    )
 
     class Meta:
         model = Partner
@@ -86,7 +105,10 @@ class PartnerForm(forms.ModelForm):
             "success_callbacks",
             "pending_callbacks_enabled",
             "rejected_callbacks_enabled",
+            "postback_url",
+            "static_header_name",
         ]
+        widgets = {"postback_url": forms.TextInput(attrs={"class": "vLargeTextField"})}
         error_messages = {"callback_url": {"invalid": CALLBACK_URL_MESSAGE}}
         help_texts = {
             "callback_url": "The http:// or https:// URL that receives a signed JSON POST per "
@@ -94,7 +116,30 @@ class PartnerForm(forms.ModelForm):
             "pending_callbacks_enabled": "Send a callback when a conversion becomes Pending.",
             "rejected_callbacks_enabled": "Send a callback when a conversion is Rejected "
             "(the partner claws the reward back).",
+            "postback_url": "A URL with macros, fetched (GET) for every status change the "
+            "partner is owed, beside the JSON callback. " + macros_help(),
+            "static_header_name": "Optional: a header sent with every callback and postback, "
+            "e.g. X-Api-Token. Leave empty for none.",
         }
+
+    def clean(self) -> dict[str, Any]:
+        """The static header: a new value replaces the stored one; no name, no header."""
+        cleaned = super().clean() or {}
+        name, secret = cleaned.get("static_header_name"), cleaned.get("static_header_secret")
+        self.static_header_set = False
+        if not name:
+            self.instance.static_header_value = ""
+        elif secret:
+            try:
+                header_value_validate(secret)
+            except ValidationError as error:
+                self.add_error("static_header_secret", error)
+                return cleaned
+            self.instance.static_header_value = secret
+            self.static_header_set = True
+        elif not self.instance.static_header_value:
+            self.add_error("static_header_secret", "Enter the header's value.")
+        return cleaned
 
     def clean_callback_url(self) -> str:
         url: str = self.cleaned_data.get("callback_url") or ""
@@ -104,8 +149,9 @@ class PartnerForm(forms.ModelForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.ModelAdmin):
+class PartnerAdmin(PartnerSigningSecretViews, PartnerPostbackViews, ChangePageContextAdmin):
     form = PartnerForm
+    inlines = [EventPostbackInline]
     # A URL typed without a scheme is taken as https://, never http://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "admin/callbacks/partner/change_form.html"
@@ -123,7 +169,7 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
     ]
     list_filter = ["is_active"]
     search_fields = ["name"]  # partners are few: a LIKE scan is fine here
-    readonly_fields = ["signing_secret_masked", "created_at"]
+    readonly_fields = ["signing_secret_masked", "static_header", "created_at"]
     fieldsets = [
         (None, {"fields": ["name", "is_active"]}),
         (
@@ -134,7 +180,16 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
                     "success_callbacks",
                     "pending_callbacks_enabled",
                     "rejected_callbacks_enabled",
+                    "postback_url",
                 ]
+            },
+        ),
+        (
+            "Static header",
+            {
+                "fields": ["static_header", "static_header_name", "static_header_secret"],
+                "description": "Sent beside the signature on every JSON callback, and on every "
+                "templated postback (which is not signed), for receivers that check a token.",
             },
         ),
         (
@@ -166,6 +221,10 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
             rows[0]["masked"],
             others,
         )
+
+    @admin.display(description="static header")
+    def static_header(self, obj: Partner) -> str:
+        return static_header_masked(obj)
 
     # -- the list: health per partner, read for the page's rows in five queries ------------
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
@@ -258,41 +317,45 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerOperationViews, admin.Model
 
     # -- the page: banner, health panel, chart, operations -----------------------------------
     def get_urls(self) -> list[URLPattern]:
-        return [*self.signing_secret_urls(), *self.operation_urls(), *super().get_urls()]
+        return [
+            *self.signing_secret_urls(),
+            *self.operation_urls(),
+            *self.postback_urls(),
+            *super().get_urls(),
+        ]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = dict(extra_context or {})
-        partner = self.get_object(request, object_id)
-        if partner is not None:
-            health = partners_health(partner_ids=[partner.pk])[partner.pk]
-            extra_context.update(
-                partner_health=health,
-                health_rows=_health_rows(health),
-                health_chart=health_chart_svg(partner_hourly_attempts(partner_id=partner.pk)),
-                deliveries_url=reverse("admin:callbacks_callbackdelivery_changelist")
-                + f"?partner__id__exact={partner.pk}",
+    def change_page_context(self, request: HttpRequest, partner: Partner | None) -> dict[str, Any]:
+        """The health panel and chart, and the operations' buttons for who may use them."""
+        if partner is None:
+            return {}
+        health = partners_health(partner_ids=[partner.pk])[partner.pk]
+        context = {
+            "partner_health": health,
+            "health_rows": _health_rows(health),
+            "health_chart": health_chart_svg(partner_hourly_attempts(partner_id=partner.pk)),
+            "deliveries_url": reverse("admin:callbacks_callbackdelivery_changelist")
+            + f"?partner__id__exact={partner.pk}",
+            "postback_previews": partner_postbacks_preview(partner=partner),
+            "static_header_revealed": static_header_reveal_once(request, partner.pk),
+        }
+        if self.has_change_permission(request, partner):
+            context.update(
+                rotate_url=reverse("admin:callbacks_partner_rotate_secret", args=[partner.pk]),
+                pause_url=reverse("admin:callbacks_partner_pause", args=[partner.pk]),
+                resume_url=reverse("admin:callbacks_partner_resume", args=[partner.pk]),
+                test_callback_url=reverse(
+                    "admin:callbacks_partner_test_callback", args=[partner.pk]
+                ),
+                test_postback_url=reverse(
+                    "admin:callbacks_partner_test_postback", args=[partner.pk]
+                ),
             )
-            if self.has_change_permission(request, partner):
-                extra_context.update(
-                    rotate_url=reverse("admin:callbacks_partner_rotate_secret", args=[partner.pk]),
-                    pause_url=reverse("admin:callbacks_partner_pause", args=[partner.pk]),
-                    resume_url=reverse("admin:callbacks_partner_resume", args=[partner.pk]),
-                    test_callback_url=reverse(
-                        "admin:callbacks_partner_test_callback", args=[partner.pk]
-                    ),
+            if request.user.has_perm(RESEND_PERMISSION):
+                context.update(
+                    replay_url=reverse("admin:callbacks_partner_replay", args=[partner.pk]),
+                    replay_form=ReplayRangeForm(),
                 )
-                if request.user.has_perm(RESEND_PERMISSION):
-                    extra_context.update(
-                        replay_url=reverse("admin:callbacks_partner_replay", args=[partner.pk]),
-                        replay_form=ReplayRangeForm(),
-                    )
-        return super().change_view(request, object_id, form_url, extra_context)
+        return context
 
 
 def _health_rows(health: PartnerHealth) -> list[tuple[str, str, str]]:

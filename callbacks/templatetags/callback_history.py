@@ -5,7 +5,9 @@ Whether a change owed a callback is read from its own audit row (``callback_owed
 ``callbacks_suppressed``), recorded when the change was made by the one rule
 (``callbacks.services.callback_owed_sql``): never from the partner's settings of today, which
 may have changed since. One query for the page, whatever its length: the changes' deliveries,
-by the unique ``status_change`` index.
+by the unique ``(status_change, kind)`` index. A change that owed a JSON callback and templated
+postbacks reads as each of them in turn ("Callback: Delivered …; Global postback: Failed …"),
+coloured and linked by the least advanced one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ register = template.Library()
 
 _DELIVERY_FIELDS = (
     "status_change_id",
+    "kind",
     "state",
     "attempts",
     "last_response_status",
@@ -69,6 +72,27 @@ def _describe(delivery: CallbackDelivery) -> ChangeCallback:
     return ChangeCallback(kind, text, url)
 
 
+# The least advanced first: the one that colours and links a change's several deliveries.
+_LEAST_ADVANCED_FIRST = ["failed", "held", "retrying", "pending", "delivered"]
+_KIND_WORDS: dict[str, str] = {
+    CallbackDelivery.Kind.CALLBACK: "Callback",
+    CallbackDelivery.Kind.POSTBACK: "Global postback",
+    CallbackDelivery.Kind.EVENT_POSTBACK: "Event postback",
+}
+
+
+def _describe_all(deliveries: list[CallbackDelivery]) -> ChangeCallback:
+    if len(deliveries) == 1:
+        return _describe(deliveries[0])
+    described = [(_describe(d), d.kind) for d in sorted(deliveries, key=lambda d: d.kind)]
+    shown = min(
+        (callback for callback, _ in described),
+        key=lambda callback: _LEAST_ADVANCED_FIRST.index(callback.kind),
+    )
+    text = "; ".join(f"{_KIND_WORDS[kind]}: {callback.text}" for callback, kind in described)
+    return ChangeCallback(shown.kind, text, shown.url)
+
+
 @register.filter
 def with_callbacks(changes: Iterable[Any]) -> list[tuple[Any, ChangeCallback]]:
     """Each change (a ``StatusChange``) paired with its callback (see the module docstring)."""
@@ -78,9 +102,11 @@ def with_callbacks(changes: Iterable[Any]) -> list[tuple[Any, ChangeCallback]]:
     deliveries = CallbackDelivery.objects.filter(
         status_change_id__in=[change.pk for change in changes]
     ).only(*_DELIVERY_FIELDS)
-    by_change = {delivery.status_change_id: delivery for delivery in deliveries}
+    by_change: dict[int, list[CallbackDelivery]] = {}
+    for delivery in deliveries:
+        by_change.setdefault(delivery.status_change_id, []).append(delivery)
     return [
-        (change, _describe(by_change[change.pk]))
+        (change, _describe_all(by_change[change.pk]))
         if change.pk in by_change
         else (change, _not_sent(change))
         for change in changes

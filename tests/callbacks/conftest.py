@@ -73,6 +73,8 @@ class ReceivedCallback:
     body: bytes
     received_at: float
     answered_at: float = 0.0
+    method: str = "POST"
+    path: str = ""  # with the query string (a templated postback's GET)
 
     @property
     def json(self) -> dict:
@@ -108,10 +110,18 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
+                self._receive(self.rfile.read(length))
+
+            def do_GET(self) -> None:  # noqa: N802 -- a templated postback
+                self._receive(b"")
+
+            def _receive(self, body: bytes) -> None:
                 callback = ReceivedCallback(
                     headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length),
+                    body=body,
                     received_at=time.monotonic(),
+                    method=self.command,
+                    path=self.path,
                 )
                 answer = receiver.answer(callback)
                 if answer.delay:

@@ -38,6 +38,9 @@ def partner_form(**overrides):
         "callback_url": "https://rewards.example/gokart/callbacks",
         "pending_callbacks_enabled": "on",
         "rejected_callbacks_enabled": "on",
+        # The page's event postbacks inline, empty.
+        "event_postbacks-TOTAL_FORMS": "0",
+        "event_postbacks-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
