@@ -8,7 +8,8 @@ A postback is validated in this order, and the first failure answers:
 
 Nothing is recorded for those. A postback that gets past them is attributable and is recorded
 (once: a repeat by click and event, or by the offer's transaction id, answers the conversion
-already recorded with ``duplicate=True``), with the status the offer gives it:
+already recorded with ``duplicate=True``), with the status the offer gives it, by the first of
+these rules that applies (``_STATUS_RULES``, in SQL, where it runs):
 
 - inactive offer → Rejected, "Offer is inactive.";
 - click older than the offer's attribution window → Rejected, with that reason;
@@ -17,20 +18,30 @@ already recorded with ``duplicate=True``), with the status the offer gives it:
   the pending-time task moves it to Success;
 - automatic offer → Success.
 
-The new conversion, its first ``StatusChange`` audit row (old status "" → new, source
-postback, sequence 1) and, when the partner wants that status, its ``CallbackDelivery`` outbox
-row are written together, with the conversion tally's +1: one ``INSERT … ON CONFLICT DO
-NOTHING`` statement with the audit trail's writer (``conversions.audit``) chained to it, so a
-busy postback endpoint costs two round trips (attribute, record); concurrent copies of one
-postback are settled by the unique constraints, never by a read-then-write race.
+**One round trip per postback.** Attribution (click, offer, accepted tokens, event), the checks
+above, the status rules, the duplicate rules, the conversion, its first ``StatusChange`` audit
+row (old status "" → new, source postback, sequence 1, the first link of its hash chain),
+its ``CallbackDelivery`` outbox row when the partner wants that status, and the conversion
+tally's +1 are one statement (data-modifying CTEs, the audit trail's writer
+``conversions.audit`` chained to the ``INSERT … ON CONFLICT DO NOTHING``), which also answers
+the refusal, or the conversion already recorded for a duplicate. Concurrent copies of one
+postback are settled by the unique constraints, never by a read-then-write race; the copy that
+lost such a race to a transaction committed while it ran (its snapshot cannot see that row)
+reads the winner in a second statement, the only case with two. A click is one statement too
+(offer and partner checked, the click inserted). Parameters are checked before the database
+is touched (``conversions.views``). On the tracking tier each statement is prepared once per
+pooled connection (``gokart.tracking.settings``): a request sends only its parameters.
+
+The token is compared in SQL, as its digest (``gokart.encryption.token_digest``: hint, ``$``,
+SHA-256): what equality's timing could tell an attacker is how many leading characters of a
+digest match, which says nothing of the token beyond the hint the admin shows anyway.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection
@@ -38,7 +49,6 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from callbacks import services as callback_services
-from callbacks.models import Partner
 from callbacks.status_change_rows import StatusChangeRows
 from conversions.audit import (
     AUDIT_ID_SEQUENCE_SQL,
@@ -72,24 +82,48 @@ def click_record(
 ) -> tuple[Click, str]:
     """Record a click; returns it and the offer's landing URL with ``{gk_click_id}`` filled in.
 
-    Raises ``TrackingError`` (404) for an unknown or inactive offer or partner.
+    Raises ``TrackingError`` (404) for an unknown or inactive offer or partner. One statement.
     """
-    offer = Offer.objects.filter(pk=offer_id).only("is_active", "landing_url").first()
-    if offer is None:
+    click = Click(offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address)
+    params = {f"click_{column}": value for column, value in _insert_values(click).items()}
+    with connection.cursor() as cursor:
+        cursor.execute(_click_sql(), params)
+        offer_active, landing_url, partner_active, click_pk = cursor.fetchone()
+    if offer_active is None:
         raise TrackingError(f"Unknown offer {offer_id}.", status=404)
-    if not offer.is_active:
+    if not offer_active:
         raise TrackingError(f"Offer {offer_id} is not active.", status=404)
-    partner_active = (
-        Partner.objects.filter(pk=partner_id).values_list("is_active", flat=True).first()
-    )
     if partner_active is None:
         raise TrackingError(f"Unknown partner {partner_id}.", status=404)
     if not partner_active:
         raise TrackingError(f"Partner {partner_id} is not active.", status=404)
-    click = Click.objects.create(
-        offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address
-    )
-    return click, offer.landing_url.replace("{gk_click_id}", click.gk_click_id)
+    click.pk = click_pk
+    click._state.adding = False
+    click._state.db = connection.alias
+    return click, landing_url.replace("{gk_click_id}", click.gk_click_id)
+
+
+@cache
+def _click_sql() -> str:
+    columns = _columns(Click)
+    placeholders = ", ".join(f"%(click_{column})s" for column in columns)
+    return f"""
+        WITH offer AS (
+            SELECT o.is_active, o.landing_url FROM conversions_offer o
+            WHERE o.id = %(click_offer_id)s::bigint
+        ),
+        partner AS (
+            SELECT p.is_active FROM callbacks_partner p
+            WHERE p.id = %(click_partner_id)s::bigint
+        ),
+        inserted AS (
+            INSERT INTO conversions_click ({_quoted(columns)})
+            SELECT {placeholders} FROM offer o, partner p WHERE o.is_active AND p.is_active
+            RETURNING id
+        )
+        SELECT (SELECT is_active FROM offer), (SELECT landing_url FROM offer),
+               (SELECT is_active FROM partner), (SELECT id FROM inserted)
+    """  # noqa: S608 -- only column names are interpolated
 
 
 def conversion_record_from_postback(
@@ -106,141 +140,222 @@ def conversion_record_from_postback(
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    found = _attribution_find(gk_click_id=gk_click_id, event_code=event_code, now=now)
-    attribution, offer_event = _attribution_check(found, event_code=event_code, token=token)
-    status, reason, pending_until = _initial_status(attribution, now=now)
     conversion = Conversion(
-        click_id=attribution.click_id,
-        offer_event_id=offer_event.id,
-        offer_id=attribution.offer_id,
-        partner_id=attribution.partner_id,
-        status=status,
-        status_reason=reason,
         status_source=Source.POSTBACK,
         status_changed_at=now,
         status_version=1,
-        pending_until=pending_until,
-        payout=offer_event.payout,
-        revenue=offer_event.revenue,
         transaction_id=transaction_id,
         created_at=now,
     )
-    recorded = _conversion_insert(conversion=conversion)
-    if not recorded:
-        return _duplicate_result(conversion=conversion)
-    return PostbackResult(conversion_id=conversion.pk, status=status, duplicate=False)
+    params: dict[str, Any] = {
+        f"conversion_{column}": value
+        for column, value in _insert_values(conversion).items()
+        if column not in _ATTRIBUTED
+    }
+    params.update(AuditContext(source=Source.POSTBACK).params())
+    params.update(
+        gk_click_id=gk_click_id,
+        event_code=event_code or "",
+        token=str(token_digest(token)),
+        now=now,
+        **_STATUS_REASONS,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_postback_sql(event_named=bool(event_code)), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise TrackingError("Unknown gk_click_id.", status=404)
+    outcome = _PostbackOutcome(*row)
+    if outcome.refusal:
+        raise _refusal_error(outcome.refusal, event_code=event_code)
+    if outcome.conversion_id is not None:
+        if outcome.deliveries:
+            callback_services.callback_deliveries_dispatch_on_commit()
+        return PostbackResult(
+            conversion_id=outcome.conversion_id, status=outcome.status, duplicate=False
+        )
+    if outcome.duplicate_id is not None:
+        return PostbackResult(
+            conversion_id=outcome.duplicate_id, status=outcome.duplicate_status, duplicate=True
+        )
+    return _duplicate_committed_meanwhile(outcome, transaction_id=transaction_id)
 
 
 @dataclass(frozen=True)
-class _OfferEvent:
-    id: int
-    payout: Decimal
-    revenue: Decimal
+class _PostbackOutcome:
+    """The postback statement's one row (none: unknown click)."""
+
+    refusal: str | None  # bad_token, no_event, several_events; None: attributed
+    click_id: int | None
+    offer_event_id: int | None
+    offer_id: int | None
+    conversion_id: int | None  # recorded now
+    status: str
+    deliveries: int
+    duplicate_id: int | None  # recorded before
+    duplicate_status: str
 
 
-@dataclass(frozen=True)
-class _Attribution:
-    """A click, its offer and the offer event a postback names (``None`` when none matched)."""
-
-    click_id: int
-    partner_id: int
-    clicked_at: datetime
-    offer_id: int
-    offer_is_active: bool
-    rewarding_mode: str
-    pending_time: timedelta | None
-    attribution_window: timedelta
-    # The current token, then those replaced by rotations and still accepted.
-    postback_tokens: tuple[str, ...]
-    offer_event: _OfferEvent | None
+def _refusal_error(refusal: str, *, event_code: str | None) -> TrackingError:
+    if refusal == "bad_token":
+        return TrackingError("Invalid token.", status=403)
+    if refusal == "several_events":
+        return TrackingError(
+            "Missing parameter 'event': this offer has several events.", status=400
+        )
+    if event_code:
+        return TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
+    return TrackingError("This offer has no events to record.", status=400)
 
 
-# One query for the click, its offer, its tokens and the event: the event named by the
-# postback, or (when it names none) the offer's first two, to tell a single-event offer from a
-# multi-event one. Replaced tokens are read from their (offer, expires_at) index: usually none.
-_ATTRIBUTION_SQL = """
-    SELECT c.id, c.partner_id, c.created_at, o.id, o.is_active, o.rewarding_mode,
-           o.pending_time, o.attribution_window,
-           ARRAY[o.postback_secret] || ARRAY(
-               SELECT r.token FROM conversions_replacedpostbacktoken r
-               WHERE r.offer_id = o.id AND r.expires_at > %s
-           ),
-           e.id, e.payout, e.revenue
+# The conversion's columns that come from its attribution (the SQL expression of each, over
+# ``new_conversion n``) rather than from the instance built in Python.
+_ATTRIBUTED = {
+    "click_id": "n.click_id",
+    "offer_event_id": "n.offer_event_id",
+    "offer_id": "n.offer_id",
+    "partner_id": "n.partner_id",
+    "status": "n.status",
+    "status_reason": "n.reason",
+    "pending_until": "n.pending_until",
+    "payout": "n.payout",
+    "revenue": "n.revenue",
+}
+
+_STATUS_REASONS = {
+    "reason_offer_inactive": "Offer is inactive.",
+    "reason_outside_window": "Conversion is outside the offer's attribution window.",
+}
+
+# The new conversion's status, reason and pending_until: the first rule that applies, in order
+# (the module docstring's list), over the attributed postback ``v``.
+_STATUS_RULES = f"""
+    SELECT r.status, r.reason, r.pending_until FROM (VALUES
+        (1, NOT v.offer_is_active, '{Status.REJECTED}', %(reason_offer_inactive)s,
+            NULL::timestamptz),
+        (2, %(now)s - v.clicked_at > v.attribution_window, '{Status.REJECTED}',
+            %(reason_outside_window)s, NULL),
+        (3, v.rewarding_mode = '{Offer.RewardingMode.MANUAL}', '{Status.PENDING}', '', NULL),
+        (4, coalesce(v.pending_time <> interval '0', false), '{Status.PENDING}', '',
+            %(now)s + v.pending_time),
+        (5, true, '{Status.SUCCESS}', '', NULL)
+    ) AS r(rank, applies, status, reason, pending_until)
+    WHERE r.applies ORDER BY r.rank LIMIT 1
+"""  # noqa: S608 -- only our own enum values are interpolated
+
+# The click, its offer, whether the token is accepted (the offer's current token, or one it
+# replaced whose grace has not run out, from their (offer, expires_at) index: usually none) and
+# the event: the one named by the postback, or (when it names none) the offer's first two, to
+# tell a single-event offer from a multi-event one.
+_ATTRIBUTION = """
+    SELECT c.id AS click_id, c.partner_id, c.created_at AS clicked_at, o.id AS offer_id,
+           o.is_active AS offer_is_active, o.rewarding_mode, o.pending_time,
+           o.attribution_window,
+           (o.postback_secret = %(token)s OR EXISTS (
+               SELECT FROM conversions_replacedpostbacktoken r
+               WHERE r.offer_id = o.id AND r.expires_at > %(now)s AND r.token = %(token)s
+           )) AS token_accepted,
+           e.id AS offer_event_id, e.payout, e.revenue
     FROM conversions_click c
     JOIN conversions_offer o ON o.id = c.offer_id
     LEFT JOIN conversions_offerevent e ON e.offer_id = o.id AND {event_condition}
-    WHERE c.gk_click_id = %s
+    WHERE c.gk_click_id = %(gk_click_id)s
     ORDER BY e.id
     LIMIT 2
 """
 
-
-def _attribution_find(
-    *, gk_click_id: str, event_code: str | None, now: datetime
-) -> list[_Attribution]:
-    # Raw SQL: the ORM would spend longer compiling this query than PostgreSQL running it.
-    if event_code:
-        sql, params = _ATTRIBUTION_SQL.format(event_condition="e.code = %s"), [event_code]
-    else:
-        sql, params = _ATTRIBUTION_SQL.format(event_condition="true"), []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *params, gk_click_id])
-        return [
-            _Attribution(
-                click_id=row[0],
-                partner_id=row[1],
-                clicked_at=row[2],
-                offer_id=row[3],
-                offer_is_active=row[4],
-                rewarding_mode=row[5],
-                pending_time=row[6],
-                attribution_window=row[7],
-                postback_tokens=tuple(row[8]),
-                offer_event=_OfferEvent(*row[9:]) if row[9] else None,
-            )
-            for row in cursor.fetchall()
-        ]
+# The conversion already recorded for the same click and event, or the same transaction id on
+# the offer (each on its unique index), read only when nothing was inserted.
+_DUPLICATE = """
+    SELECT d.id, d.status FROM (
+        (SELECT d.id, d.status FROM conversions_conversion d
+         WHERE d.click_id = v.click_id AND d.offer_event_id = v.offer_event_id)
+        UNION ALL
+        (SELECT d.id, d.status FROM conversions_conversion d
+         WHERE d.transaction_id = %(conversion_transaction_id)s AND d.transaction_id <> ''
+           AND d.offer_id = v.offer_id)
+    ) d
+    WHERE v.refusal IS NULL AND NOT EXISTS (SELECT FROM inserted)
+    ORDER BY d.id LIMIT 1
+"""
 
 
-def _attribution_check(
-    found: list[_Attribution], *, event_code: str | None, token: str
-) -> tuple[_Attribution, _OfferEvent]:
-    """The one click and offer event a postback names, or the ``TrackingError`` that refuses it."""
-    if not found:
-        raise TrackingError("Unknown gk_click_id.", status=404)
-    attribution = found[0]
-    if not _token_accepted(attribution.postback_tokens, token):
-        raise TrackingError("Invalid token.", status=403)
-    if attribution.offer_event is None:
-        if event_code:
-            raise TrackingError(f"Unknown event {event_code!r} for this offer.", status=400)
-        raise TrackingError("This offer has no events to record.", status=400)
-    if len(found) > 1:
-        raise TrackingError("Missing parameter 'event': this offer has several events.", status=400)
-    return attribution, attribution.offer_event
+@cache
+def _postback_sql(*, event_named: bool) -> str:
+    """The postback's one statement (two texts: with and without an event code, each prepared
+    once per connection on the tracking tier)."""
+    columns = _columns(Conversion)
+    values = ", ".join(_ATTRIBUTED.get(column, f"%(conversion_{column})s") for column in columns)
+    changes = StatusChangeRows("first_change")
+    changes_columns = changes.columns_sql(
+        conversion="c",
+        old_status="''::varchar",
+        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
+        callback_owed="n.callback_owed",
+    )
+    # The first link of the conversion's hash chain is written with it, so its id is drawn
+    # first; whether the status owes a callback is decided once, here, for the hash, the audit
+    # row and the outbox insert.
+    chain_hash = status_change_hash_sql(
+        conversion_id="n.id",
+        sequence_number="%(conversion_status_version)s::bigint",
+        old_status="''",
+        new_status="n.status",
+        reason="n.reason",
+        created_at="%(conversion_status_changed_at)s::timestamptz",
+        callback_owed="n.callback_owed",
+        previous_hash="NULL",
+    )
+    attribution = _ATTRIBUTION.format(
+        event_condition="e.code = %(event_code)s" if event_named else "true"
+    )
+    return f"""
+        WITH attribution AS ({attribution}),
+        verdict AS (
+            SELECT a.*, CASE WHEN NOT a.token_accepted THEN 'bad_token'
+                             WHEN a.offer_event_id IS NULL THEN 'no_event'
+                             WHEN (SELECT count(*) FROM attribution) > 1 THEN 'several_events'
+                        END AS refusal
+            FROM attribution a
+            LIMIT 1
+        ),
+        new_conversion AS (
+            SELECT v.click_id, v.offer_event_id, v.offer_id, v.partner_id, v.payout, v.revenue,
+                   s.status, s.reason, s.pending_until,
+                   nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id,
+                   {callback_owed_sql_for(partner="p", status="s.status")} AS callback_owed
+            FROM verdict v
+            CROSS JOIN LATERAL ({_STATUS_RULES}) s
+            JOIN callbacks_partner p ON p.id = v.partner_id
+            WHERE v.refusal IS NULL
+        ),
+        inserted AS (
+            INSERT INTO conversions_conversion AS c (id, {_quoted(columns)}, audit_chain_hash)
+            SELECT n.id, {values}, {chain_hash} FROM new_conversion n
+            ON CONFLICT DO NOTHING
+            RETURNING c.*
+        ),
+        first_change AS (
+            SELECT {changes_columns} FROM inserted c CROSS JOIN new_conversion n
+        ),
+        {status_changes_record_sql(changes=changes, send_callbacks=True)}
+        SELECT v.refusal, v.click_id, v.offer_event_id, v.offer_id,
+               ch.{changes.conversion_id}, ch.{changes.new_status},
+               (SELECT count(*) FROM deliveries), dup.id, dup.status
+        FROM verdict v
+        LEFT JOIN first_change ch ON true
+        LEFT JOIN LATERAL ({_DUPLICATE}) dup ON true
+    """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
 
 
-def _token_accepted(accepted: tuple[str, ...], token: str) -> bool:
-    """Whether ``token`` is one of the offer's accepted tokens. Every one is compared, each in
-    constant time, so the answer's timing tells nothing of which matched or how much."""
-    given = token_digest(token).encode()  # the columns hold digests (gokart.encryption)
-    matches = [hmac.compare_digest(candidate.encode(), given) for candidate in accepted]
-    return any(matches)
+def _columns(model: type[Model]) -> list[str]:
+    """The columns an insert writes (every concrete field but the primary key), in the order of
+    :func:`_insert_values`."""
+    return [str(field.column) for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _initial_status(
-    attribution: _Attribution, *, now: datetime
-) -> tuple[str, str, datetime | None]:
-    """The status, reason and ``pending_until`` a new conversion gets from its offer."""
-    if not attribution.offer_is_active:
-        return Status.REJECTED, "Offer is inactive.", None
-    if now - attribution.clicked_at > attribution.attribution_window:
-        return Status.REJECTED, "Conversion is outside the offer's attribution window.", None
-    if attribution.rewarding_mode == Offer.RewardingMode.MANUAL:
-        return Status.PENDING, "", None
-    if attribution.pending_time:
-        return Status.PENDING, "", now + attribution.pending_time
-    return Status.SUCCESS, "", None
+def _quoted(columns: list[str]) -> str:
+    return ", ".join(connection.ops.quote_name(column) for column in columns)
 
 
 def _insert_values(instance: Model) -> dict[str, Any]:
@@ -253,73 +368,14 @@ def _insert_values(instance: Model) -> dict[str, Any]:
     }
 
 
-def _conversion_insert(*, conversion: Conversion) -> bool:
-    """Insert the conversion, its first audit row and its outbox row in one statement; False
-    (and nothing written) when a conversion for the same click and event or transaction
-    exists."""
-    values = _insert_values(conversion)
-    params: dict[str, Any] = {f"conversion_{column}": value for column, value in values.items()}
-    params.update(AuditContext(source=Source.POSTBACK).params())
-    columns = ", ".join(connection.ops.quote_name(column) for column in values)
-    placeholders = ", ".join(f"%(conversion_{column})s" for column in values)
-    changes = StatusChangeRows("first_change")
-    changes_columns = changes.columns_sql(
-        conversion="c",
-        old_status="''::varchar",
-        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
-        callback_owed="n.callback_owed",
-    )
-    record_sql = status_changes_record_sql(changes=changes, send_callbacks=True)
-    # The first link of the conversion's hash chain is written with it, so its id is drawn
-    # first; whether the status owes a callback is decided once, here, for the hash, the audit
-    # row and the outbox insert.
-    owed = callback_owed_sql_for(partner="p", status="%(conversion_status)s::text")
-    chain_hash = status_change_hash_sql(
-        conversion_id="n.id",
-        sequence_number="%(conversion_status_version)s::bigint",
-        old_status="''",
-        new_status="%(conversion_status)s::text",
-        reason="%(conversion_status_reason)s::text",
-        created_at="%(conversion_status_changed_at)s::timestamptz",
-        callback_owed="n.callback_owed",
-        previous_hash="NULL",
-    )
-    sql = f"""
-        WITH new_conversion AS (
-            SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id,
-                   {owed} AS callback_owed
-            FROM callbacks_partner p WHERE p.id = %(conversion_partner_id)s
-        ),
-        inserted AS (
-            INSERT INTO conversions_conversion AS c (id, {columns}, audit_chain_hash)
-            VALUES ((SELECT id FROM new_conversion), {placeholders},
-                    (SELECT {chain_hash} FROM new_conversion n))
-            ON CONFLICT DO NOTHING
-            RETURNING c.*
-        ),
-        first_change AS (
-            SELECT {changes_columns} FROM inserted c CROSS JOIN new_conversion n
-        ),
-        {record_sql}
-        SELECT {changes.conversion_id}, (SELECT count(*) FROM deliveries) FROM first_change
-    """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    conversion.pk, deliveries = row
-    if deliveries:
-        callback_services.callback_deliveries_dispatch_on_commit()
-    return True
-
-
-def _duplicate_result(*, conversion: Conversion) -> PostbackResult:
-    """The conversion already recorded for a repeated postback (same click and event, or the
-    same transaction id on the offer), as it is now."""
-    same = Q(click_id=conversion.click_id, offer_event_id=conversion.offer_event_id)
-    if conversion.transaction_id:
-        same |= Q(offer_id=conversion.offer_id, transaction_id=conversion.transaction_id)
+def _duplicate_committed_meanwhile(
+    outcome: _PostbackOutcome, *, transaction_id: str
+) -> PostbackResult:
+    """The conversion that a concurrent copy of this postback committed while its statement
+    ran (that statement's snapshot could not see it), read now."""
+    same = Q(click_id=outcome.click_id, offer_event_id=outcome.offer_event_id)
+    if transaction_id:
+        same |= Q(offer_id=outcome.offer_id, transaction_id=transaction_id)
     existing = Conversion.objects.filter(same).order_by("pk").values_list("pk", "status").first()
     if existing is None:  # the constraint that refused the row is not one of ours
         raise IntegrityError("Postback refused by a constraint, but no duplicate was found.")

@@ -9,18 +9,24 @@ so the path is unknown: every such answer is JSON, the admin's too (a browser ne
 
 Its access and error logs mask postback tokens (``token=[masked]``) as Django's request logs
 do (``gokart.log_redaction``): ``--access-logfile`` would otherwise write every GET postback's
-token with its request line.
+token with its request line. The health probes (``/healthz``, ``/readyz``: ``gokart.health``),
+polled every second by load balancers, are left out of the access log.
+
+The tracking tier runs with the same file: ``gunicorn gokart.tracking.wsgi -c
+python:gokart.gunicorn_config …`` (README, "Deploying").
 """
 
 from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 from gunicorn import util
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
+from gokart.health import HEALTH_PATHS
 from gokart.log_redaction import TokensMasked
 
 # gunicorn's own default, written down: a postback's parameters fit well within it (each is at
@@ -43,7 +49,13 @@ util.write_error = json_error_write
 
 
 class TokensMaskedLogger(Logger):
-    """gunicorn's logger, its access and error lines through ``TokensMasked``."""
+    """gunicorn's logger, its access and error lines through ``TokensMasked``; health probes
+    not logged."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if environ.get("PATH_INFO") in HEALTH_PATHS:
+            return
+        super().access(resp, req, environ, request_time)
 
     def setup(self, cfg: Config) -> None:
         super().setup(cfg)

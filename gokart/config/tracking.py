@@ -33,3 +33,9 @@ TRACKING_RATE_PER_OFFER = knob(
     "TRACKING_RATE_PER_OFFER", 2000.0, "requests per second for one offer (postbacks: per token)"
 )
 TRACKING_BURST_PER_OFFER = knob("TRACKING_BURST_PER_OFFER", 4000, "requests at once for one offer")
+# gokart/tracking/settings.py: the tracking tier's processes lend each request one of these.
+TRACKING_DATABASE_POOL_SIZE = knob(
+    "TRACKING_DATABASE_POOL_SIZE",
+    4,
+    "PostgreSQL connections each tracking-tier process keeps in its pool (at least its threads)",
+)

@@ -1,0 +1,415 @@
+"""What ``bench/postback.py`` and ``bench/click.py`` share: the tracking tier under gunicorn
+(``gokart.tracking``'s application with the floor route of ``bench.tracking_floor``:
+``bench.tracking_floor_wsgi``), loaded by ``wrk``
+with a Lua script that gives every request a fresh click (postbacks) or sub id (clicks), the
+CPU that wrk and the server used measured from the kernel's accounting.
+
+Each endpoint is warmed up first (every server thread takes its pooled connection and prepares
+its statements), then timed; the floor and the endpoint run against the same server, one after
+the other, in the same sitting. wrk counts a response of status 400 or more as an error; a
+request still in flight when wrk stops is neither counted nor lost (the checks allow for them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WRK = "/usr/bin/wrk"
+
+# args: kind (postback, click, floor, floor_click), the first index, wrk's thread count, then
+# the postback token, or the click's offer and partner ids. Thread k takes indexes first + k,
+# first + k + threads, … so no two requests share one; done() prints the totals and the next
+# free index (warm-up and timed runs use disjoint ranges).
+LUA_SCRIPT = r"""
+local threads = {}
+local started = 0
+function setup(thread)
+  thread:set("thread_number", started)
+  started = started + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  kind, stride = args[1], tonumber(args[3])
+  n = tonumber(args[2]) + thread_number
+  first_arg, second_arg = args[4], args[5]
+end
+function request()
+  local i = n
+  n = n + stride
+  local id = string.format("%032x", i)
+  if kind == "postback" then
+    return wrk.format("GET", "/postback/?gk_click_id=" .. id .. "&event=install&txn_id=bench-"
+      .. i .. "&token=" .. first_arg)
+  elseif kind == "click" then
+    return wrk.format("GET", "/click/" .. first_arg .. "/" .. second_arg .. "/?sub=user-" .. i)
+  elseif kind == "floor_click" then
+    return wrk.format("GET", "/bench/floor/click/?gk_click_id=" .. id)
+  end
+  return wrk.format("GET", "/bench/floor/?gk_click_id=" .. id)
+end
+function done(summary, latency, requests)
+  local next_index = 0
+  for _, thread in ipairs(threads) do
+    local thread_next = thread:get("n")
+    if thread_next > next_index then next_index = thread_next end
+  end
+  local e = summary.errors
+  io.write(string.format('WRK_RESULT {"requests": %d, "duration_us": %d, "socket_errors": %d, '
+    .. '"status_errors": %d, "p50_us": %d, "p99_us": %d, "next_index": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), next_index))
+end
+"""
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One wrk run: what it got back, and the CPU that wrk and the server spent meanwhile."""
+
+    requests: int  # answered
+    seconds: float
+    errors: int  # socket errors and answers of status 400 or more
+    status_errors: int  # answers of status 400 or more
+    p50_ms: float
+    p99_ms: float
+    next_index: int
+    wrk_cpu_seconds: float
+    server_cpu_seconds: float
+
+    @property
+    def answered_ok(self) -> int:
+        return self.requests - self.status_errors
+
+    @property
+    def per_second(self) -> float:
+        """Answers below status 400 per second."""
+        return self.answered_ok / self.seconds
+
+    @property
+    def wrk_cpu_percent(self) -> float:
+        """wrk's CPU time over the run, in per cent of one core."""
+        return 100 * self.wrk_cpu_seconds / self.seconds
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """Server CPU (all gunicorn processes) per answered request, in milliseconds."""
+        return 1000 * self.server_cpu_seconds / max(1, self.requests)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_busy_percent(seconds: float = 1.0) -> float:
+    """How busy this machine's CPUs are (others' work included), from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    return 100 * (1 - (idle_after - idle_before) / max(1, total_after - total_before))
+
+
+def server_environment(*, postgres_url: str, database: str, broker: str, queue: str) -> dict:
+    """The tracking server's environment: production-like (``DEBUG=0``), its own database and
+    queue, rate limits checked on every request (one Redis round trip, as in production) but
+    too high to refuse any."""
+    from bench.database import field_encryption_key
+
+    return {
+        **os.environ,
+        "DATABASE_URL": f"{postgres_url}/{database}",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": field_encryption_key(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CALLBACK_ALLOW_LOOPBACK": "1",
+        "LOG_LEVEL": "ERROR",
+        "TRACKING_RATE_PER_OFFER": "1000000",
+        "TRACKING_BURST_PER_OFFER": "1000000",
+        "DJANGO_SETTINGS_MODULE": "gokart.settings",
+    }
+
+
+class TrackingServer:
+    """gunicorn serving the tracking tier with the floor route on a free port of 127.0.0.1."""
+
+    def __init__(self, *, env: dict, workers: int, threads: int, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        command = [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "bench.tracking_floor_wsgi:application",
+            "-c",
+            "python:gokart.gunicorn_config",
+            f"--bind=127.0.0.1:{self.port}",
+            "--worker-class=gthread",
+            f"--workers={workers}",
+            f"--threads={threads}",
+            "--keep-alive=60",
+            "--backlog=2048",
+            # The workers' heartbeat file, touched on every loop: keep it in memory.
+            *(["--worker-tmp-dir=/dev/shm"] if Path("/dev/shm").is_dir() else []),
+            f"--error-logfile={log}",
+            "--log-level=warning",
+        ]
+        server_env = {**env, "TRACKING_DATABASE_POOL_SIZE": str(threads)}
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=server_env)  # noqa: S603
+        self._ready_wait()
+
+    def _ready_wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                probe.request("GET", "/readyz")
+                if probe.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit("gunicorn was not ready within 30 s")
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the master and its workers so far."""
+        total = 0.0
+        try:
+            master = psutil.Process(self.process.pid)
+            for process in [master, *master.children(recursive=True)]:
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wrk_run(
+    server: TrackingServer,
+    *,
+    kind: str,
+    first_index: int,
+    seconds: int,
+    connections: int,
+    threads: int,
+    args: list[str],
+) -> LoadRun:
+    """One wrk run against ``server``; wrk's CPU time from its own rusage (``wait4``)."""
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".lua") as script,
+        tempfile.TemporaryFile() as output,
+    ):
+        script.write(LUA_SCRIPT)
+        script.flush()
+        command = [
+            WRK,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout=10s",
+            f"-s{script.name}",
+            f"http://127.0.0.1:{server.port}",
+            "--",
+            kind,
+            str(first_index),
+            str(threads),
+            *args,
+        ]
+        server_cpu_before = server.cpu_seconds()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        server_cpu = server.cpu_seconds() - server_cpu_before
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    found = [line for line in text.splitlines() if line.startswith("WRK_RESULT ")]
+    if process.returncode != 0 or not found:
+        raise SystemExit(f"wrk failed ({process.returncode}): {text[-2000:]}")
+    result = json.loads(found[-1].removeprefix("WRK_RESULT "))
+    return LoadRun(
+        requests=result["requests"],
+        seconds=result["duration_us"] / 1e6,
+        errors=result["socket_errors"] + result["status_errors"],
+        status_errors=result["status_errors"],
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        next_index=result["next_index"],
+        wrk_cpu_seconds=usage.ru_utime + usage.ru_stime,
+        server_cpu_seconds=server_cpu,
+    )
+
+
+def warmed_run(server: TrackingServer, *, kind: str, first_index: int, **load) -> list[LoadRun]:
+    """A 2-second warm-up, then the timed run (on the next free indexes): both runs."""
+    seconds = load.pop("seconds")
+    warmup = wrk_run(server, kind=kind, first_index=first_index, seconds=2, **load)
+    timed = wrk_run(server, kind=kind, first_index=warmup.next_index, seconds=seconds, **load)
+    return [warmup, timed]
+
+
+def summary_line(name: str, timed: LoadRun, *, connections: int) -> str:
+    """What a timed run measured, for stderr."""
+    return (
+        f"{name}: {timed.requests} in {timed.seconds:.1f} s ({timed.per_second:.0f}/s) over "
+        f"{connections} connections, p50 {timed.p50_ms:.1f} ms, p99 {timed.p99_ms:.1f} ms, "
+        f"errors {timed.errors}; wrk used {timed.wrk_cpu_percent:.0f}% of one core, the "
+        f"server {timed.server_cpu_ms:.2f} ms of CPU per request"
+    )
+
+
+def arguments_parse(description: str, *, database: str) -> argparse.ArgumentParser:
+    """The options both benchmarks take (each adds its own before parsing)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8, help="wrk's keep-alive connections")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--database", default=database)
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/2")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
+    return parser
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One benchmark sitting: the floor's runs and the endpoint's (warm-up, timed), what the
+    check of the database found, and how busy the machine was before."""
+
+    floor: list[LoadRun]
+    endpoint: list[LoadRun]
+    checked: Any
+    busy_before: float
+    log_tail: str
+
+    def errors(self, *, recorded: int, repeated: int, connections: int) -> int:
+        """The endpoint's errors, plus every answer not recorded once: ``recorded`` may exceed
+        the answers by the requests in flight when each run stopped (or that timed out)."""
+        answered = sum(run.answered_ok for run in self.endpoint)
+        failed = sum(run.errors for run in self.endpoint)
+        unanswered = recorded - answered
+        in_flight = len(self.endpoint) * connections + failed
+        return failed + repeated + (0 if 0 <= unanswered <= in_flight else abs(unanswered))
+
+
+def sitting_run(
+    args: argparse.Namespace,
+    *,
+    name: str,
+    seed: Callable[[], Any],
+    floor_kind: str,
+    endpoint_kind: str,
+    endpoint_args: Callable[[Any], list[str]],
+    check: Callable[[Any], Any],
+) -> Sitting:
+    """Create and migrate the database, ``seed()`` it, start the server, run the floor then the
+    endpoint, stop the server, ``check(seeded)`` the database, clean up."""
+    from bench.database import database_drop, database_recreate
+
+    postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+    queue = f"gokart-bench-{name}-{os.getpid()}"
+    env = server_environment(
+        postgres_url=postgres_url, database=args.database, broker=args.broker, queue=queue
+    )
+    os.environ.update(env)
+    load = {"seconds": args.seconds, "connections": args.connections, "threads": args.wrk_threads}
+    database_recreate(postgres_url, args.database)
+    server = None
+    try:
+        import django
+        from django.core.management import call_command
+        from django.db import connections
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        seeded = seed()
+        connections.close_all()
+        busy_before = cpu_busy_percent()  # others' work on the machine lowers the figures
+        with tempfile.TemporaryDirectory(prefix="gokart-bench-") as tmp:
+            log = Path(tmp) / "gunicorn.log"
+            server = TrackingServer(env=env, workers=args.workers, threads=args.threads, log=log)
+            floor = warmed_run(server, kind=floor_kind, first_index=0, args=[], **load)
+            endpoint = warmed_run(
+                server, kind=endpoint_kind, first_index=0, args=endpoint_args(seeded), **load
+            )
+            server.stop()
+            log_tail = log.read_text()[-1500:]
+        checked = check(seeded)
+        connections.close_all()
+    finally:
+        if server is not None:
+            server.stop()
+        broker_queue_delete(args.broker, queue)
+        if not args.keep_db:
+            database_drop(postgres_url, args.database)
+    return Sitting(floor, endpoint, checked, busy_before, log_tail)
+
+
+def report(name: str, sitting: Sitting, args: argparse.Namespace, *, errors: int, recorded: str):
+    """Print what was measured (stderr) and the last line, ``<name>_per_s=… floor_per_s=…
+    ratio=…``."""
+    timed, floor = sitting.endpoint[-1], sitting.floor[-1]
+    print(
+        f"server: tracking tier, {args.workers} gunicorn workers x {args.threads} threads; "
+        f"CPU busy before the run (other processes): {sitting.busy_before:.0f}% of "
+        f"{os.cpu_count()} cores",
+        summary_line("floor", floor, connections=args.connections),
+        summary_line(name, timed, connections=args.connections),
+        f"recorded: {recorded} (answers below 400, warm-up included: "
+        f"{sum(run.answered_ok for run in sitting.endpoint)})",
+        sep="\n",
+        file=sys.stderr,
+    )
+    if errors and sitting.log_tail.strip():
+        print(f"gunicorn log tail:\n{sitting.log_tail}", file=sys.stderr)
+    print(
+        f"{name}_per_s={timed.per_second:.0f} p50_ms={timed.p50_ms:.1f} "
+        f"p99_ms={timed.p99_ms:.1f} errors={errors} floor_per_s={floor.per_second:.0f} "
+        f"ratio={timed.per_second / max(1e-9, floor.per_second):.2f} "
+        f"wrk_cpu_pct={timed.wrk_cpu_percent:.0f}"
+    )
+
+
+def broker_queue_delete(broker_url: str, queue: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    keys = [key for key in client.scan_iter(match=f"*{queue}*") if queue.encode() in key]
+    if keys:
+        client.delete(*keys)
