@@ -67,8 +67,13 @@ class Macro:
 
 
 MACROS: tuple[Macro, ...] = (
-    Macro("callback_id", "", "this postback's id, the same on every retry", "3f0c…-uuid"),
-    Macro("gk_click_id", "conversion__click__gk_click_id", "our click id", "gk_7Hq2…"),
+    Macro(
+        "callback_id",
+        "",
+        "this postback's id, the same on every retry",
+        "3f0c9a2e-5b1d-4c8e-9f7a-2d6b1e0c4a57",
+    ),
+    Macro("gk_click_id", "conversion__click__gk_click_id", "our click id", "gk_7Hq2xK9mPq"),
     Macro("sub", "conversion__click__sub_id", "the partner's user/sub id", "user-42"),
     Macro("pub_member_id", "conversion__click__sub_id", "GoKart's name for sub", "user-42"),
     Macro("gk_offer_id", "conversion__offer_id", "the offer's id", "12"),
@@ -95,18 +100,26 @@ MACROS: tuple[Macro, ...] = (
         "2",
     ),
     Macro(
-        "status_changed_at", "created_at", "when the status changed (UTC)", "2026-12-07T…Z", _moment
+        "status_changed_at",
+        "created_at",
+        "when the status changed (UTC)",
+        "2026-12-07T10:00:00.000Z",
+        _moment,
     ),
-    Macro("status_changed_unix", "created_at", "the same, Unix seconds", "1796000000", _unix),
+    Macro("status_changed_unix", "created_at", "the same, Unix seconds", "1796637600", _unix),
     Macro(
         "conversion_time",
         "conversion__created_at",
         "when the conversion was recorded (UTC)",
-        "2026-12-07T…Z",
+        "2026-12-07T09:59:00.000Z",
         _moment,
     ),
     Macro(
-        "click_time", "conversion__click__created_at", "when the click was made (UTC)", "…", _moment
+        "click_time",
+        "conversion__click__created_at",
+        "when the click was made (UTC)",
+        "2026-12-07T09:58:00.000Z",
+        _moment,
     ),
 )
 MACRO_NAMES = frozenset(macro.name for macro in MACROS)

@@ -89,7 +89,7 @@ class EventPostbackInline(admin.TabularInline):
     fields = ["offer_event", "url_template"]
     extra = 0
     verbose_name = "event postback"
-    verbose_name_plural = "event postbacks (fired beside the global postback)"
+    verbose_name_plural = "event postbacks (per offer event, fired beside the others)"
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "offer_event":

@@ -237,5 +237,5 @@ def test_a_test_postback_reaches_the_receiver_with_example_values(
     [postback] = receiver.wait_for(1)
     assert postback.method == "GET" and postback.headers["x-api-token"] == "tok-123"
     query = parse_qs(urlsplit(postback.path).query)
-    assert query == {"click": ["gk_7Hq2…"], "status": ["Success"]}
+    assert query == {"click": ["gk_7Hq2xK9mPq"], "status": ["Success"]}
     assert "Test postback to" in response.text and "HTTP 200" in response.text
