@@ -138,6 +138,9 @@ class Source(models.TextChoices):
     BULK_IMPORT = "bulk_import", "Bulk import"
     REVERT = "revert", "Revert"
     PENDING_TIME = "pending_time", "Pending time elapsed"
+    # A change made with a Management API key (``api``): as its user, the key named in the
+    # reason of a single change and in the name of a bulk change set's job.
+    API = "api", "Management API"
 
 
 class Conversion(models.Model):
@@ -207,8 +210,9 @@ class Conversion(models.Model):
 
 class ImportJob(models.Model):
     """One bulk status change, from its check through confirmation to apply: an uploaded file
-    (``kind`` file), the "set status of selected conversions" action (action: no file), or the
-    revert of another job (revert: built from that job's audit rows)."""
+    (``kind`` file), the "set status of selected conversions" action (action: no file), the
+    revert of another job (revert: built from that job's audit rows), or a change set sent to
+    the Management API (api: ``origin`` names the key)."""
 
     class State(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded"
@@ -225,6 +229,9 @@ class ImportJob(models.Model):
         FILE = "file", "File import"
         ACTION = "action", "Selected conversions"
         REVERT = "revert", "Revert"
+        # A bulk change set sent to the Management API (a JSON body or a file: staged as a
+        # file's rows), or a single API change waiting for approval. Audit source ``api``.
+        API = "api", "API change set"
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FILE)
     # Who uploaded the file (or asked for the revert, or ran the action).
@@ -319,11 +326,12 @@ class StatusChange(models.Model):
         ]
         indexes = [
             # A user's own single changes in the approval window (change_sets.approval): only
-            # the buttons' rows, so postbacks and bulk applies never write to it.
+            # the buttons' and the API's single rows, so postbacks and bulk applies never
+            # write to it.
             models.Index(
                 fields=["user", "created_at"],
-                name="statuschange_admin_single",
-                condition=Q(import_job__isnull=True, source="admin"),
+                name="statuschange_own_single",
+                condition=Q(import_job__isnull=True, source__in=["admin", "api"]),
             ),
         ]
 

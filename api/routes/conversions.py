@@ -117,18 +117,12 @@ def conversion_status_change(
     request: HttpRequest, conversion_id: int, body: StatusChangeIn
 ) -> Answer:
     api_key = key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
-    if not body.send_callbacks:
-        raise ApiProblem(
-            422,
-            "callbacks_suppression_unavailable",
-            "Cannot suppress callbacks yet",
-            "send_callbacks=false is not available through the API yet; leave it out.",
-        )
     outcome = api_status_set(
         conversion=_conversion(conversion_id),
         status=body.status,
         reason=body.reason,
         api_key=api_key,
+        send_callbacks=body.send_callbacks,
     )
     if outcome.waiting_job is not None:
         job = outcome.waiting_job

@@ -120,10 +120,18 @@ def _writer(request: HttpRequest) -> ApiKey:
 
 
 def _status_answer(
-    request: HttpRequest, api_key: ApiKey, conversion: Conversion, status: str, reason: str
+    request: HttpRequest,
+    api_key: ApiKey,
+    conversion: Conversion,
+    status: str,
+    options: GoKartStatusOptions,
 ) -> Answer:
     outcome = api_status_set(
-        conversion=conversion, status=_status_value(status), reason=reason, api_key=api_key
+        conversion=conversion,
+        status=_status_value(status),
+        reason=options.reason,
+        api_key=api_key,
+        send_callbacks=options.send_callbacks,
     )
     conversion = outcome.conversion
     ids = {"conversionId": conversion.click.gk_click_id, "conversionEventId": conversion.pk}
@@ -153,7 +161,15 @@ def _status_answer(
     )
 
 
-_REASON = Query("", max_length=1000, description="Optional: why (the rejection reason).")
+class GoKartStatusOptions(Schema):
+    reason: str = Field("", max_length=1000, description="Optional: why (the rejection reason).")
+    send_callbacks: bool = Field(
+        True,
+        description="Ours, beyond GoKart's: false sends the partner no callback for this change "
+        "(its audit row records that none is owed).",
+    )
+
+
 _STATUS_RESPONSES = {200: GoKartStatusAnswer, 202: GoKartApprovalPending, **_ERRORS}
 
 
@@ -166,7 +182,7 @@ def gokart_status_set(
     request: HttpRequest,
     id: str,
     status: GoKartStatus,
-    reason: str = _REASON,
+    options: Query[GoKartStatusOptions],
 ) -> Answer:
     api_key = _writer(request)
     conversions = _click_conversions(id)
@@ -179,7 +195,7 @@ def gokart_status_set(
             f"/conversions/{id}/{{conversionEventId}}/status with one of "
             f"{sorted(c.pk for c in conversions)[:20]}.",
         )
-    return _status_answer(request, api_key, conversions[0], status, reason)
+    return _status_answer(request, api_key, conversions[0], status, options)
 
 
 @router.patch(
@@ -192,7 +208,7 @@ def gokart_event_status_set(
     id: str,
     conversion_event_id: int,
     status: GoKartStatus,
-    reason: str = _REASON,
+    options: Query[GoKartStatusOptions],
 ) -> Answer:
     api_key = _writer(request)
     conversion = conversions_for_api().filter(pk=conversion_event_id, click__gk_click_id=id).first()
@@ -203,4 +219,4 @@ def gokart_event_status_set(
             "Conversion not found",
             f"Conversion {id!r} has no event {conversion_event_id}.",
         )
-    return _status_answer(request, api_key, conversion, status, reason)
+    return _status_answer(request, api_key, conversion, status, options)

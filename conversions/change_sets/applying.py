@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from conversions.change_sets import job_state
+from conversions.change_sets.outcomes import change_set_outcomes_keep
 from conversions.change_sets.summary import ImportSummary
 from conversions.change_sets.tables import (
     StagingTables,
@@ -30,6 +31,7 @@ _SOURCES = {
     ImportJob.Kind.FILE: Source.BULK_IMPORT,
     ImportJob.Kind.ACTION: Source.ADMIN,
     ImportJob.Kind.REVERT: Source.REVERT,
+    ImportJob.Kind.API: Source.API,
 }
 STALE_APPLY_MESSAGE = (
     "The worker applying this import stopped before it finished (it was restarted or killed). "
@@ -45,7 +47,8 @@ def import_job_apply(*, import_job: ImportJob) -> ImportJob:
     job, the user who confirmed it and each row's reason (source ``revert`` for a revert);
     callbacks follow unless the job says not to. Idempotent: an applied job is returned as it
     is; a job found ``applying`` (its worker died) is marked failed. A failure leaves nothing
-    changed and the job ``failed``.
+    changed and the job ``failed``. The change set is kept as the job's per-row outcomes
+    (``outcomes``).
     """
     with job_state.job_lock(import_job.pk) as acquired:
         import_job.refresh_from_db()
@@ -85,6 +88,7 @@ def _apply(import_job: ImportJob) -> None:
             applied_total = sum(transitions.values())
             moved = staging_changed_since_preview(tables) - applied_total
             staging_apply_view_drop()
+            change_set_outcomes_keep(tables)  # the per-row outcomes, kept with the job
             staging_drop(tables)
             summary = summary.replace(
                 applied=dict(sorted(transitions.items())),

@@ -197,9 +197,13 @@ CONVERSIONS_TO_STATUS_SQL = """
 """
 
 
-def conversions_status_money(*, conversion_ids: list[int], status: str) -> ChangeSetMoney:
+def conversions_status_money(
+    *, conversion_ids: list[int], status: str, send_callbacks: bool = True
+) -> ChangeSetMoney:
     """What setting ``status`` on these conversions would move (those already in it move
-    nothing)."""
+    nothing), and the callbacks it would send (none with ``send_callbacks=False``)."""
     return change_set_money(
-        changes_sql=CONVERSIONS_TO_STATUS_SQL, params={"ids": conversion_ids, "status": status}
+        changes_sql=CONVERSIONS_TO_STATUS_SQL,
+        params={"ids": conversion_ids, "status": status},
+        send_callbacks=send_callbacks,
     )

@@ -10,6 +10,11 @@ the change set as a job that waits for a second person.
   ``validated``, its change set staged like an import's, that another user allowed to approve
   confirms on its page; a worker then applies it as it applies an import (audit source
   ``admin``), re-reading each conversion's status at that time.
+
+The Management API's single changes take the same path with ``source=api`` (a waiting job is
+then of kind ``api``, applied with source ``api``). ``send_callbacks=False`` applies without
+owing partners callbacks (recorded on each audit row); a waiting job keeps that wish, and
+whoever approves it cannot turn callbacks back on (``services.import_job_confirm``).
 """
 
 # Table names are built from the job's integer id, never from input:
@@ -50,30 +55,71 @@ def selection_status_set(
     user: Any,
     reason: str = "",
     single: bool = False,
+    source: str = Source.ADMIN,
+    send_callbacks: bool = True,
 ) -> SelectionOutcome:
     """Set ``status`` on the selected conversions, or stage the change for approval when it
     needs a second person (counting ``user``'s own changes in the approval window).
     Conversions already in ``status`` are left alone (and not part of the change).
-    ``single``: one conversion's own button (no job is kept when it applies at once)."""
+    ``single``: one conversion's own button (no job is kept when it applies at once).
+    ``source``: ``admin`` (Conversion Management) or ``api`` (the Management API), the audit
+    rows' source; ``send_callbacks=False``: the partners are owed no callback."""
+    if source not in _JOB_KINDS:
+        raise ValueError(f"selection_status_set: no selection source {source!r}")
+    change = _Change(
+        status=status, user=user, reason=reason, source=source, send_callbacks=send_callbacks
+    )
     ids = sorted({int(pk) for pk in conversion_ids})
     with transaction.atomic():
         approval_lock(user)
-        money = conversions_status_money(conversion_ids=ids, status=status)
+        money = conversions_status_money(
+            conversion_ids=ids, status=status, send_callbacks=send_callbacks
+        )
         changing = sum(line.conversions for line in money.transitions)
         if not changing:
             return SelectionOutcome()
         needed = change_set_approval_reason(user=user, conversions=changing, money=money)
         if needed:
-            job = _job_waiting(
-                ids, status=status, user=user, reason=reason, money=money, approval=needed
-            )
+            job = _job_waiting(ids, change, money=money, approval=needed)
             return SelectionOutcome(job=job, waiting=True)
         if single:
-            result = conversion_status_set(
-                conversion_ids=ids, status=status, source=Source.ADMIN, user=user, reason=reason
-            )
-            return SelectionOutcome(result=result)
-        return _applied_as_job(ids, status=status, user=user, reason=reason, money=money)
+            return SelectionOutcome(result=change.applied(ids))
+        return _applied_as_job(ids, change, money=money)
+
+
+# The kind of job that records each source's selection (and its audit source when applied).
+_JOB_KINDS: dict[str, str] = {Source.ADMIN: ImportJob.Kind.ACTION, Source.API: ImportJob.Kind.API}
+
+
+@dataclass(frozen=True)
+class _Change:
+    """The change asked for, as every step of the selection passes it on."""
+
+    status: str
+    user: Any
+    reason: str
+    source: str
+    send_callbacks: bool
+
+    def job(self, ids: list[int], **fields: Any) -> ImportJob:
+        return ImportJob.objects.create(
+            kind=_JOB_KINDS[self.source],
+            user=self.user,
+            original_name=_job_name(ids, self.status),
+            send_callbacks=self.send_callbacks,
+            **fields,
+        )
+
+    def applied(self, ids: list[int], import_job: ImportJob | None = None) -> StatusChangeResult:
+        return conversion_status_set(
+            conversion_ids=ids,
+            status=self.status,
+            source=self.source,
+            user=self.user,
+            reason=self.reason,
+            import_job=import_job,
+            send_callbacks=self.send_callbacks,
+        )
 
 
 def _job_name(ids: list[int], status: str) -> str:
@@ -83,27 +129,16 @@ def _job_name(ids: list[int], status: str) -> str:
     return f"Set {len(ids):,} selected conversions to {label}"
 
 
-def _applied_as_job(
-    ids: list[int], *, status: str, user: Any, reason: str, money: ChangeSetMoney
-) -> SelectionOutcome:
+def _applied_as_job(ids: list[int], change: _Change, *, money: ChangeSetMoney) -> SelectionOutcome:
     now = timezone.now()
-    job = ImportJob.objects.create(
-        kind=ImportJob.Kind.ACTION,
-        user=user,
-        confirmed_by=user,
+    job = change.job(
+        ids,
+        confirmed_by=change.user,
         confirmed_at=now,
-        original_name=_job_name(ids, status),
         state=ImportJob.State.APPLYING,
         apply_started_at=now,
     )
-    result = conversion_status_set(
-        conversion_ids=ids,
-        status=status,
-        source=Source.ADMIN,
-        user=user,
-        reason=reason,
-        import_job=job,
-    )
+    result = change.applied(ids, import_job=job)
     if not result.changed:
         job.delete()  # no audit row names it
         return SelectionOutcome(result=result)
@@ -117,7 +152,7 @@ def _applied_as_job(
         reader="selection",
         money=money.to_json(),
         confirmed=True,
-        confirmed_by=getattr(user, "username", None),
+        confirmed_by=getattr(change.user, "username", None),
         applied=transitions,
         applied_total=result.changed,
         callbacks=result.callbacks,
@@ -140,34 +175,21 @@ _STAGE_SQL = """
 
 
 def _job_waiting(
-    ids: list[int],
-    *,
-    status: str,
-    user: Any,
-    reason: str,
-    money: ChangeSetMoney,
-    approval: str,
+    ids: list[int], change: _Change, *, money: ChangeSetMoney, approval: str
 ) -> ImportJob:
-    now = timezone.now()
-    job = ImportJob.objects.create(
-        kind=ImportJob.Kind.ACTION,
-        user=user,
-        original_name=_job_name(ids, status),
-        state=ImportJob.State.VALIDATING,
-        validation_started_at=now,
-    )
+    job = change.job(ids, state=ImportJob.State.VALIDATING, validation_started_at=timezone.now())
     tables = StagingTables(job.pk)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {tables.changes}")
         cursor.execute(
             _STAGE_SQL.format(changes=tables.changes),
-            {"ids": ids, "status": status, "reason": reason},
+            {"ids": ids, "status": change.status, "reason": change.reason},
         )
         cursor.execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
         cursor.execute(
             f"SELECT expected_status, count(*) FROM {tables.changes} GROUP BY 1 ORDER BY 1"
         )
-        will_change = {f"{old}->{status}": count for old, count in cursor.fetchall()}
+        will_change = {f"{old}->{change.status}": count for old, count in cursor.fetchall()}
     staged = sum(will_change.values())
     job.summary = ImportSummary(
         rows=len(ids),

@@ -20,10 +20,10 @@ States of an ``ImportJob``::
   it), and the job is marked ``failed`` when the task is redelivered or by the periodic
   ``import_jobs_fail_stale``. ``import_job_retry`` queues a failed job again.
 
-Where: this module is the lifecycle every source shares (confirm, retry, check only, revert,
-recovery) and queues the tasks (``tasks``) after commit; the worker's side is ``checking``,
-``applying`` and ``recovery`` (the periodic checks), over ``job_state`` (lock, progress, local
-copy of the file). A source stages rows and creates the job: a file
+Where: this module is the lifecycle every source shares (confirm, retry, check only — in
+``dry_run`` —, revert, recovery) and queues the tasks (``tasks``) after commit; the worker's
+side is ``checking``, ``applying`` and ``recovery`` (the periodic checks), over ``job_state``
+(lock, progress, local copy of the file). A source stages rows and creates the job: a file
 (``conversions.imports.services.import_job_create``), Conversion Management's buttons and
 selected rows (``selection``), a revert (``import_job_revert`` here, ``reverting``).
 
@@ -56,10 +56,11 @@ from conversions.change_sets.approval import (
     may_confirm,
 )
 from conversions.change_sets.checking import import_job_validate
+from conversions.change_sets.dry_run import import_job_check_only
 from conversions.change_sets.money import ChangeSetMoney
 from conversions.change_sets.recovery import import_jobs_expire_unconfirmed
 from conversions.change_sets.summary import ImportSummary
-from conversions.change_sets.tables import StagingTables, staging_changes_count, staging_drop
+from conversions.change_sets.tables import StagingTables, staging_changes_count
 from conversions.models import ImportJob
 
 State = ImportJob.State
@@ -75,7 +76,9 @@ def import_job_confirm(
     ``user`` recorded as the one who confirmed (and on its audit rows).
 
     ``send_callbacks=False`` applies the changes without owing partners callbacks (recorded on
-    each audit row). Idempotent: a job already confirmed is returned as it is (a double click
+    each audit row). A job asked for without callbacks (``ImportJob.send_callbacks`` false
+    when created: an API change set, a single API change waiting for approval) stays so,
+    whoever confirms it. Idempotent: a job already confirmed is returned as it is (a double click
     applies once). Raises ``PermissionDenied`` when the job needs a second person's approval
     and ``user`` may not give it (``approval``), ``ValidationError`` in any other state.
 
@@ -127,7 +130,7 @@ def _approval_decided_again(job: ImportJob, user: Any) -> bool:
 
 def _job_confirmed(job: ImportJob, user: Any, *, send_callbacks: bool, queue_apply: bool) -> None:
     job.state = State.QUEUED
-    job.send_callbacks = send_callbacks
+    job.send_callbacks = send_callbacks and job.send_callbacks
     job.confirmed_by = user if getattr(user, "pk", None) else None
     job.confirmed_at = timezone.now()
     summary = ImportSummary.from_json(job.summary)
@@ -169,19 +172,6 @@ def import_job_retry(*, import_job: ImportJob) -> ImportJob:
         job.progress_done = 0
         job.save(update_fields=["state", "summary", "error_message", "progress_done"])
         task.delay_on_commit(job.pk)
-    import_job.refresh_from_db()
-    return import_job
-
-
-def import_job_check_only(*, import_job: ImportJob) -> ImportJob:
-    """Close a validated job as a dry run (``checked``): its checked rows are dropped, and no
-    one can confirm it later. A job in another state is returned as it is."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=import_job.pk)
-        if job.state == State.VALIDATED:
-            staging_drop(StagingTables(job.pk))
-            job.state = State.CHECKED
-            job.save(update_fields=["state"])
     import_job.refresh_from_db()
     return import_job
 

@@ -8,7 +8,7 @@ message queued before a deploy is still understood after it (and the import queu
 
 from celery import shared_task
 
-from conversions.change_sets import applying, checking, recovery
+from conversions.change_sets import applying, checking, dry_run, recovery
 from conversions.models import ImportJob
 
 _NAMES = "conversions.imports.tasks"
@@ -20,6 +20,14 @@ def import_job_validate_task(import_job_id: int) -> None:
     job = ImportJob.objects.filter(pk=import_job_id).first()
     if job is not None:
         checking.import_job_validate(import_job=job)
+
+
+@shared_task(acks_late=True, name=f"{_NAMES}.import_job_dry_run_task")
+def import_job_dry_run_task(import_job_id: int) -> None:
+    """Check a job and close it as a dry run (nothing to confirm)."""
+    job = ImportJob.objects.filter(pk=import_job_id).first()
+    if job is not None:
+        dry_run.import_job_dry_run(import_job=job)
 
 
 @shared_task(acks_late=True, name=f"{_NAMES}.import_job_apply_task")

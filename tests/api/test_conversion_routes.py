@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from api.models import Scope
+from callbacks.models import CallbackDelivery
 from conversions.models import ImportJob, Source, Status
 from tests.api.conftest import ApiClient, assert_problem, key_for, user_with
 from tests.conversions.factories import changes_since_recorded
@@ -104,7 +105,7 @@ def test_one_conversion_with_its_history(api, operator, conversion_factory):
     assert (newest["old_status"], newest["new_status"]) == ("pending", "success")
     assert newest["user"] == operator.username
     assert newest["reason"] == "ok (API key: billing-bot)"
-    assert newest["source"] == Source.ADMIN
+    assert newest["source"] == Source.API
     assert (first["sequence_number"], first["source"]) == (1, "postback")
 
 
@@ -126,7 +127,7 @@ def test_a_status_change_applies_as_the_keys_user(api, operator, conversion_fact
     [row] = changes_since_recorded()
     assert (row.user, row.source, row.reason) == (
         operator,
-        Source.ADMIN,
+        Source.API,
         "fraud (API key: billing-bot)",
     )
 
@@ -153,18 +154,17 @@ def test_a_status_change_over_the_approval_threshold_answers_202(api, conversion
     assert not changes_since_recorded().exists()
 
 
-def test_suppressing_callbacks_is_refused_until_the_engine_offers_it(api, conversion_factory):
+def test_a_status_change_without_callbacks_records_that_none_is_owed(api, conversion_factory):
     conversion = conversion_factory()
 
-    assert_problem(
-        api.post(
-            f"{LIST}/{conversion.pk}/status-changes",
-            {"status": "success", "send_callbacks": False},
-        ),
-        422,
-        "callbacks_suppression_unavailable",
+    response = api.post(
+        f"{LIST}/{conversion.pk}/status-changes", {"status": "success", "send_callbacks": False}
     )
-    assert not changes_since_recorded().exists()
+
+    assert response.status_code == 200
+    [row] = changes_since_recorded()
+    assert (row.source, row.callbacks_suppressed, row.callback_owed) == (Source.API, True, False)
+    assert not CallbackDelivery.objects.filter(conversion_id=conversion.pk).exists()
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,7 @@ def test_the_single_event_patch_changes_the_status_as_the_keys_user(
     conversion.refresh_from_db()
     assert conversion.status == Status.SUCCESS
     [row] = changes_since_recorded()
-    assert (row.user, row.source, row.new_status) == (operator, Source.ADMIN, Status.SUCCESS)
+    assert (row.user, row.source, row.new_status) == (operator, Source.API, Status.SUCCESS)
     assert row.reason == "(API key: billing-bot)"
 
 
