@@ -28,6 +28,12 @@ resumed and the drain is timed. Its last-line fields: ``resumed_per_s`` (held ca
 received per second after the resume's commit), ``resumed_lost`` (held ones never received) and
 ``order_violations`` (conversions whose Rejected arrived before their Success).
 
+With ``--templated-postbacks`` half the partners are on templated postbacks: the conversions
+are split between the JSON partner and a second partner with only a global postback URL
+(``/pb?id={callback_id}&c={conversion_id}&n={status_change_number}&s={status}&p={payout}`` on
+the same receiver, which records each GET as it does a callback), so the same outbox and
+workers deliver both kinds; the last line adds ``order_violations`` over every conversion.
+
 Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
 Last line: ``delivered=… lost=… duplicate_ids=… deliveries_per_s=… p50_ms=… p99_ms=…`` (and
 ``resumed_per_s=… resumed_lost=… order_violations=…`` with ``--paused-backlog``).
@@ -49,6 +55,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The project, in place of bench/ itself: bench/click.py and bench/api.py would shadow the
@@ -63,6 +70,11 @@ from bench.database import (  # noqa: E402
 )
 
 DATABASE = "gokart_bench_callbacks"
+# The templated postback partner's URL (``--templated-postbacks``); {port} is the receiver's.
+POSTBACK_TEMPLATE = (
+    "http://127.0.0.1:{port}/pb?id={{callback_id}}&c={{conversion_id}}"
+    "&n={{status_change_number}}&s={{status}}&p={{payout}}"
+)
 QUEUE = "gokart-bench-callbacks"
 
 
@@ -105,6 +117,14 @@ def receiver_run(port: int, secret: str) -> None:
             self._answer(204, b"")
 
         def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/pb?"):  # a templated postback
+                arrived = time.time()
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                with lock:
+                    records.append((query["id"], int(query["c"]), int(query["n"]), arrived))
+                    stats["received"] += 1
+                self._answer(204, b"")
+                return
             with lock:
                 data = stats if self.path == "/stats" else {"records": records, **stats}
                 body = json.dumps(data).encode()
@@ -188,6 +208,11 @@ def main() -> None:
     parser.add_argument(
         "--paused-backlog", type=int, default=0, help="held callbacks of a paused partner"
     )
+    parser.add_argument(
+        "--templated-postbacks",
+        action="store_true",
+        help="half the conversions to a partner on templated postbacks",
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -228,7 +253,9 @@ def main() -> None:
     port = free_port()
     print(f"seeding {args.count} conversions…", flush=True)
     secret, conversion_ids = seed(
-        count=args.count, callback_url=f"http://127.0.0.1:{port}/gokart/callbacks"
+        count=args.count,
+        callback_url=f"http://127.0.0.1:{port}/gokart/callbacks",
+        postback_url=POSTBACK_TEMPLATE.format(port=port) if args.templated_postbacks else "",
     )
     held_ids: set[str] = set()
     if args.paused_backlog:
@@ -330,6 +357,8 @@ def main() -> None:
         flush=True,
     )
     resumed_fields = ""
+    if args.templated_postbacks and not held_ids:
+        resumed_fields = f" order_violations={order_violations(dump['records'], distinct)}"
     if held_ids:
         resumed_lost = len(held_ids - distinct)
         violations = order_violations(dump["records"], held_ids)

@@ -3,9 +3,13 @@ backlog, and how to count order violations among what the receiver got."""
 
 from __future__ import annotations
 
+from itertools import zip_longest
 
-def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
-    """One offer, one partner (callbacks to ``callback_url``), ``count`` Pending conversions."""
+
+def seed(*, count: int, callback_url: str, postback_url: str = "") -> tuple[str, list[int]]:
+    """One offer, one partner (callbacks to ``callback_url``), ``count`` Pending conversions;
+    with a ``postback_url`` template, half of them belong to a second partner that has only
+    that global postback (no JSON callback)."""
     from callbacks.models import Partner
     from conversions.models import Offer, OfferEvent
 
@@ -19,7 +23,19 @@ def seed(*, count: int, callback_url: str) -> tuple[str, list[int]]:
         pending_callbacks_enabled=False,
         rejected_callbacks_enabled=True,
     )
-    return partner.signing_secret, conversions_seed(partner_id=partner.pk, count=count)
+    if not postback_url:
+        return partner.signing_secret, conversions_seed(partner_id=partner.pk, count=count)
+    templated = Partner.objects.create(
+        name="Bench postback partner",
+        postback_url=postback_url,
+        pending_callbacks_enabled=False,
+        rejected_callbacks_enabled=True,
+    )
+    json_ids = conversions_seed(partner_id=partner.pk, count=count - count // 2)
+    templated_ids = conversions_seed(partner_id=templated.pk, count=count // 2)
+    # Alternated, so the latency phase's single changes go to both partners.
+    mixed = [pk for pair in zip_longest(json_ids, templated_ids) for pk in pair if pk is not None]
+    return partner.signing_secret, mixed
 
 
 def conversions_seed(*, partner_id: int, count: int) -> list[int]:
