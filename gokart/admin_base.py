@@ -1,16 +1,18 @@
-"""What every app's admin shares: the changelist paginator for tables of millions of rows, and
-the permissions of admin pages that only show tracked data."""
+"""What every app's admin shares: the changelist paginator for tables of millions of rows, the
+permissions of admin pages that only show tracked data, and change pages that show more than
+their form."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django.contrib import admin
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
 
@@ -111,3 +113,24 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ChangePageContextAdmin(admin.ModelAdmin):
+    """A model admin whose change page shows more than the form (a panel, buttons, a history):
+    ``change_page_context`` says what its template gets besides Django's own context."""
+
+    def change_page_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """The context the change page of ``obj`` adds (``None`` for an id that names no
+        object, whose page Django answers itself: raise here to answer otherwise)."""
+        return {}
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), **self.change_page_context(request, obj)}
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -38,7 +38,7 @@ from conversions.selectors import (
     conversion_ids_matching,
     conversion_status_history,
 )
-from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
+from gokart.admin_base import ChangePageContextAdmin, LargeTablePaginator, ReadOnlyAdminMixin
 
 # Shown on the status page of one conversion: enough to see how it got where it is.
 HISTORY_ROWS = 200
@@ -57,7 +57,7 @@ class ConversionAdmin(
     ConversionExportMixin,
     ConversionCallbackMixin,
     ReadOnlyAdminMixin,
-    admin.ModelAdmin,
+    ChangePageContextAdmin,
 ):
     change_form_template = "admin/conversions/conversion/change_form.html"
     # Import-export's buttons (both) over our own list template.
@@ -289,26 +289,24 @@ class ConversionAdmin(
         return queryset.filter(pk__in=conversion_ids_matching(term=search_term)), False
 
     # -- the change page: buttons and history -----------------------------------------------
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
+    def change_page_context(
+        self, request: HttpRequest, conversion: Conversion | None
+    ) -> dict[str, Any]:
+        """The conversion's history, and its status buttons for who may change statuses."""
         if not self.has_view_permission(request):
             raise PermissionDenied(VIEW_PERMISSION_NEEDED)
-        extra_context = dict(extra_context or {})
-        conversion = self.get_object(request, object_id)
-        if conversion is not None:
-            extra_context["status_history"] = conversion_status_history(
+        if conversion is None:
+            return {}
+        context: dict[str, Any] = {
+            "status_history": conversion_status_history(
                 conversion_id=conversion.pk, limit=HISTORY_ROWS
             )
-            if self.has_change_status_permission(request):
-                here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
-                extra_context["status_buttons"] = [
-                    (label, value, status_url(conversion.pk, value, next_url=here))
-                    for value, label in Status.choices
-                    if value != conversion.status
-                ]
-        return super().change_view(request, object_id, form_url, extra_context)
+        }
+        if self.has_change_status_permission(request):
+            here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
+            context["status_buttons"] = [
+                (label, value, status_url(conversion.pk, value, next_url=here))
+                for value, label in Status.choices
+                if value != conversion.status
+            ]
+        return context

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import URLPattern, reverse
 
 from conversions.admin.display import duration, when
@@ -24,7 +24,7 @@ from conversions.admin.postback_token import OfferPostbackTokenViews
 from conversions.amounts import amount
 from conversions.models import Click, Offer, OfferEvent
 from conversions.postback_tokens import postback_token_mask
-from gokart.admin_base import LargeTablePaginator, ReadOnlyAdminMixin
+from gokart.admin_base import ChangePageContextAdmin, LargeTablePaginator, ReadOnlyAdminMixin
 
 _DURATION_PART = re.compile(r"(\d+)\s*(day|hour|minute|d|h|m)s?\b", re.IGNORECASE)
 _UNITS = {
@@ -72,7 +72,7 @@ class OfferEventInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(OfferPostbackTokenViews, admin.ModelAdmin):
+class OfferAdmin(OfferPostbackTokenViews, ChangePageContextAdmin):
     list_display = [
         "name",
         "advertiser",
@@ -119,22 +119,16 @@ class OfferAdmin(OfferPostbackTokenViews, admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [*self.postback_token_urls(), *super().get_urls()]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = dict(extra_context or {})
-        offer = self.get_object(request, object_id)
-        if offer is not None and self.has_view_or_change_permission(request, offer):
-            extra_context.update(offer_tracking_context(request, offer=offer))
-            if self.has_change_permission(request, offer):
-                extra_context["rotate_token_url"] = reverse(
-                    "admin:conversions_offer_rotate_token", args=[offer.pk]
-                )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def change_page_context(self, request: HttpRequest, offer: Offer | None) -> dict[str, Any]:
+        """The tracking links, and the token's rotate button for who may change the offer."""
+        if offer is None or not self.has_view_or_change_permission(request, offer):
+            return {}
+        context = offer_tracking_context(request, offer=offer)
+        if self.has_change_permission(request, offer):
+            context["rotate_token_url"] = reverse(
+                "admin:conversions_offer_rotate_token", args=[offer.pk]
+            )
+        return context
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offer]:
         return super().get_queryset(request).annotate(_event_count=Count("events"))

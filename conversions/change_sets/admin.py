@@ -6,8 +6,6 @@ conversions' statuses, as every source does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -114,11 +112,13 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # -- the job page and its endpoints ---------------------------------------------------------
     def get_urls(self):
         def job_view(view, *, post_only: bool = False):
-            def wrapper(request: HttpRequest, object_id: int) -> HttpResponse:
+            def wrapper(request: HttpRequest, object_id: int | str) -> HttpResponse:
                 if not has_change_set_permission(request):
                     raise PermissionDenied
                 if post_only and request.method != "POST":
                     return HttpResponse(status=405, headers={"Allow": "POST"})
+                if not str(object_id).isdigit():
+                    raise Http404("No such import job.")
                 job = get_object_or_404(
                     ImportJob.objects.select_related("user", "confirmed_by", "reverts"),
                     pk=object_id,
@@ -127,58 +127,39 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
             return self.admin_site.admin_view(wrapper)
 
+        # The job's actions and downloads: <id>/<name>/, named conversions_importjob_<name>.
+        endpoints = [
+            ("status", views.import_job_status, False),
+            ("confirm", views.import_job_confirm, True),
+            ("retry", views.import_job_retry, True),
+            ("report", views.import_job_report_download, False),
+            ("changes", views.import_job_changes_download, False),
+            ("revert", views.import_job_revert, True),
+        ]
         return [
+            # The job's page, ours in place of Django's change form (under the same name and
+            # path, which it comes before: every link to a job's page stands).
             path(
-                "<int:object_id>/status/",
-                job_view(views.import_job_status),
-                name="conversions_importjob_status",
+                "<path:object_id>/change/",
+                job_view(self.job_page),
+                name="conversions_importjob_change",
             ),
-            path(
-                "<int:object_id>/confirm/",
-                job_view(views.import_job_confirm, post_only=True),
-                name="conversions_importjob_confirm",
-            ),
-            path(
-                "<int:object_id>/retry/",
-                job_view(views.import_job_retry, post_only=True),
-                name="conversions_importjob_retry",
-            ),
-            path(
-                "<int:object_id>/report/",
-                job_view(views.import_job_report_download),
-                name="conversions_importjob_report",
-            ),
-            path(
-                "<int:object_id>/changes/",
-                job_view(views.import_job_changes_download),
-                name="conversions_importjob_changes",
-            ),
-            path(
-                "<int:object_id>/revert/",
-                job_view(views.import_job_revert, post_only=True),
-                name="conversions_importjob_revert",
+            *(
+                path(
+                    f"<int:object_id>/{name}/",
+                    job_view(view, post_only=post_only),
+                    name=f"conversions_importjob_{name}",
+                )
+                for name, view, post_only in endpoints
             ),
             *super().get_urls(),
         ]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if not has_change_set_permission(request):
-            raise PermissionDenied
-        if not str(object_id).isdigit():
-            raise Http404("No such import job.")
-        job = get_object_or_404(
-            ImportJob.objects.select_related("user", "confirmed_by", "reverts"), pk=object_id
-        )
+    def job_page(self, request: HttpRequest, *, import_job: ImportJob) -> HttpResponse:
         admin_context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "original": job,
+            "original": import_job,
             "media": self.media,
         }
-        return views.import_job_page(request, import_job=job, admin_context=admin_context)
+        return views.import_job_page(request, import_job=import_job, admin_context=admin_context)
