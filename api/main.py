@@ -17,7 +17,7 @@ from ninja.openapi.schema import OpenAPISchema
 from api.auth import ApiKeyAuth
 from api.calls import answered
 from api.problems import COMMON_PROBLEMS, PROBLEM_CONTENT_TYPE, ApiProblem, problem_response
-from api.routes import conversions, gokart
+from api.routes import change_sets, conversions, gokart
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ api = ManagementApi(
 api.add_decorator(answered, mode="view")
 api.add_router("/sdk-conversion-system", gokart.router)
 api.add_router("", conversions.router)
+api.add_router("", change_sets.router)
 
 
 @api.exception_handler(ApiProblem)

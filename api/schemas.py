@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -134,11 +134,165 @@ class StatusChangeIn(Schema):
     reason: str = Field(default="", max_length=1000)
     send_callbacks: bool = Field(
         default=True,
-        description="false: send the partner no callback. Not available yet (422 "
-        "callbacks_suppression_unavailable).",
+        description="false: send the partner no callback for this change (its audit row "
+        "records that none is owed).",
     )
 
 
 class StatusChangeOutcome(Schema):
     changed: bool = Field(description="false: the conversion already had this status.")
     conversion: ConversionOut
+
+
+# --- Bulk change sets -----------------------------------------------------------------------
+
+
+# A cell of a status file: any text but NUL (which no text file holds).
+_NO_NUL = r"^[^\x00]*$"
+
+
+class ChangeIn(Schema):
+    """One change, keyed like a status file's row (its columns' names): ``EventId`` names one
+    conversion, ``gk_click_id`` alone every conversion of that click (both: they must agree).
+    Values are checked as a file's are: a bad one rejects its row, named in the outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gk_click_id: str = Field(default="", max_length=64, pattern=_NO_NUL)
+    EventId: int | Annotated[str, Field(max_length=40, pattern=_NO_NUL)] | None = Field(  # noqa: N815 -- the file's column names
+        default=None, description="The Conversion Event ID (the report's ID column)."
+    )
+    Status: str = Field(  # noqa: N815
+        min_length=1,
+        max_length=32,
+        pattern=_NO_NUL,
+        description="Pending, Success or Rejected, in any case.",
+    )
+    Reason: str = Field(default="", max_length=1000, pattern=_NO_NUL)  # noqa: N815
+
+
+class ChangeSetIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    changes: list[ChangeIn] = Field(
+        min_length=1,
+        max_length=100_000,
+        description="Up to 100,000 changes. Rows are numbered as in a file: changes[0] is row 2 "
+        "(the header is row 1).",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="true: check and preview only; the change set is closed as checked and "
+        "cannot be confirmed.",
+    )
+    send_callbacks: bool = Field(
+        default=True, description="false: the partners are sent no callback for these changes."
+    )
+
+
+class MoneyLineOut(Schema):
+    label: str = Field(description="The transition (pending->success), partner or offer.")
+    key: int | None = Field(description="The partner's or offer's id; null for the rest.")
+    currency: str
+    conversions: int
+    payout: Decimal = Field(description="Added (a change to Success) or taken away (negative).")
+    revenue: Decimal
+    callbacks: int = Field(description="Callbacks this partner will be sent (by_partner only).")
+
+
+class ChangeSetMoneyOut(Schema):
+    transitions: list[MoneyLineOut]
+    by_partner: list[MoneyLineOut]
+    by_offer: list[MoneyLineOut]
+
+
+class RowErrorOut(Schema):
+    row: int
+    message: str
+
+
+class ChangeSetPreview(Schema):
+    """What the check found (the job page's preview), as of the check."""
+
+    rows: int
+    will_change: dict[str, int] = Field(description='By transition: {"pending->success": 3}.')
+    will_change_total: int
+    unchanged: int
+    not_found: int
+    invalid: int
+    conflicting: int
+    rejected_rows: int
+    first_errors: list[RowErrorOut]
+    money: ChangeSetMoneyOut
+    callbacks: int = Field(description="Callbacks the partners will be sent in all.")
+
+
+class ChangeSetApplied(Schema):
+    """What the apply did (only once the change set is applied)."""
+
+    applied: dict[str, int]
+    applied_total: int
+    changed_since_preview: int = Field(
+        description="Left as they were: their status changed between the check and the apply."
+    )
+    callbacks: int
+
+
+class ChangeSetApproval(Schema):
+    required: bool
+    reason: str = Field(description="Why a second person must approve; empty when not.")
+
+
+class ChangeSetProgress(Schema):
+    done: int
+    total: int
+    percent: int
+
+
+class ChangeSetOut(Schema):
+    id: int
+    url: str
+    page_url: str = Field(description="The change set's page in the admin.")
+    kind: str
+    state: Literal[
+        "uploaded",
+        "validating",
+        "validated",
+        "invalid",
+        "checked",
+        "queued",
+        "applying",
+        "applied",
+        "failed",
+    ]
+    name: str
+    origin: str
+    created_at: datetime
+    created_by: str | None
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    send_callbacks: bool
+    progress: ChangeSetProgress
+    approval: ChangeSetApproval
+    preview: ChangeSetPreview | None = Field(description="null until checked.")
+    outcome: ChangeSetApplied | None = Field(description="null until applied.")
+    error: str = Field(description="Why it is invalid or failed.")
+    reverts: int | None = Field(description="The change set this one reverts.")
+    reverted_by: int | None
+
+
+class OutcomeOut(Schema):
+    outcome: Literal["rejected", "will_change", "unchanged", "changed", "left_alone"]
+    row: int | None = Field(description="A rejected row's number (changes[0] is row 2).")
+    conversion_id: int | None
+    gk_click_id: str
+    event_id: str
+    old_status: str
+    new_status: str
+    reason: str
+    message: str = Field(description="Why it was rejected or left alone.")
+
+
+class OutcomePage(Schema):
+    items: list[OutcomeOut]
+    next_cursor: str | None

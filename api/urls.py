@@ -1,6 +1,7 @@
 """``/api/v1/``: the API's routes, its OpenAPI document and docs page, and a problem+json
 answer for everything else under it (unknown paths 404, wrong methods 405, bodies over
-``API_MAX_BODY_BYTES`` 413 before they are read); POST and PATCH honour ``Idempotency-Key``
+``API_MAX_BODY_BYTES``, or a change set's own limit, ``api.bodies``, 413 before they are
+read); POST and PATCH honour ``Idempotency-Key``
 (``api.idempotency``)."""
 
 from __future__ import annotations
@@ -9,31 +10,31 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import URLPattern, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from api.bodies import body_limit, body_read, body_too_large_message
 from api.docs import api_docs
 from api.idempotency import idempotent
 from api.main import api
 from api.problems import problem_response
 
 
-def _body_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _body_limited(
+    view: Callable[..., HttpResponse], route: str | None = None
+) -> Callable[..., HttpResponse]:
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return problem_response(400, "malformed_body", "Bad Content-Length")
-        if length > settings.API_MAX_BODY_BYTES:
+        if length > body_limit(route):
             return problem_response(
-                413,
-                "body_too_large",
-                "Body too large",
-                f"Request bodies are limited to {settings.API_MAX_BODY_BYTES} bytes.",
+                413, "body_too_large", "Body too large", body_too_large_message(route, length)
             )
+        body_read(request, route)
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
@@ -57,7 +58,7 @@ def _routes() -> list[Any]:
         if isinstance(pattern, URLPattern):
             # The root is only a name that django-ninja reverses; nothing is served there.
             view = _unknown if pattern.name == "api-root" else pattern.callback
-            pattern.callback = _body_limited(idempotent(view))
+            pattern.callback = _body_limited(idempotent(view), pattern.name)
     return list(patterns)
 
 

@@ -20,6 +20,14 @@ ROUTES = {
     "/api/v1/conversions": {"get"},
     "/api/v1/conversions/{conversion_id}": {"get"},
     "/api/v1/conversions/{conversion_id}/status-changes": {"post"},
+    "/api/v1/change-sets": {"post"},
+    "/api/v1/change-sets/upload": {"post"},
+    "/api/v1/change-sets/{change_set_id}": {"get"},
+    "/api/v1/change-sets/{change_set_id}/outcomes": {"get"},
+    "/api/v1/change-sets/{change_set_id}/outcomes.csv": {"get"},
+    "/api/v1/change-sets/{change_set_id}/confirm": {"post"},
+    "/api/v1/change-sets/{change_set_id}/approve": {"post"},
+    "/api/v1/change-sets/{change_set_id}/revert": {"post"},
 }
 
 
