@@ -81,7 +81,8 @@ class BackOfficeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         partners = {
             partner.pk: partner
-            for partner in Partner.objects.exclude(callback_url="").order_by("pk")
+            # Partners with a callback URL or a global postback (event postbacks need one).
+            for partner in Partner.objects.exclude(callback_url="", postback_url="").order_by("pk")
         }
         yield from self._callbacks(partners)
         yield from self._imports()
