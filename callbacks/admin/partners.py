@@ -254,7 +254,7 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerPostbackViews, ChangePageCo
                 '<span class="gk-callback gk-callback-held" title="{}">Paused</span>',
                 obj.pause_reason,
             )
-        if not obj.callback_url:
+        if not (obj.callback_url or obj.postback_url):
             return format_html('<span class="gk-callback-none">{}</span>', "No URL")
         if obj.failed_attempts_in_a_row:
             return format_html(

@@ -239,3 +239,14 @@ def test_a_test_postback_reaches_the_receiver_with_example_values(
     query = parse_qs(urlsplit(postback.path).query)
     assert query == {"click": ["gk_7Hq2xK9mPq"], "status": ["Success"]}
     assert "Test postback to" in response.text and "HTTP 200" in response.text
+
+
+def test_a_partner_on_postbacks_only_reads_as_sending_in_the_list(admin_client, partner_factory):
+    partner_factory(name="Postbacks Only", postback_url=GOOD)
+    partner_factory(name="Nothing Set")
+
+    page = admin_client.get(reverse("admin:callbacks_partner_changelist")).text
+
+    row = page[page.index("Postbacks Only") :].split("</tr>", 1)[0]
+    assert "Sending" in row and "No URL" not in row
+    assert "No URL" in page[page.index("Nothing Set") :].split("</tr>", 1)[0]
