@@ -119,12 +119,12 @@ def rows_missing(counts: dict[str, int], *, callbacks: bool) -> int:
 
 def main() -> None:
     parser = arguments_parse(__doc__.splitlines()[0], database="gokart_bench_postback")
-    parser.add_argument("--clicks", type=int, help="clicks to seed (default: 4,000 per second)")
+    parser.add_argument("--clicks", type=int, help="clicks to seed (default: 5,000 per second)")
     parser.add_argument("--callbacks", choices=["on", "off"], default="on")
     parser.add_argument("--no-callbacks", action="store_true", help="the same as --callbacks off")
     args = parser.parse_args()
     callbacks = args.callbacks == "on" and not args.no_callbacks
-    clicks = args.clicks or max(20_000, (args.seconds + 2) * 4000)
+    clicks = args.clicks or max(20_000, (args.seconds + 3) * 5000)
 
     sitting = sitting_run(
         args,
