@@ -92,6 +92,7 @@ class LoadRun:
     next_index: int
     wrk_cpu_seconds: float
     server_cpu_seconds: float
+    postgres_cpu_seconds: float  # every PostgreSQL process of the machine (others' too)
 
     @property
     def answered_ok(self) -> int:
@@ -112,6 +113,12 @@ class LoadRun:
         """Server CPU (all gunicorn processes) per answered request, in milliseconds."""
         return 1000 * self.server_cpu_seconds / max(1, self.requests)
 
+    @property
+    def postgres_cpu_ms(self) -> float:
+        """PostgreSQL's CPU per answered request, in milliseconds (exact with nothing else
+        using the database server)."""
+        return 1000 * self.postgres_cpu_seconds / max(1, self.requests)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -131,6 +138,16 @@ def cpu_busy_percent(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     total_after, idle_after = sample()
     return 100 * (1 - (idle_after - idle_before) / max(1, total_after - total_before))
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far (those that exited are not
+    counted: the benchmark's connections are pooled and live through a run)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        if process.info["name"] in ("postgres", "postmaster") and process.info["cpu_times"]:
+            total += process.info["cpu_times"].user + process.info["cpu_times"].system
+    return total
 
 
 def server_environment(*, postgres_url: str, database: str, broker: str, queue: str) -> dict:
@@ -251,11 +268,12 @@ def wrk_run(
             str(threads),
             *args,
         ]
-        server_cpu_before = server.cpu_seconds()
+        server_cpu_before, postgres_cpu_before = server.cpu_seconds(), postgres_cpu_seconds()
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         server_cpu = server.cpu_seconds() - server_cpu_before
+        postgres_cpu = postgres_cpu_seconds() - postgres_cpu_before
         output.seek(0)
         text = output.read().decode(errors="replace")
     found = [line for line in text.splitlines() if line.startswith("WRK_RESULT ")]
@@ -272,6 +290,7 @@ def wrk_run(
         next_index=result["next_index"],
         wrk_cpu_seconds=usage.ru_utime + usage.ru_stime,
         server_cpu_seconds=server_cpu,
+        postgres_cpu_seconds=postgres_cpu,
     )
 
 
@@ -288,8 +307,9 @@ def summary_line(name: str, timed: LoadRun, *, connections: int) -> str:
     return (
         f"{name}: {timed.requests} in {timed.seconds:.1f} s ({timed.per_second:.0f}/s) over "
         f"{connections} connections, p50 {timed.p50_ms:.1f} ms, p99 {timed.p99_ms:.1f} ms, "
-        f"errors {timed.errors}; wrk used {timed.wrk_cpu_percent:.0f}% of one core, the "
-        f"server {timed.server_cpu_ms:.2f} ms of CPU per request"
+        f"errors {timed.errors}; wrk used {timed.wrk_cpu_percent:.0f}% of one core; CPU per "
+        f"request: gunicorn {timed.server_cpu_ms:.2f} ms, PostgreSQL {timed.postgres_cpu_ms:.2f} "
+        "ms (all its processes)"
     )
 
 

@@ -39,12 +39,15 @@ digest match, which says nothing of the token beyond the hint the admin shows an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import IntegrityError, connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model, Q
 from django.utils import timezone
 
@@ -86,9 +89,10 @@ def click_record(
     """
     click = Click(offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address)
     params = {f"click_{column}": value for column, value in _insert_values(click).items()}
-    with connection.cursor() as cursor:
-        cursor.execute(_click_sql(), params)
-        offer_active, landing_url, partner_active, click_pk = cursor.fetchone()
+    row = _click_statement().execute(params)
+    if row is None:  # its scalar subqueries always make one row
+        raise IntegrityError("The click statement returned no row.")
+    offer_active, landing_url, partner_active, click_pk = row
     if offer_active is None:
         raise TrackingError(f"Unknown offer {offer_id}.", status=404)
     if not offer_active:
@@ -104,10 +108,10 @@ def click_record(
 
 
 @cache
-def _click_sql() -> str:
+def _click_statement() -> _Statement:
     columns = _columns(Click)
     placeholders = ", ".join(f"%(click_{column})s" for column in columns)
-    return f"""
+    return _Statement(f"""
         WITH offer AS (
             SELECT o.is_active, o.landing_url FROM conversions_offer o
             WHERE o.id = %(click_offer_id)s::bigint
@@ -123,7 +127,7 @@ def _click_sql() -> str:
         )
         SELECT (SELECT is_active FROM offer), (SELECT landing_url FROM offer),
                (SELECT is_active FROM partner), (SELECT id FROM inserted)
-    """  # noqa: S608 -- only column names are interpolated
+    """)  # noqa: S608 -- only column names are interpolated
 
 
 def conversion_record_from_postback(
@@ -160,9 +164,7 @@ def conversion_record_from_postback(
         now=now,
         **_STATUS_REASONS,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_postback_sql(event_named=bool(event_code)), params)
-        row = cursor.fetchone()
+    row = _postback_statement(event_named=bool(event_code)).execute(params)
     if row is None:
         raise TrackingError("Unknown gk_click_id.", status=404)
     outcome = _PostbackOutcome(*row)
@@ -281,7 +283,7 @@ _DUPLICATE = """
 
 
 @cache
-def _postback_sql(*, event_named: bool) -> str:
+def _postback_statement(*, event_named: bool) -> _Statement:
     """The postback's one statement (two texts: with and without an event code, each prepared
     once per connection on the tracking tier)."""
     columns = _columns(Conversion)
@@ -309,7 +311,7 @@ def _postback_sql(*, event_named: bool) -> str:
     attribution = _ATTRIBUTION.format(
         event_condition="e.code = %(event_code)s" if event_named else "true"
     )
-    return f"""
+    return _Statement(f"""
         WITH attribution AS ({attribution}),
         verdict AS (
             SELECT a.*, CASE WHEN NOT a.token_accepted THEN 'bad_token'
@@ -345,7 +347,37 @@ def _postback_sql(*, event_named: bool) -> str:
         FROM verdict v
         LEFT JOIN first_change ch ON true
         LEFT JOIN LATERAL ({_DUPLICATE}) dup ON true
-    """  # noqa: S608 -- only column names and our own SQL fragments are interpolated
+    """)  # noqa: S608 -- only column names and our own SQL fragments are interpolated
+
+
+class _Statement:
+    """One of tracking's statements, written with named placeholders (``%(name)s``) and sent
+    with PostgreSQL's own (``$1``…) through a psycopg raw cursor, its parameters bound on the
+    server. psycopg would otherwise parse the postback's 7,800 characters for placeholders on
+    every call (it keeps the parse only of statements under 4,096): a tenth of a postback's
+    Python time, measured. Through Django's cursor wrapper, so its error translation and
+    ``execute_wrapper`` hooks still apply (it is left out of ``DEBUG``'s query log)."""
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def numbered(match: re.Match[str]) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        self.sql = re.sub(r"%\((\w+)\)s", numbered, sql)
+        self.names = tuple(names)
+
+    def execute(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run it with ``params`` (by name); its first row."""
+        connection.ensure_connection()
+        raw = psycopg.RawCursor(connection.connection)
+        # Not the debug wrapper: it would render the statement for DEBUG's query log with the
+        # client-side placeholders it does not have.
+        with CursorWrapper(raw, connection) as cursor:
+            cursor.execute(self.sql, [params[name] for name in self.names])
+            return cursor.fetchone()
 
 
 def _columns(model: type[Model]) -> list[str]:
