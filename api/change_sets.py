@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,26 @@ MAX_CHANGES = 100_000
 # A JSON body of MAX_CHANGES changes with reasons of a sentence each fits well within this.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 FILE_HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
+# One change of a JSON body, in FILE_HEADER's order.
+ChangeRow = tuple[str, int | str | None, str, str]
 
 
 def api_change_set_from_changes(
-    *, api_key: ApiKey, changes: list[dict[str, Any]], dry_run: bool, send_callbacks: bool
+    *, api_key: ApiKey, changes: Sequence[ChangeRow], dry_run: bool, send_callbacks: bool
 ) -> ImportJob:
-    """A change set from the JSON body's changes (dicts with the file's column names)."""
+    """A change set from the JSON body's changes, each ``(gk_click_id, EventId, Status,
+    Reason)`` (``FILE_HEADER``'s order)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "api-changes.csv"
         with path.open("w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(FILE_HEADER)
-            for change in changes:
-                # The reason as the export writes it (the import takes the apostrophe off a
-                # formula-like reason again); the other columns are taken as they are.
-                *keys, reason = (_cell(change.get(column)) for column in FILE_HEADER)
-                writer.writerow([*keys, formula_escape(reason)])
+            # The reason as the export writes it (the import takes the apostrophe off a
+            # formula-like reason again); the other columns are taken as they are.
+            writer.writerows(
+                (click, "" if event is None else event, status, formula_escape(reason))
+                for click, event, status, reason in changes
+            )
         return _job_created(
             api_key=api_key,
             upload=path,
@@ -88,10 +93,6 @@ def api_change_set_from_file(
 
 def _changes_count(count: int) -> str:
     return "1 change" if count == 1 else f"{count:,} changes"
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _job_created(

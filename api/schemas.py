@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 GoKartStatus = Literal["Pending", "Success", "Rejected"]
 OurStatus = Literal["pending", "success", "rejected"]
@@ -151,10 +151,13 @@ class StatusChangeOutcome(Schema):
 _NO_NUL = r"^[^\x00]*$"
 
 
-class ChangeIn(Schema):
+class ChangeIn(BaseModel):
     """One change, keyed like a status file's row (its columns' names): ``EventId`` names one
     conversion, ``gk_click_id`` alone every conversion of that click (both: they must agree).
-    Values are checked as a file's are: a bad one rejects its row, named in the outcomes."""
+    Values are checked as a file's are: a bad one rejects its row, named in the outcomes.
+
+    A plain Pydantic model, not a django-ninja ``Schema``: the Schema's validator for reading
+    ORM objects cost 40 µs a change (4 s for 100,000), for bodies that are never ORM objects."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -171,7 +174,7 @@ class ChangeIn(Schema):
     Reason: str = Field(default="", max_length=1000, pattern=_NO_NUL)  # noqa: N815
 
 
-class ChangeSetIn(Schema):
+class ChangeSetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     changes: list[ChangeIn] = Field(

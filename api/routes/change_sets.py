@@ -119,7 +119,7 @@ def change_set_create(request: HttpRequest, response: HttpResponse, body: Change
     api_key = _writer(request)
     job = api_change_set_from_changes(
         api_key=api_key,
-        changes=[change.model_dump() for change in body.changes],
+        changes=[(c.gk_click_id, c.EventId, c.Status, c.Reason) for c in body.changes],
         dry_run=body.dry_run,
         send_callbacks=body.send_callbacks,
     )
@@ -163,6 +163,14 @@ def _uploaded_file(request: HttpRequest) -> UploadedFile:
         refusal = upload_size_refusal(request)
     if refusal:
         raise ApiProblem(413, "body_too_large", "File too large", refusal)
+    if upload is None and "file" in request.POST:
+        raise ApiProblem(
+            422,
+            "unusable_file",
+            "The changes cannot be used",
+            "`file` came as a form value, not a file: send it as a file part with its file name "
+            "(its extension, .csv, .xls or .xlsx, says the format).",
+        )
     if upload is None:
         raise ApiProblem(
             422,

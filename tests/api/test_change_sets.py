@@ -324,6 +324,18 @@ def test_an_unusable_file_is_a_422_naming_why(api, tmp_path):
     assert not ImportJob.objects.exists()
 
 
+def test_a_file_sent_as_a_form_value_is_refused_naming_why(api):
+    response = api.client.post(
+        f"{BASE}/upload",
+        {"file": "EventId,Status\n1,Success\n"},
+        headers={"Authorization": api.authorization},
+    )
+
+    problem = assert_problem(response, 422, "unusable_file")
+    assert "as a file part with its file name" in problem["detail"]
+    assert not ImportJob.objects.exists()
+
+
 def test_scopes_and_permissions(django_user_model, asker, conversion_factory):
     conversion = conversion_factory()
     _key, readonly = key_for(asker, scopes=[Scope.CONVERSIONS_READ, Scope.CONVERSIONS_WRITE])
