@@ -4,10 +4,9 @@ the RateLimit fields set and one row in the key's request log.
 
 Two layers ask for the key: ``api.idempotency`` (before it runs or replays a POST or PATCH)
 and the API's security scheme (``api.auth``) inside django-ninja; whichever comes first
-authenticates and counts, the other reads what it found. Every answer django-ninja gives passes
-through ``answered`` (a decorator on every operation, ``api.main``); the answers
-``api.idempotency`` gives without running the route (a replay, a key in use or reused) call
-``api_call_answered`` themselves.
+authenticates and counts, the other reads what it found. Every answer of an operation passes
+through ``answered`` (the outermost decorator of every operation, ``api.main``), the answers
+``api.idempotency`` gives without running the route (a replay, a key in use or reused) too.
 """
 
 from __future__ import annotations

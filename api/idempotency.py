@@ -12,8 +12,11 @@ again, and nothing is done twice.
   is sent again, and ``idempotent_requests_expired_delete`` drops the others.
 - A key longer than 255 characters is a 400 ``invalid_idempotency_key``.
 - A request whose API key is not accepted runs as usual (its 401 or 429 is not kept).
-- The answers given here without running the route (a replay, a 409, a 422) carry the key's
-  RateLimit fields and are logged under it as any other (``api.calls``).
+- Honoured inside django-ninja, once the route is known to take the method (``honoured``, a
+  decorator of every operation, ``api.main``): a POST to a PATCH route is a 405, whatever key it
+  carries. The answers given here without running the route (a replay, a 409, a 422) carry the
+  key's RateLimit fields and are logged under it as any other (``api.calls.answered`` wraps
+  this).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from api.calls import api_call, api_call_answered
+from api.calls import api_call
 from api.models import ApiKey, IdempotentRequest
 from api.problems import problem_response
 
@@ -72,13 +75,20 @@ def _claimed(api_key: ApiKey, key: str, fingerprint: str) -> IdempotentRequest |
 
 
 def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Wrap an API view: POST and PATCH honour ``Idempotency-Key`` (module docstring)."""
+    """The URL-level hook ``api.urls`` applies: nothing to do there any more, since the key is
+    honoured per operation (``honoured``), where the method is known to be the route's."""
+    return view
 
-    @wraps(view)
-    def honoured(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+
+def honoured(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Decorate a django-ninja operation's ``run``: a POST or PATCH honours
+    ``Idempotency-Key`` (module docstring)."""
+
+    @wraps(run)
+    def run_honoured(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         key = request.headers.get(HEADER)
         if request.method not in _METHODS or key is None:
-            return view(request, *args, **kwargs)
+            return run(request, *args, **kwargs)
         if not key or len(key) > KEY_MAX_LENGTH:
             return problem_response(
                 400,
@@ -88,13 +98,13 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             )
         api_key = _api_key(request)
         if api_key is None:
-            return view(request, *args, **kwargs)
+            return run(request, *args, **kwargs)
         fingerprint = _fingerprint(request)
         earlier = _claimed(api_key, key, fingerprint)
         if earlier is not None:
-            return api_call_answered(request, _answer_again(earlier, fingerprint))
+            return _answer_again(earlier, fingerprint)
         try:
-            response = view(request, *args, **kwargs)
+            response = run(request, *args, **kwargs)
         except BaseException:
             IdempotentRequest.objects.filter(api_key=api_key, key=key).delete()
             raise
@@ -109,7 +119,7 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             )
         return response
 
-    return honoured
+    return run_honoured
 
 
 def _answer_again(earlier: IdempotentRequest, fingerprint: str) -> HttpResponse:

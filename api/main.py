@@ -16,6 +16,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from api.auth import ApiKeyAuth
 from api.calls import answered
+from api.idempotency import honoured
 from api.problems import COMMON_PROBLEMS, PROBLEM_CONTENT_TYPE, ApiProblem, problem_response
 from api.routes import change_sets, conversions, gokart
 
@@ -68,7 +69,9 @@ api = ManagementApi(
     docs_url=None,  # served from our own static files: api.docs
     urls_namespace="api-v1",
 )
-# Every answer carries the key's RateLimit fields and is logged under it (api.calls).
+# Idempotency-Key honoured once the route takes the method (api.idempotency); then, around
+# it, every answer carries the key's RateLimit fields and is logged under it (api.calls).
+api.add_decorator(honoured, mode="view")
 api.add_decorator(answered, mode="view")
 api.add_router("/sdk-conversion-system", gokart.router)
 api.add_router("", conversions.router)

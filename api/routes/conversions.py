@@ -3,8 +3,6 @@ conversion with its status history, a status change through the change-set engin
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status as Answer
@@ -12,6 +10,7 @@ from pydantic import Field
 
 from api.auth import key_required
 from api.cursors import cursor_for, cursor_position
+from api.iso_dates import IsoDateTime
 from api.models import Scope
 from api.problems import ApiProblem
 from api.schemas import (
@@ -46,8 +45,8 @@ class ConversionListQuery(Schema):
     )
     offer: int | None = Field(default=None, description="An offer's id.")
     partner: int | None = Field(default=None, description="A partner's id.")
-    created_from: datetime | None = Field(default=None, description="Created at or after.")
-    created_to: datetime | None = Field(default=None, description="Created before.")
+    created_from: IsoDateTime | None = Field(default=None, description="Created at or after.")
+    created_to: IsoDateTime | None = Field(default=None, description="Created before.")
     cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
     limit: int = Field(default=50, ge=1, le=100)
 

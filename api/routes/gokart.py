@@ -10,7 +10,7 @@ report's ID column). ``PATCH …/conversions/{id}/status`` changes a single-even
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from django.http import HttpRequest
@@ -19,6 +19,7 @@ from ninja.responses import Status as Answer
 from pydantic import Field
 
 from api.auth import key_required
+from api.iso_dates import IsoDate
 from api.models import ApiKey, Scope
 from api.problems import ApiProblem
 from api.schemas import (
@@ -45,8 +46,8 @@ _ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
 class GoKartListQuery(Schema):
-    start_date: date = Field(description="First completion day (UTC), YYYY-MM-DD. Required.")
-    end_date: date = Field(
+    start_date: IsoDate = Field(description="First completion day (UTC), YYYY-MM-DD. Required.")
+    end_date: IsoDate = Field(
         description="Last completion day (UTC), inclusive; at most 3 months after start_date."
     )
     page: int = Field(default=0, ge=0, description="From 0.")
