@@ -296,6 +296,29 @@ def test_a_file_upload_is_a_change_set_like_the_json_one(api, conversion_factory
     assert body["preview"]["callbacks"] == 0
 
 
+def test_an_upload_with_an_idempotency_key_is_created_once(
+    api, conversion_factory, settings, tmp_path
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    conversion = conversion_factory()
+    path = tmp_path / "statuses.csv"
+    path.write_text("EventId,Status,Reason\n" + f"{conversion.pk},Success,{'x' * 50}\n" * 100)
+
+    def send():
+        with path.open("rb") as upload:
+            return api.client.post(
+                f"{BASE}/upload",
+                {"file": upload},
+                headers={"Authorization": api.authorization, "Idempotency-Key": "file-1"},
+            )
+
+    first, again = send(), send()
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json()["id"] == again.json()["id"]
+    assert ImportJob.objects.count() == 1
+
+
 def test_an_upload_over_the_import_limit_gets_the_imports_message(api, settings, tmp_path):
     settings.IMPORT_MAX_UPLOAD_BYTES = 1000
     path = tmp_path / "big.csv"
