@@ -7,10 +7,24 @@ ignored, so the conversion report exported from Conversion Management, edited, i
 - the conversion: ``EventId`` (also ``ID``, ``Conversion Event ID``, ``Conversion ID``);
 - the click: ``gk_click_id`` (also ``Click ID``);
 - ``Status``: Pending, Success or Rejected, in any case;
-- ``Reason`` (optional; also ``Status reason``, ``Rejection reason``).
+- ``Reason`` (optional; also ``Status reason``, ``Rejection reason``);
+- the advertiser's ids: ``TransactionId`` (also ``Transaction ID``) with ``OfferId`` (also
+  ``Offer ID``): transaction ids are unique per offer only, so a file with ``TransactionId``
+  needs ``OfferId`` too.
 
-A file needs ``Status`` and at least one of the two ids. A row with nothing in any of these
-columns is skipped (spreadsheets often end with blank rows) and not counted.
+A file needs ``Status`` and at least one way to name a conversion. A row with nothing in any of
+these columns is skipped (spreadsheets often end with blank rows) and not counted.
+
+A header naming one of these columns twice (``Status`` and ``status``, ``EventId`` and ``ID``)
+is refused, naming both cells: which one was meant cannot be known.
+
+A row names its conversions by its most specific id: ``EventId``; else ``TransactionId`` with
+``OfferId``; else ``gk_click_id`` (every conversion of the click). Every other id the row fills
+must agree with what that one names (``conversions.imports.staging`` checks it), or the row is
+refused with both.
+
+Files without the advertiser's columns take the fast path of ``row_checker`` and stage the
+eight ``StagedRow`` fields only; files with them stage ``StagedIds`` as well.
 """
 
 from __future__ import annotations
@@ -34,7 +48,22 @@ COLUMN_NAMES = {
     "gk_click_id": ("gkclickid", "clickid"),
     "status": ("status",),
     "reason": ("reason", "statusreason", "rejectionreason"),
+    "transaction_id": ("transactionid", "advertisertransactionid"),
+    "offer_id": ("offerid",),
 }
+# Each column's name in messages.
+COLUMN_LABELS = {
+    "gk_click_id": "gk_click_id",
+    "event_id": "EventId",
+    "status": "Status",
+    "reason": "Reason",
+    "transaction_id": "TransactionId",
+    "offer_id": "OfferId",
+}
+# The row's values in this order, for unpacking.
+_FIELDS = ("gk_click_id", "event_id", "status", "reason", "transaction_id", "offer_id")
+_FIELD_OF_NAME = {name: field for field, names in COLUMN_NAMES.items() for name in names}
+MAX_TRANSACTION_ID_CHARS = 255  # Conversion.transaction_id
 STATUSES = {status.value: status.value for status in Status}
 STATUS_LABELS = ", ".join(str(status.label) for status in Status)
 # An EventId: ASCII digits, or a spreadsheet's number form of them (123.0, 1.23E+5); never
@@ -53,7 +82,14 @@ class Columns(NamedTuple):
     event_id: int | None
     status: int
     reason: int | None
+    transaction_id: int | None
+    offer_id: int | None
     headers: dict[str, str]
+
+    @property
+    def with_ids(self) -> bool:
+        """Whether the file has the advertiser's ids (``TransactionId``, ``OfferId``)."""
+        return self.transaction_id is not None or self.offer_id is not None
 
 
 class StagedRow(NamedTuple):
@@ -67,6 +103,19 @@ class StagedRow(NamedTuple):
     event_id: int | None
     status: str | None
     error: str | None
+
+
+class StagedIds(NamedTuple):
+    """The advertiser's ids of a row (files with those columns only), staged after its
+    ``StagedRow`` fields."""
+
+    transaction_id: str
+    offer_id_text: str
+    offer_id: int | None
+
+
+# A staged row: a ``StagedRow``, or a ``StagedRow`` and its ``StagedIds`` as one tuple.
+Staged = tuple[object, ...]
 
 
 def header_key(text: str) -> str:
@@ -88,6 +137,7 @@ def columns_find(header: list[str]) -> Columns:
             "Keep the columns gk_click_id, EventId, Status and Reason."
         )
     keys = [header_key(text) for text in header]
+    _duplicate_refuse(header, keys)
     found: dict[str, int] = {}
     for field, names in COLUMN_NAMES.items():
         for name in names:
@@ -97,8 +147,14 @@ def columns_find(header: list[str]) -> Columns:
     missing = []
     if "status" not in found:
         missing.append("Status")
-    if "gk_click_id" not in found and "event_id" not in found:
+    if not found.keys() & {"gk_click_id", "event_id", "transaction_id"}:
         missing.append("gk_click_id or EventId")
+    if "transaction_id" in found and "offer_id" not in found:
+        raise UnusableFile(
+            f"The header row has a TransactionId column (“{header[found['transaction_id']]}”) "
+            "but no OfferId: transaction ids are unique per offer only, so a row names its "
+            "conversion by both. Add an OfferId column and upload again."
+        )
     if missing:
         seen = ", ".join(f"“{text}”" for text in header if text.strip())[:300] or "none"
         raise UnusableFile(
@@ -111,8 +167,40 @@ def columns_find(header: list[str]) -> Columns:
         event_id=found.get("event_id"),
         status=found["status"],
         reason=found.get("reason"),
+        transaction_id=found.get("transaction_id"),
+        offer_id=found.get("offer_id"),
         headers={field: header[index].strip() for field, index in found.items()},
     )
+
+
+def _duplicate_refuse(header: list[str], keys: list[str]) -> None:
+    """``UnusableFile`` when two header cells name the same column (the same name once case,
+    spaces and underscores are ignored, or two names of it, such as ``EventId`` and ``ID``)."""
+    first: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        field = _FIELD_OF_NAME.get(key)
+        if field is None:
+            continue
+        if field not in first:
+            first[field] = index
+            continue
+        before = first[field]
+        raise UnusableFile(
+            f"The header row names the {COLUMN_LABELS[field]} column twice: "
+            f"“{header[before].strip()[:100]}” (column {column_letters(before)}) and "
+            f"“{header[index].strip()[:100]}” (column {column_letters(index)}). Which one is "
+            "meant cannot be known: delete or rename one of them and upload again."
+        )
+
+
+def column_letters(index: int) -> str:
+    """A spreadsheet's name of a column: 0 is A, 25 is Z, 26 is AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _cut(text: str) -> str:
@@ -121,67 +209,92 @@ def _cut(text: str) -> str:
 
 
 def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow | None:
-    """The staged form of a data row, ``None`` for a blank one. Never raises for bad values:
-    they become the row's ``error``."""
-    click, event, status_text, reason = _row_values(cells, columns)
-    if not (click or event or status_text or reason):
+    """The staged form of a data row of a file without the advertiser's ids, ``None`` for a
+    blank one. Never raises for bad values: they become the row's ``error``."""
+    staged = _row_staged(row_number, cells, columns)
+    return None if staged is None else staged[0]
+
+
+def _row_staged(
+    row_number: int, cells: list[str], columns: Columns
+) -> tuple[StagedRow, StagedIds] | None:
+    """The staged form of any data row (its ids empty when the file has none), ``None`` for a
+    blank one."""
+    values = _row_values(cells, columns)
+    if not any(values.values()):
         return None
-    error = _row_error(len(cells), click, event, status_text, reason, columns)
-    event_id = None
+    click, event, status_text, reason, transaction, offer = [values[field] for field in _FIELDS]
+    error = _row_error(len(cells), values, columns)
+    event_id = offer_id = None
     if error is None and event:
         event_id = _event_id_parse(event)
         if event_id is None:
             error = f"EventId “{_cut(event)}” is not a conversion number."
+    if error is None and offer:
+        offer_id = _event_id_parse(offer)
+        if offer_id is None:
+            error = f"OfferId “{_cut(offer)}” is not an offer number."
     reason = formula_unescape(reason)  # the export's formula escape, undone
+    transaction = formula_unescape(transaction)
     if error is not None:
-        return StagedRow(
-            row_number,
-            _cut(click),
-            _cut(event),
-            _cut(status_text),
-            _cut(reason),
-            None,
-            None,
-            error,
+        return (
+            StagedRow(
+                row_number,
+                _cut(click),
+                _cut(event),
+                _cut(status_text),
+                _cut(reason),
+                None,
+                None,
+                error,
+            ),
+            StagedIds(_cut(transaction), _cut(offer), None),
         )
     status = STATUSES[status_text.lower()]
-    return StagedRow(row_number, click, event, status_text, reason, event_id, status, None)
+    return (
+        StagedRow(row_number, click, event, status_text, reason, event_id, status, None),
+        StagedIds(transaction, offer, offer_id),
+    )
 
 
-def _row_values(cells: list[str], columns: Columns) -> tuple[str, str, str, str]:
-    """The row's gk_click_id, EventId, Status and Reason, stripped; "" for a column the file
-    lacks or the row is too short to reach."""
+def _row_values(cells: list[str], columns: Columns) -> dict[str, str]:
+    """The row's value of each column (``COLUMN_NAMES``' order), stripped; "" for a column the
+    file lacks or the row is too short to reach."""
     width = len(cells)
 
     def value(index: int | None) -> str:
         return cells[index].strip() if index is not None and index < width else ""
 
-    return (
-        value(columns.gk_click_id),
-        value(columns.event_id),
-        value(columns.status),
-        value(columns.reason),
-    )
+    return {field: value(getattr(columns, field)) for field in COLUMN_NAMES}
 
 
-def _row_error(
-    width: int, click: str, event: str, status_text: str, reason: str, columns: Columns
-) -> str | None:
-    """The first thing wrong with a row's values, but for its EventId's number (``row_check``
-    parses it once, for the staged row too); ``None`` when nothing is."""
+def _header(columns: Columns, field: str) -> str:
+    return columns.headers.get(field) or COLUMN_LABELS[field]
+
+
+def _row_error(width: int, values: dict[str, str], columns: Columns) -> str | None:
+    """The first thing wrong with a row's values, but for its EventId's and OfferId's numbers
+    (``_row_staged`` parses them once, for the staged row too); ``None`` when nothing is."""
+    click, event, status_text, reason, transaction, offer = [values[field] for field in _FIELDS]
     if width > MAX_COLUMNS:
         return (
             f"The row has more than {MAX_COLUMNS:,} columns; a status file needs only "
             "gk_click_id, EventId, Status and Reason."
         )
-    if formula := _formula_column(click, event, status_text, reason, columns):
+    if formula := _column_where(lambda value: value[:1] == "=", values, columns):
         return (
             f"{formula} holds a formula, not a value. Replace formulas with their values (Copy, "  # noqa: S608
             "then Paste Special › Values) and upload again."
         )
-    if not click and not event:
-        return "Neither gk_click_id nor EventId is filled in."
-    if unstorable := _unstorable_column(click, event, status_text, reason, columns):
+    if not click and not event and not transaction:
+        return (
+            "None of gk_click_id, EventId and TransactionId is filled in."
+            if columns.with_ids
+            else "Neither gk_click_id nor EventId is filled in."
+        )
+    if unstorable := _column_where(
+        lambda value: _NOT_STORABLE.search(value) is not None, values, columns
+    ):
         return (
             f"{unstorable} holds a NUL character or a broken one (a lone UTF-16 surrogate), "
             "which is not text; delete it from that cell and upload again."
@@ -198,12 +311,29 @@ def _row_error(
         )
     if len(reason) > MAX_REASON_CHARS:
         return f"Reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,}."
+    return _ids_error(transaction, offer, columns)
+
+
+def _ids_error(transaction: str, offer: str, columns: Columns) -> str | None:
+    if len(transaction) > MAX_TRANSACTION_ID_CHARS:
+        return (
+            f"{_header(columns, 'transaction_id')} is {len(transaction):,} characters long; "
+            f"transaction ids have at most {MAX_TRANSACTION_ID_CHARS}."
+        )
+    if transaction and not offer:
+        return (
+            f"{_header(columns, 'transaction_id')} is filled in but "
+            f"{_header(columns, 'offer_id')} is not: transaction ids are unique per offer only."
+        )
     return None
 
 
-def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None]:
+def row_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
     """``row_check`` for these columns, with a fast path for the common, valid row (this runs
-    once per row of files of millions of rows: plain tuples, no helper calls)."""
+    once per row of files of millions of rows: plain tuples, no helper calls); a file with the
+    advertiser's ids is checked by ``_ids_checker``."""
+    if columns.with_ids:
+        return _ids_checker(columns)
     click_at, event_at, status_at, reason_at = (
         columns.gk_click_id,
         columns.event_id,
@@ -247,32 +377,25 @@ def row_checker(columns: Columns) -> Callable[[int, list[str]], StagedRow | None
     return check
 
 
-def _formula_column(
-    click: str, event: str, status: str, reason: str, columns: Columns
-) -> str | None:
-    return _column_where(lambda value: value[:1] == "=", click, event, status, reason, columns)
+def _ids_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
+    """The check of a file with the advertiser's ids: every row as ``StagedRow`` and
+    ``StagedIds`` in one tuple (no fast path: such files are the advertiser's, not the 100 MB
+    exports)."""
 
+    def check(row_number: int, cells: list[str]) -> Staged | None:
+        staged = _row_staged(row_number, cells, columns)
+        return None if staged is None else (*staged[0], *staged[1])
 
-def _unstorable_column(
-    click: str, event: str, status: str, reason: str, columns: Columns
-) -> str | None:
-    return _column_where(
-        lambda value: _NOT_STORABLE.search(value) is not None, click, event, status, reason, columns
-    )
+    return check
 
 
 def _column_where(
-    test: Callable[[str], bool], click: str, event: str, status: str, reason: str, columns: Columns
+    test: Callable[[str], bool], values: dict[str, str], columns: Columns
 ) -> str | None:
-    """The header of the first of the row's four values that passes ``test``."""
-    for field, value in (
-        ("gk_click_id", click),
-        ("event_id", event),
-        ("status", status),
-        ("reason", reason),
-    ):
+    """The header of the first of the row's values that passes ``test``."""
+    for field, value in values.items():
         if test(value):
-            return columns.headers.get(field, field)
+            return _header(columns, field)
     return None
 
 

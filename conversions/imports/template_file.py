@@ -32,13 +32,13 @@ class TemplateColumn(NamedTuple):
 TEMPLATE_COLUMNS = (
     TemplateColumn(
         "gk_click_id",
-        "this or EventId",
+        "this, EventId or TransactionId",
         "The click. A row with only gk_click_id changes every event (conversion) of that click.",
         "3f2a9c0e8b7d4a51b6e2c9d04f1a7e38",
     ),
     TemplateColumn(
         "EventId",
-        "this or gk_click_id",
+        "this, gk_click_id or TransactionId",
         "The conversion event: the report's EventId column. With gk_click_id as well, it must "
         "belong to that click.",
         "184467",
@@ -46,6 +46,19 @@ TEMPLATE_COLUMNS = (
     TemplateColumn("Status", "required", "Pending, Success or Rejected, in any case.", "Rejected"),
     TemplateColumn(
         "Reason", "optional", "Why: kept in the conversion's status history.", "Duplicate install"
+    ),
+    TemplateColumn(
+        "TransactionId",
+        "with OfferId, or gk_click_id or EventId",
+        "The advertiser's transaction id (the report's Transaction ID), unique per offer only. "
+        "A row naming its conversion several ways is refused unless they all agree.",
+        "ORD-2024-118234",
+    ),
+    TemplateColumn(
+        "OfferId",
+        "with TransactionId",
+        "The offer the transaction id belongs to (the report's Offer ID).",
+        "12",
     ),
 )
 TEMPLATE_HEADER = [column.name for column in TEMPLATE_COLUMNS]

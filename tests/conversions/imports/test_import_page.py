@@ -16,7 +16,7 @@ from conversions.models import ImportJob, Status
 pytestmark = pytest.mark.django_db
 
 IMPORT_URL = reverse("admin:conversions_conversion_import")
-HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
+HEADER = ["gk_click_id", "EventId", "Status", "Reason", "TransactionId", "OfferId"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
