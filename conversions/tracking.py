@@ -39,16 +39,13 @@ digest match, which says nothing of the token beyond the hint the admin shows an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-import psycopg
 from django.db import IntegrityError, connection
-from django.db.backends.utils import CursorWrapper
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from callbacks import services as callback_services
@@ -61,6 +58,7 @@ from conversions.audit import (
     status_changes_record_sql,
 )
 from conversions.models import Click, Conversion, Offer, Source, Status
+from conversions.raw_statements import RawStatement, columns_sql, insert_columns, insert_values
 from gokart.encryption import token_digest
 
 
@@ -88,7 +86,7 @@ def click_record(
     Raises ``TrackingError`` (404) for an unknown or inactive offer or partner. One statement.
     """
     click = Click(offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address)
-    params = {f"click_{column}": value for column, value in _insert_values(click).items()}
+    params = {f"click_{column}": value for column, value in insert_values(click).items()}
     row = _click_statement().execute(params)
     if row is None:  # its scalar subqueries always make one row
         raise IntegrityError("The click statement returned no row.")
@@ -108,10 +106,10 @@ def click_record(
 
 
 @cache
-def _click_statement() -> _Statement:
-    columns = _columns(Click)
+def _click_statement() -> RawStatement:
+    columns = insert_columns(Click)
     placeholders = ", ".join(f"%(click_{column})s" for column in columns)
-    return _Statement(f"""
+    return RawStatement(f"""
         WITH offer AS (
             SELECT o.is_active, o.landing_url FROM conversions_offer o
             WHERE o.id = %(click_offer_id)s::bigint
@@ -121,7 +119,7 @@ def _click_statement() -> _Statement:
             WHERE p.id = %(click_partner_id)s::bigint
         ),
         inserted AS (
-            INSERT INTO conversions_click ({_quoted(columns)})
+            INSERT INTO conversions_click ({columns_sql(columns)})
             SELECT {placeholders} FROM offer o, partner p WHERE o.is_active AND p.is_active
             RETURNING id
         )
@@ -153,7 +151,7 @@ def conversion_record_from_postback(
     )
     params: dict[str, Any] = {
         f"conversion_{column}": value
-        for column, value in _insert_values(conversion).items()
+        for column, value in insert_values(conversion).items()
         if column not in _ATTRIBUTED
     }
     params.update(AuditContext(source=Source.POSTBACK).params())
@@ -282,22 +280,17 @@ _DUPLICATE = """
 """
 
 
-@cache
-def _postback_statement(*, event_named: bool) -> _Statement:
-    """The postback's one statement (two texts: with and without an event code, each prepared
-    once per connection on the tracking tier)."""
-    columns = _columns(Conversion)
-    values = ", ".join(_ATTRIBUTED.get(column, f"%(conversion_{column})s") for column in columns)
-    changes = StatusChangeRows("first_change")
-    changes_columns = changes.columns_sql(
+def _first_change_sql(changes: StatusChangeRows) -> tuple[str, str]:
+    """The select list of the conversion's first status change (read from the inserted row
+    ``c`` and ``new_conversion n``), and the first link of its hash chain. The link is written
+    with the conversion, so its id is drawn first; whether the status owes a callback is decided
+    once, in ``new_conversion``, for the hash, the audit row and the outbox insert."""
+    columns = changes.columns_sql(
         conversion="c",
         old_status="''::varchar",
         audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
         callback_owed="n.callback_owed",
     )
-    # The first link of the conversion's hash chain is written with it, so its id is drawn
-    # first; whether the status owes a callback is decided once, here, for the hash, the audit
-    # row and the outbox insert.
     chain_hash = status_change_hash_sql(
         conversion_id="n.id",
         sequence_number="%(conversion_status_version)s::bigint",
@@ -308,10 +301,21 @@ def _postback_statement(*, event_named: bool) -> _Statement:
         callback_owed="n.callback_owed",
         previous_hash="NULL",
     )
+    return columns, chain_hash
+
+
+@cache
+def _postback_statement(*, event_named: bool) -> RawStatement:
+    """The postback's one statement (two texts: with and without an event code, each prepared
+    once per connection on the tracking tier)."""
+    columns = insert_columns(Conversion)
+    values = ", ".join(_ATTRIBUTED.get(column, f"%(conversion_{column})s") for column in columns)
+    changes = StatusChangeRows("first_change")
+    changes_columns, chain_hash = _first_change_sql(changes)
     attribution = _ATTRIBUTION.format(
         event_condition="e.code = %(event_code)s" if event_named else "true"
     )
-    return _Statement(f"""
+    return RawStatement(f"""
         WITH attribution AS ({attribution}),
         verdict AS (
             SELECT a.*, CASE WHEN NOT a.token_accepted THEN 'bad_token'
@@ -332,7 +336,7 @@ def _postback_statement(*, event_named: bool) -> _Statement:
             WHERE v.refusal IS NULL
         ),
         inserted AS (
-            INSERT INTO conversions_conversion AS c (id, {_quoted(columns)}, audit_chain_hash)
+            INSERT INTO conversions_conversion AS c (id, {columns_sql(columns)}, audit_chain_hash)
             SELECT n.id, {values}, {chain_hash} FROM new_conversion n
             ON CONFLICT DO NOTHING
             RETURNING c.*
@@ -348,56 +352,6 @@ def _postback_statement(*, event_named: bool) -> _Statement:
         LEFT JOIN first_change ch ON true
         LEFT JOIN LATERAL ({_DUPLICATE}) dup ON true
     """)  # noqa: S608 -- only column names and our own SQL fragments are interpolated
-
-
-class _Statement:
-    """One of tracking's statements, written with named placeholders (``%(name)s``) and sent
-    with PostgreSQL's own (``$1``…) through a psycopg raw cursor, its parameters bound on the
-    server. psycopg would otherwise parse the postback's 7,800 characters for placeholders on
-    every call (it keeps the parse only of statements under 4,096): a tenth of a postback's
-    Python time, measured. Through Django's cursor wrapper, so its error translation and
-    ``execute_wrapper`` hooks still apply (it is left out of ``DEBUG``'s query log)."""
-
-    def __init__(self, sql: str) -> None:
-        names: list[str] = []
-
-        def numbered(match: re.Match[str]) -> str:
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        self.sql = re.sub(r"%\((\w+)\)s", numbered, sql)
-        self.names = tuple(names)
-
-    def execute(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """Run it with ``params`` (by name); its first row."""
-        connection.ensure_connection()
-        raw = psycopg.RawCursor(connection.connection)
-        # Not the debug wrapper: it would render the statement for DEBUG's query log with the
-        # client-side placeholders it does not have.
-        with CursorWrapper(raw, connection) as cursor:
-            cursor.execute(self.sql, [params[name] for name in self.names])
-            return cursor.fetchone()
-
-
-def _columns(model: type[Model]) -> list[str]:
-    """The columns an insert writes (every concrete field but the primary key), in the order of
-    :func:`_insert_values`."""
-    return [str(field.column) for field in model._meta.concrete_fields if not field.primary_key]
-
-
-def _quoted(columns: list[str]) -> str:
-    return ", ".join(connection.ops.quote_name(column) for column in columns)
-
-
-def _insert_values(instance: Model) -> dict[str, Any]:
-    """Database values of an unsaved instance by column, as ``Model.save()`` would insert them
-    (so a field added later with a default is written here too)."""
-    return {
-        str(field.column): field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for field in instance._meta.concrete_fields
-        if not field.primary_key
-    }
 
 
 def _duplicate_committed_meanwhile(
