@@ -52,11 +52,9 @@ def change_set_fields(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 def _progress(job: ImportJob) -> dict[str, int]:
     done, total = job.progress_done, job.progress_total
-    if total:
-        percent = min(100, done * 100 // total)
-    else:
-        percent = 100 if job.state in _DONE else 0
-    return {"done": done, "total": total, "percent": percent}
+    if not total:  # nothing counted: a step that is over is whole
+        return {"done": done, "total": total, "percent": 100 if job.state in _DONE else 0}
+    return {"done": done, "total": total, "percent": min(100, done * 100 // total)}
 
 
 def _preview(summary: ImportSummary, *, send_callbacks: bool) -> dict[str, Any]:
