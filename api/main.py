@@ -47,7 +47,10 @@ class ManagementApi(NinjaAPI):
             for method, operation in operations.items():
                 if method in ("post", "patch"):
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY_PARAMETER)
-                responses = operation.setdefault("responses", {})
+                # django-ninja keys its own answers by int, ours by str: one kind only, or the
+                # JSON document holds "400" twice and Swagger UI refuses to render it.
+                responses = {str(s): r for s, r in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 for common in COMMON_PROBLEMS:
                     if common.applies_to(method) and str(common.status) not in responses:
                         responses[str(common.status)] = common.openapi_response()
