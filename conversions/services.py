@@ -131,6 +131,22 @@ def _apply(
     audit: AuditContext,
     id_bounded: bool = False,
 ) -> StatusChangeResult:
+    sql = _apply_sql(source_sql, audit=audit, id_bounded=id_bounded)
+    params = {**source_params, **audit.params(), "now": timezone.now()}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        callbacks = rows[0][3] if rows else 0
+        if callbacks:
+            callback_services.callback_deliveries_dispatch_on_commit()
+    return StatusChangeResult(
+        transitions={(old, new): count for old, new, count, _ in rows}, callbacks=callbacks
+    )
+
+
+def _apply_sql(source_sql: str, *, audit: AuditContext, id_bounded: bool) -> str:
+    """The one statement of a change: lock, update, and record (audit, outbox, tally) the
+    changes that ``source_sql`` asks for; it answers a count per transition."""
     # A staged set comes in chunks of neighbouring ids (a few per cent of the table each).
     # Bounding the look-up by the chunk's first and last id keeps PostgreSQL from hashing the
     # whole conversions table, twice per chunk: 6.3 s -> 3.7 s per 100,000 changes against
@@ -149,18 +165,7 @@ def _apply(
         callback_owed="l.callback_owed",
     )
     record_sql = status_changes_record_sql(changes=changes, send_callbacks=audit.send_callbacks)
-    # The change's link in the hash chain, computed in the UPDATE from the previous link the
-    # conversion row keeps (``conversions.audit``): nothing more is read to extend the chain.
-    chain_hash = status_change_hash_sql(
-        conversion_id="c.id",
-        sequence_number="c.status_version + 1",
-        old_status="l.old_status",
-        new_status="l.new_status",
-        reason="l.reason",
-        created_at="%(now)s",
-        callback_owed="l.callback_owed",
-        previous_hash="c.audit_chain_hash",
-    )
+    chain_hash = _chain_hash_sql()
     owed = callback_owed_sql_for(partner="p", status="s.status")
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the
     # WHERE clause against, and returns, the row's newest version: old_status is what is
@@ -169,7 +174,7 @@ def _apply(
     # outbox inserts both read ``changed`` alone: no join back from the audit rows to the
     # changes, whose size the planner cannot know (it guessed 2 rows for 36,000 and joined
     # them by a nested loop: 138 s, measured).
-    sql = f"""
+    return f"""
         WITH src AS ({source_sql}),
         locked AS (
             SELECT c.id, c.status AS old_status, s.status AS new_status, s.reason,
@@ -196,15 +201,20 @@ def _apply(
         SELECT old_status, new_status, count(*), (SELECT count(*) FROM deliveries)
         FROM changed GROUP BY old_status, new_status
     """  # noqa: S608 -- only our own SQL fragments are interpolated
-    params = {**source_params, **audit.params(), "now": timezone.now()}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        callbacks = rows[0][3] if rows else 0
-        if callbacks:
-            callback_services.callback_deliveries_dispatch_on_commit()
-    return StatusChangeResult(
-        transitions={(old, new): count for old, new, count, _ in rows}, callbacks=callbacks
+
+
+def _chain_hash_sql() -> str:
+    """The change's link in the hash chain, computed in the UPDATE from the previous link the
+    conversion row keeps (``conversions.audit``): nothing more is read to extend the chain."""
+    return status_change_hash_sql(
+        conversion_id="c.id",
+        sequence_number="c.status_version + 1",
+        old_status="l.old_status",
+        new_status="l.new_status",
+        reason="l.reason",
+        created_at="%(now)s",
+        callback_owed="l.callback_owed",
+        previous_hash="c.audit_chain_hash",
     )
 
 
