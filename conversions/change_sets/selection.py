@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversions.change_sets.approval import approval_lock, change_set_approval_reason
 from conversions.change_sets.money import ChangeSetMoney, conversions_status_money
 from conversions.change_sets.summary import ImportSummary
-from conversions.change_sets.tables import StagingTables
+from conversions.change_sets.tables import StagingTables, execute, staging_changes_create
 from conversions.models import ImportJob, Source, Status
 from conversions.services import StatusChangeResult, conversion_status_set
 
@@ -164,11 +164,10 @@ def _applied_as_job(ids: list[int], change: _Change, *, money: ChangeSetMoney) -
     return SelectionOutcome(result=result, job=job)
 
 
-# The change set of a selection, in the shape every job's change set has (``staging``).
-_STAGE_SQL = """
-    CREATE UNLOGGED TABLE {changes} AS
-    SELECT c.id AS conversion_id, %(status)s::varchar AS status, %(reason)s::text AS reason,
-           c.status AS expected_status, c.offer_id, c.partner_id, c.payout, c.revenue
+# The change set of a selection, in the shape every job's change set has (``CHANGE_COLUMNS``).
+_STAGE_SELECT = """
+    SELECT c.id, %(status)s::varchar, %(reason)s::text, c.status, c.offer_id, c.partner_id,
+           c.payout, c.revenue
     FROM conversions_conversion c
     WHERE c.id = ANY(%(ids)s::bigint[]) AND c.status <> %(status)s
 """
@@ -179,17 +178,17 @@ def _job_waiting(
 ) -> ImportJob:
     job = change.job(ids, state=ImportJob.State.VALIDATING, validation_started_at=timezone.now())
     tables = StagingTables(job.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {tables.changes}")
-        cursor.execute(
-            _STAGE_SQL.format(changes=tables.changes),
-            {"ids": ids, "status": change.status, "reason": change.reason},
+    staging_changes_create(
+        tables,
+        select=_STAGE_SELECT,
+        params={"ids": ids, "status": change.status, "reason": change.reason},
+    )
+    will_change = {
+        f"{old}->{change.status}": count
+        for old, count in execute(
+            f"SELECT expected_status, count(*) FROM {tables.changes} GROUP BY 1 ORDER BY 1"  # noqa: S608
         )
-        cursor.execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
-        cursor.execute(
-            f"SELECT expected_status, count(*) FROM {tables.changes} GROUP BY 1 ORDER BY 1"
-        )
-        will_change = {f"{old}->{change.status}": count for old, count in cursor.fetchall()}
+    }
     staged = sum(will_change.values())
     job.summary = ImportSummary(
         rows=len(ids),
