@@ -74,6 +74,15 @@ CALLBACK_DISPATCH_COALESCE_MS = knob(
     "postbacks queue at most one dispatch per this window "
     "while none has started (Redis brokers only)",
 )
+# callbacks.dispatch: the admin, the API and the workers queue a dispatch on every commit that
+# owes callbacks; the tracking tier (gokart/tracking/settings.py) hands them to a thread.
+CALLBACK_DISPATCH_DEFER_MS = 0
+TRACKING_CALLBACK_DISPATCH_DEFER_MS = knob(
+    "TRACKING_CALLBACK_DISPATCH_DEFER_MS",
+    20,
+    "the tracking tier queues a callback dispatch at once when idle, then at most once per "
+    "this many ms per process while postbacks keep committing (0: on every commit)",
+)
 ADMINS = [
     (name.strip(), address.strip(" >"))
     for name, _, address in (

@@ -1,5 +1,5 @@
 """Settings of the tracking tier (``gokart.tracking.wsgi``): the project's own
-(``gokart.settings``, every knob read the same way), with three differences.
+(``gokart.settings``, every knob read the same way), with four differences.
 
 - **Only the middleware ``/click/`` and ``/postback/`` need**: ``SecurityMiddleware`` (the
   redirect to HTTPS and HSTS under ``GOKART_HTTPS``, ``nosniff``). No sessions,
@@ -17,6 +17,9 @@
   sit between this tier and PostgreSQL) and planned once, generically (``plan_cache_mode``): the
   postback's and the click's one statement is parsed and planned once per connection, then each
   request sends only its parameters.
+- **Callback dispatches queued from a thread** (``CALLBACK_DISPATCH_DEFER_MS``,
+  ``callbacks.dispatch``): a postback's commit only wakes it, instead of a Redis round trip of
+  its own to mark a dispatch queued.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from gokart.settings import *  # noqa: F403
 from gokart.settings import DATABASES as _ADMIN_DATABASES
-from gokart.settings import TRACKING_DATABASE_POOL_SIZE
+from gokart.settings import TRACKING_CALLBACK_DISPATCH_DEFER_MS, TRACKING_DATABASE_POOL_SIZE
 
 MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
 # The admin's apps stay installed (one project, one set of models) but are not served here, so
@@ -41,6 +44,7 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W003",
 ]
 ROOT_URLCONF = "gokart.tracking.urls"
+CALLBACK_DISPATCH_DEFER_MS = TRACKING_CALLBACK_DISPATCH_DEFER_MS
 WSGI_APPLICATION = "gokart.tracking.wsgi.application"
 
 
