@@ -50,7 +50,10 @@ class Offer(models.Model):
     )
     landing_url = models.URLField(
         max_length=2000,
-        help_text="Where a click is sent; {gk_click_id} is replaced by the click's id.",
+        help_text=(
+            "Where a click is sent. These macros are filled, URL-encoded: {gk_click_id}, "
+            "{gk_offer_id}, {gk_offer_name}, {pub_member_id}, {pub_click_id}."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,7 +105,17 @@ class OfferEvent(models.Model):
         return f"{self.offer.name}: {self.name}"
 
 
+def _tracked_text(verbose_name: str) -> models.CharField:
+    """A parameter a click or postback may carry: "" when not sent, a database default too, so
+    the column is added without rewriting the table and older code can still insert."""
+    return models.CharField(verbose_name, max_length=255, blank=True, default="", db_default="")
+
+
 class Click(models.Model):
+    """A partner's click on an offer. ``sub_id`` is GoKart's ``pub_member_id`` (``sub`` is its
+    alias); ``pub_click_id`` and ``pub_sub_1`` … ``pub_sub_15`` are the partner's own values,
+    stored as sent and returned in its callbacks."""
+
     gk_click_id = models.CharField(
         "gk_click_id", max_length=64, unique=True, default=gk_click_id_generate
     )
@@ -113,6 +126,22 @@ class Click(models.Model):
     sub_id = models.CharField("partner's user/sub id", max_length=255, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    pub_click_id = _tracked_text("partner's click id")
+    pub_sub_1 = _tracked_text("pub_sub_1")
+    pub_sub_2 = _tracked_text("pub_sub_2")
+    pub_sub_3 = _tracked_text("pub_sub_3")
+    pub_sub_4 = _tracked_text("pub_sub_4")
+    pub_sub_5 = _tracked_text("pub_sub_5")
+    pub_sub_6 = _tracked_text("pub_sub_6")
+    pub_sub_7 = _tracked_text("pub_sub_7")
+    pub_sub_8 = _tracked_text("pub_sub_8")
+    pub_sub_9 = _tracked_text("pub_sub_9")
+    pub_sub_10 = _tracked_text("pub_sub_10")
+    pub_sub_11 = _tracked_text("pub_sub_11")
+    pub_sub_12 = _tracked_text("pub_sub_12")
+    pub_sub_13 = _tracked_text("pub_sub_13")
+    pub_sub_14 = _tracked_text("pub_sub_14")
+    pub_sub_15 = _tracked_text("pub_sub_15")
 
     class Meta:
         # Clicks are tracked data: looked at, never added, edited or deleted by hand.

@@ -57,8 +57,10 @@ from conversions.audit import (
     status_change_hash_sql,
     status_changes_record_sql,
 )
+from conversions.landing_urls import landing_url_fill
 from conversions.models import Click, Conversion, Offer, Source, Status
 from conversions.raw_statements import RawStatement, columns_sql, insert_columns, insert_values
+from conversions.tracking_parameters import ClickValues
 from gokart.encryption import token_digest
 
 
@@ -79,18 +81,26 @@ class PostbackResult:
 
 
 def click_record(
-    *, offer_id: int, partner_id: int, sub_id: str, ip_address: str | None
+    *, offer_id: int, partner_id: int, values: ClickValues, ip_address: str | None
 ) -> tuple[Click, str]:
-    """Record a click; returns it and the offer's landing URL with ``{gk_click_id}`` filled in.
+    """Record a click with the partner's values; returns it and the offer's landing URL with
+    its macros filled (``conversions.landing_urls``).
 
     Raises ``TrackingError`` (404) for an unknown or inactive offer or partner. One statement.
     """
-    click = Click(offer_id=offer_id, partner_id=partner_id, sub_id=sub_id, ip_address=ip_address)
+    click = Click(
+        offer_id=offer_id,
+        partner_id=partner_id,
+        sub_id=values.pub_member_id,
+        pub_click_id=values.pub_click_id,
+        ip_address=ip_address,
+        **{f"pub_sub_{n}": value for n, value in enumerate(values.pub_subs, start=1)},
+    )
     params = {f"click_{column}": value for column, value in insert_values(click).items()}
     row = _click_statement().execute(params)
     if row is None:  # its scalar subqueries always make one row
         raise IntegrityError("The click statement returned no row.")
-    offer_active, landing_url, partner_active, click_pk = row
+    offer_active, landing_url, offer_name, partner_active, click_pk = row
     if offer_active is None:
         raise TrackingError(f"Unknown offer {offer_id}.", status=404)
     if not offer_active:
@@ -102,7 +112,7 @@ def click_record(
     click.pk = click_pk
     click._state.adding = False
     click._state.db = connection.alias
-    return click, landing_url.replace("{gk_click_id}", click.gk_click_id)
+    return click, landing_url_fill(landing_url, click=click, offer_name=offer_name)
 
 
 @cache
@@ -111,7 +121,7 @@ def _click_statement() -> RawStatement:
     placeholders = ", ".join(f"%(click_{column})s" for column in columns)
     return RawStatement(f"""
         WITH offer AS (
-            SELECT o.is_active, o.landing_url FROM conversions_offer o
+            SELECT o.is_active, o.landing_url, o.name FROM conversions_offer o
             WHERE o.id = %(click_offer_id)s::bigint
         ),
         partner AS (
@@ -124,7 +134,8 @@ def _click_statement() -> RawStatement:
             RETURNING id
         )
         SELECT (SELECT is_active FROM offer), (SELECT landing_url FROM offer),
-               (SELECT is_active FROM partner), (SELECT id FROM inserted)
+               (SELECT name FROM offer), (SELECT is_active FROM partner),
+               (SELECT id FROM inserted)
     """)  # noqa: S608 -- only column names are interpolated
 
 

@@ -2,9 +2,10 @@
 
 Their contract is public (DESIGN.md, "Public interface"): every error, 405 and unparsable
 requests included, is JSON ``{"error": "…"}`` that an advertiser's or partner's engineer can act
-on. The views only read and check parameters, and count each request against the rate limits
-(``conversions.rate_limits``: 429 with ``Retry-After`` over them, before the database is
-touched); the rules live in ``conversions.tracking``.
+on. The views only read parameters (what each takes: ``conversions.tracking_parameters``), and
+count each request against the rate limits (``conversions.rate_limits``: 429 with
+``Retry-After`` over them, before the database is touched); the rules live in
+``conversions.tracking``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from access.addresses import client_address
 from callbacks.metrics.postback_counts import postback_outcome_count
 from conversions.rate_limits import Endpoint, RateLimitRefusal, tracking_rate_limit_check
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
+from conversions.tracking_parameters import (
+    BadParameter,
+    Parameters,
+    click_values_read,
+    parameter_value,
+)
 
 logger = logging.getLogger(__name__)
 
 # Our own ids are 32 hex characters; accept any URL-safe id of the column's length.
 _GK_CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class _BadParameter(Exception):
-    pass
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -51,7 +54,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _parameters(request: HttpRequest) -> dict[str, list[str]]:
+def _parameters(request: HttpRequest) -> Parameters:
     """Every parameter of the query string and (POST) of the form-encoded body, by name.
 
     Read from the raw bytes and decoded strictly, so that a percent-encoded byte that is not
@@ -64,7 +67,7 @@ def _parameters(request: HttpRequest) -> dict[str, list[str]]:
     if request.method == "POST":
         content_type = request.META.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         if content_type.startswith("multipart/"):
-            raise _BadParameter(
+            raise BadParameter(
                 "Multipart bodies are not accepted: send the parameters in the query string "
                 "or as a form-encoded body (application/x-www-form-urlencoded)."
             )
@@ -78,7 +81,7 @@ def _parameters(request: HttpRequest) -> dict[str, list[str]]:
                 value = raw_value.decode("utf-8")
             except UnicodeDecodeError as error:
                 shown = raw_name.decode("utf-8", "replace")[:40]
-                raise _BadParameter(
+                raise BadParameter(
                     f"Parameter {shown!r} is not valid UTF-8 text once percent-decoded; "
                     "percent-encode the UTF-8 bytes of the value."
                 ) from error
@@ -91,7 +94,7 @@ def _pairs(source: bytes) -> list[tuple[bytes, bytes]]:
     fields = [field for field in source.split(b"&") if field]
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     if limit is not None and len(fields) > limit:
-        raise _BadParameter(f"Unreadable request: more than {limit:,} parameters.")
+        raise BadParameter(f"Unreadable request: more than {limit:,} parameters.")
     pairs = []
     for field in fields:
         name, _, value = field.partition(b"=")
@@ -118,31 +121,6 @@ def _body_read(request: HttpRequest) -> bytes:
     return body
 
 
-def _param(
-    request: HttpRequest, parameters: dict[str, list[str]], name: str, *, required: bool = True
-) -> str:
-    """One parameter from the query string or the form body ("" when optional and absent).
-
-    Repeated (also once in the query and once in the body), overlong or containing control
-    characters is an error: a postback must say one thing unambiguously.
-    """
-    values = parameters.get(name, [])
-    if len(values) > 1:
-        raise _BadParameter(f"Parameter {name!r} is repeated.")
-    value = values[0] if values else ""
-    if not value:
-        if required:
-            where = " (query string or form-encoded body)" if request.method == "POST" else ""
-            raise _BadParameter(f"Missing parameter {name!r}{where}.")
-        return ""
-    limit = settings.TRACKING_MAX_PARAM_LENGTH
-    if len(value) > limit:
-        raise _BadParameter(f"Parameter {name!r} is longer than {limit} characters.")
-    if not value.isprintable():
-        raise _BadParameter(f"Parameter {name!r} contains control characters.")
-    return value
-
-
 def _rate_limited(refusal: RateLimitRefusal) -> JsonResponse:
     response = _error(refusal.message, 429)
     response["Retry-After"] = str(refusal.retry_after_seconds)
@@ -158,7 +136,7 @@ def _too_large() -> JsonResponse:
 
 def _positive_int(value: str, name: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise _BadParameter(f"{name} must be a positive integer, not {value[:40]!r}.")
+        raise BadParameter(f"{name} must be a positive integer, not {value[:40]!r}.")
     return int(value)
 
 
@@ -184,14 +162,15 @@ def _unreadable_request_guard(view: Callable[..., HttpResponse]) -> Callable[...
 @never_cache
 @_unreadable_request_guard
 def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
-    """``GET /click/<offer_id>/<partner_id>/?sub=…``: record a click, 302 to the landing URL."""
+    """``GET /click/<offer_id>/<partner_id>/?pub_member_id=…&pub_click_id=…&pub_sub_1=…`` (``sub``
+    is ``pub_member_id``'s alias): record a click, 302 to the landing URL."""
     if request.method != "GET":
         return _method_not_allowed(["GET"])
     try:
         offer_pk = _positive_int(offer_id, "Offer id")
         partner_pk = _positive_int(partner_id, "Partner id")
-        sub_id = _param(request, _parameters(request), "sub", required=False)
-    except _BadParameter as error:
+        values = click_values_read(_parameters(request))
+    except BadParameter as error:
         return _error(str(error), 400)
     refusal = tracking_rate_limit_check(
         endpoint=Endpoint.CLICK, address=client_address(request), offer_key=str(offer_pk)
@@ -202,7 +181,7 @@ def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
         _, landing_url = click_record(
             offer_id=offer_pk,
             partner_id=partner_pk,
-            sub_id=sub_id,
+            values=values,
             ip_address=request.META.get("REMOTE_ADDR") or None,
         )
     except TrackingError as error:
@@ -234,11 +213,12 @@ def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
         return _method_not_allowed(["GET", "POST"]), "bad_method"
     try:
         parameters = _parameters(request)
-        gk_click_id = _param(request, parameters, "gk_click_id")
-        event = _param(request, parameters, "event", required=False)
-        transaction_id = _param(request, parameters, "txn_id", required=False)
-        token = _param(request, parameters, "token")
-    except _BadParameter as error:
+        posted = request.method == "POST"
+        gk_click_id = parameter_value(parameters, "gk_click_id", required=True, posted=posted)
+        event = parameter_value(parameters, "event")
+        transaction_id = parameter_value(parameters, "txn_id")
+        token = parameter_value(parameters, "token", required=True, posted=posted)
+    except BadParameter as error:
         return _error(str(error), 400), "bad_request"
     except _TooLarge:
         return _too_large(), "too_large"
