@@ -1,7 +1,7 @@
 """Postback throughput of the tracking tier, against its floor, in one sitting.
 
     .venv/bin/python bench/postback.py --seconds 20 [--workers 2] [--threads 4]
-        [--connections 8] [--wrk-threads 2] [--callbacks on|off]
+        [--connections 8] [--wrk-threads 2] [--callbacks on|off] [--gokart-params]
 
 What it does, all on this machine:
 
@@ -19,6 +19,12 @@ What it does, all on this machine:
    for a fresh click, the same way; wrk's CPU is measured from its own rusage;
 5. checks in the database that every postback answered 200 was recorded once, as Success, with
    its audit row, its outbox row (callbacks on) and its tally count.
+
+``--gokart-params``: the plain postback takes the floor's place, and the timed endpoint is the
+postback with GoKart's names and every ``cnv_*`` value (``cnv_event_id``, ``cnv_conversion_id``,
+``cnv_amount``, ``cnv_user_id``, ``cnv_conversion_ip_address``, ``cnv_sub_1`` … ``5``), each
+on clicks of its own (twice as many seeded): ``ratio`` is then GoKart's over the plain one, in
+the same sitting (issue 24 asks for at least 0.95).
 
 Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
 Last line: ``postbacks_per_s=… p50_ms=… p99_ms=… errors=… floor_per_s=… ratio=…
@@ -92,12 +98,16 @@ def recorded_counts() -> dict[str, int]:
                   AND sequence_number = 1),
               (SELECT count(*) FROM callbacks_callbackdelivery),
               (SELECT coalesce(sum(conversions), 0) FROM conversions_conversiontally
-                WHERE status = 'success')
+                WHERE status = 'success'),
+              (SELECT count(*) FROM conversions_conversion
+                WHERE cnv_amount = 49.99 AND cnv_sub_5 = 's5'
+                  AND cnv_conversion_ip_address = '203.0.113.42')
             """
         )
-        conversions, success, audit, outbox, tally = cursor.fetchone()
+        conversions, success, audit, outbox, tally, gokart = cursor.fetchone()
     return {
         "conversions": conversions,
+        "gokart": gokart,
         "success": success,
         "audit": audit,
         "outbox": outbox,
@@ -122,31 +132,44 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, help="clicks to seed (default: 5,000 per second)")
     parser.add_argument("--callbacks", choices=["on", "off"], default="on")
     parser.add_argument("--no-callbacks", action="store_true", help="the same as --callbacks off")
+    parser.add_argument(
+        "--gokart-params",
+        action="store_true",
+        help="time the postback with GoKart's cnv_* parameters against the plain one",
+    )
     args = parser.parse_args()
     callbacks = args.callbacks == "on" and not args.no_callbacks
     clicks = args.clicks or max(20_000, (args.seconds + 3) * 5000)
+    gokart = args.gokart_params
+
+    def token_args(token: str) -> list[str]:
+        return [quote(token, safe="")]
 
     sitting = sitting_run(
         args,
         name="postback",
-        seed=lambda: seed(clicks=clicks, callbacks=callbacks),
-        floor_kind="floor",
-        endpoint_kind="postback",
-        endpoint_args=lambda token: [quote(token, safe="")],
+        seed=lambda: seed(clicks=clicks * 2 if gokart else clicks, callbacks=callbacks),
+        floor_kind="postback" if gokart else "floor",
+        floor_args=token_args if gokart else lambda _: [],
+        endpoint_kind="postback_gokart" if gokart else "postback",
+        endpoint_args=(lambda token: [*token_args(token), str(clicks)]) if gokart else token_args,
         check=lambda _: recorded_counts(),
     )
     counts = sitting.checked
     errors = sitting.errors(
-        recorded=counts["conversions"],
+        recorded=counts["gokart"] if gokart else counts["conversions"],
         repeated=rows_missing(counts, callbacks=callbacks),
         connections=args.connections,
     )
+    if gokart:  # the plain postbacks' failures count too
+        errors += sum(run.errors for run in sitting.floor)
     report(
-        "postbacks",
+        "postbacks_gokart" if gokart else "postbacks",
         sitting,
         args,
         errors=errors,
         recorded=f"{counts}, callbacks {'on' if callbacks else 'off'}",
+        floor_name="plain postbacks" if gokart else "floor",
     )
 
 

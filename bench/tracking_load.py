@@ -184,6 +184,7 @@ def sitting_run(
     endpoint_kind: str,
     endpoint_args: Callable[[Any], list[str]],
     check: Callable[[Any], Any],
+    floor_args: Callable[[Any], list[str]] = lambda seeded: [],
 ) -> Sitting:
     """Create and migrate the database, ``seed()`` it, start the server, run the floor then the
     endpoint, stop the server, ``check(seeded)`` the database, clean up."""
@@ -211,7 +212,9 @@ def sitting_run(
         with tempfile.TemporaryDirectory(prefix="gokart-bench-") as tmp:
             log = Path(tmp) / "gunicorn.log"
             server = TrackingServer(env=env, workers=args.workers, threads=args.threads, log=log)
-            floor = warmed_run(server, kind=floor_kind, first_index=0, args=[], **load)
+            floor = warmed_run(
+                server, kind=floor_kind, first_index=0, args=floor_args(seeded), **load
+            )
             endpoint = warmed_run(
                 server, kind=endpoint_kind, first_index=0, args=endpoint_args(seeded), **load
             )
@@ -228,15 +231,23 @@ def sitting_run(
     return Sitting(floor, endpoint, checked, busy_before, log_tail)
 
 
-def report(name: str, sitting: Sitting, args: argparse.Namespace, *, errors: int, recorded: str):
+def report(
+    name: str,
+    sitting: Sitting,
+    args: argparse.Namespace,
+    *,
+    errors: int,
+    recorded: str,
+    floor_name: str = "floor",
+):
     """Print what was measured (stderr) and the last line, ``<name>_per_s=… floor_per_s=…
-    ratio=…``."""
+    ratio=…`` (``floor_name``: what the floor's runs loaded, when not the floor)."""
     timed, floor = sitting.endpoint[-1], sitting.floor[-1]
     print(
         f"server: tracking tier, {args.workers} gunicorn workers x {args.threads} threads; "
         f"CPU busy before the run (other processes): {sitting.busy_before:.0f}% of "
         f"{os.cpu_count()} cores",
-        summary_line("floor", floor, connections=args.connections),
+        summary_line(floor_name, floor, connections=args.connections),
         summary_line(name, timed, connections=args.connections),
         f"recorded: {recorded} (answers below 400, warm-up included: "
         f"{sum(run.answered_ok for run in sitting.endpoint)})",

@@ -25,8 +25,9 @@ class LoadedServer(Protocol):
     def cpu_seconds(self) -> float: ...
 
 
-# args: kind (postback, click, floor, floor_click), the first index, wrk's thread count, then
-# the postback token, or the click's offer and partner ids. Thread k takes indexes first + k,
+# args: kind (postback, postback_gokart, click, floor, floor_click), the first index, wrk's
+# thread count, then the postback token (postback_gokart: and the offset of its clicks), or the
+# click's offer and partner ids. Thread k takes indexes first + k,
 # first + k + threads, … so no two requests share one; done() prints the totals and the next
 # free index (warm-up and timed runs use disjoint ranges).
 LUA_SCRIPT = r"""
@@ -49,6 +50,13 @@ function request()
   if kind == "postback" then
     return wrk.format("GET", "/postback/?gk_click_id=" .. id .. "&event=install&txn_id=bench-"
       .. i .. "&token=" .. first_arg)
+  elseif kind == "postback_gokart" then
+    -- GoKart's names and every cnv_* value, on the clicks from index second_arg on
+    local j = i + tonumber(second_arg)
+    return wrk.format("GET", "/postback/?gk_click_id=" .. string.format("%032x", j)
+      .. "&cnv_event_id=install&cnv_conversion_id=bench-" .. j .. "&cnv_amount=49.99"
+      .. "&cnv_user_id=adv-user-" .. j .. "&cnv_conversion_ip_address=203.0.113.42"
+      .. "&cnv_sub_1=s1&cnv_sub_2=s2&cnv_sub_3=s3&cnv_sub_4=s4&cnv_sub_5=s5&token=" .. first_arg)
   elseif kind == "click" then
     return wrk.format("GET", "/click/" .. first_arg .. "/" .. second_arg .. "/?sub=user-" .. i)
   elseif kind == "floor_click" then

@@ -196,6 +196,26 @@ class Conversion(models.Model):
     revenue = models.DecimalField(max_digits=12, decimal_places=4)
     transaction_id = models.CharField("advertiser transaction id", max_length=255, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # What the advertiser's postback said beyond its ids (GoKart's cnv_* parameters,
+    # conversions.tracking_parameters). Added with database defaults: no table rewrite.
+    cnv_amount = models.DecimalField(
+        "sale amount", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    cnv_user_id = _tracked_text("advertiser's user id")
+    cnv_conversion_ip_address = models.GenericIPAddressField(
+        "conversion IP address", null=True, blank=True
+    )
+    # Personal data: kept only under TRACKING_KEEP_CNV_EMAIL, shown masked, never exported nor
+    # sent to partners. Not encrypted like the secrets: re-encrypting under a new key reads every
+    # encrypted column whole (gokart.encryption), which would mean scanning every conversion.
+    cnv_email = models.CharField(
+        "advertiser's user email", max_length=254, blank=True, default="", db_default=""
+    )
+    cnv_sub_1 = _tracked_text("cnv_sub_1")
+    cnv_sub_2 = _tracked_text("cnv_sub_2")
+    cnv_sub_3 = _tracked_text("cnv_sub_3")
+    cnv_sub_4 = _tracked_text("cnv_sub_4")
+    cnv_sub_5 = _tracked_text("cnv_sub_5")
 
     class Meta:
         ordering = ["-id"]

@@ -60,7 +60,7 @@ from conversions.audit import (
 from conversions.landing_urls import landing_url_fill
 from conversions.models import Click, Conversion, Offer, Source, Status
 from conversions.raw_statements import RawStatement, columns_sql, insert_columns, insert_values
-from conversions.tracking_parameters import ClickValues
+from conversions.tracking_parameters import AdvertiserValues, ClickValues
 from gokart.encryption import token_digest
 
 
@@ -145,9 +145,11 @@ def conversion_record_from_postback(
     event_code: str | None,
     transaction_id: str,
     token: str,
+    advertiser_values: AdvertiserValues | None = None,
     now: datetime | None = None,
 ) -> PostbackResult:
-    """Record the conversion a postback reports, idempotently (see the module docstring).
+    """Record the conversion a postback reports, idempotently (see the module docstring), with
+    what the advertiser said of it (``advertiser_values``: checked already, stored as given).
 
     Raises ``TrackingError`` for a postback that cannot be attributed (404 unknown click, 403
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
@@ -159,13 +161,9 @@ def conversion_record_from_postback(
         status_version=1,
         transaction_id=transaction_id,
         created_at=now,
+        **(advertiser_values or AdvertiserValues()).columns(),
     )
-    params: dict[str, Any] = {
-        f"conversion_{column}": value
-        for column, value in insert_values(conversion).items()
-        if column not in _ATTRIBUTED
-    }
-    params.update(AuditContext(source=Source.POSTBACK).params())
+    params = _postback_params(conversion)
     params.update(
         gk_click_id=gk_click_id,
         event_code=event_code or "",
@@ -190,6 +188,23 @@ def conversion_record_from_postback(
             conversion_id=outcome.duplicate_id, status=outcome.duplicate_status, duplicate=True
         )
     return _duplicate_committed_meanwhile(outcome, transaction_id=transaction_id)
+
+
+def _postback_params(conversion: Conversion) -> dict[str, Any]:
+    """The statement's parameters from the conversion built in Python, and the audit's."""
+    params: dict[str, Any] = {
+        f"conversion_{column}": value
+        for column, value in insert_values(conversion).items()
+        if column not in _ATTRIBUTED
+    }
+    # The sale amount and the address as text, typed by their columns: as a Decimal or an
+    # address they would be sent with other parameter types than when absent, and each set of
+    # types is a statement of its own to prepare and plan on every tracking-tier connection.
+    for column in ("cnv_amount", "cnv_conversion_ip_address"):
+        value = params[f"conversion_{column}"]
+        params[f"conversion_{column}"] = None if value is None else str(value)
+    params.update(AuditContext(source=Source.POSTBACK).params())
+    return params
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from conversions.tracking import TrackingError, click_record, conversion_record_
 from conversions.tracking_parameters import (
     BadParameter,
     Parameters,
+    advertiser_values_read,
+    aliased_value,
     click_values_read,
     parameter_value,
 )
@@ -198,7 +200,8 @@ def click_malformed(request: HttpRequest) -> JsonResponse:
 @never_cache
 @_unreadable_request_guard
 def postback(request: HttpRequest) -> JsonResponse:
-    """``GET|POST /postback/?gk_click_id=…&event=…&txn_id=…&token=…`` (POST: form body too)."""
+    """``GET|POST /postback/?gk_click_id=…&event=…&txn_id=…&token=…`` (POST: form body too),
+    with GoKart's ``cnv_*`` parameters too (``conversions.tracking_parameters``)."""
     response, outcome = _postback_answer(request)
     postback_outcome_count(outcome)
     return response
@@ -215,9 +218,10 @@ def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
         parameters = _parameters(request)
         posted = request.method == "POST"
         gk_click_id = parameter_value(parameters, "gk_click_id", required=True, posted=posted)
-        event = parameter_value(parameters, "event")
-        transaction_id = parameter_value(parameters, "txn_id")
+        event = aliased_value(parameters, "cnv_event_id", "event")
+        transaction_id = aliased_value(parameters, "cnv_conversion_id", "txn_id")
         token = parameter_value(parameters, "token", required=True, posted=posted)
+        advertiser_values = advertiser_values_read(parameters)
     except BadParameter as error:
         return _error(str(error), 400), "bad_request"
     except _TooLarge:
@@ -238,6 +242,7 @@ def _postback_answer(request: HttpRequest) -> tuple[JsonResponse, str]:
             event_code=event or None,
             transaction_id=transaction_id,
             token=token,
+            advertiser_values=advertiser_values,
         )
     except TrackingError as error:
         return _error(error.message, error.status), _ERROR_OUTCOMES.get(error.status, "error")

@@ -6,7 +6,8 @@ the request Django attaches to ``django.request``'s records (the admins' error m
 URL, GET and META), gunicorn's access log (``%(r)s``, ``%(q)s``) and its error log. Anyone who
 reads a log could then record conversions for that offer. The value of every ``token``
 parameter is masked as ``token=[masked]`` instead; the rest of the line (the path, the click id)
-stays, since that is what someone reading the log is after.
+stays, since that is what someone reading the log is after. A postback's ``cnv_email`` (personal
+data) is masked the same way.
 
 One filter does it everywhere: ``LOGGING`` puts :class:`TokensMasked` on ``django.request`` and
 ``django.server``, and ``gokart.gunicorn_config``'s logger class on gunicorn's access and error
@@ -23,8 +24,9 @@ from urllib.parse import unquote_plus
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 
-# Parameters whose value is a secret: the postback token (``conversions.views``).
-SECRET_PARAMETERS = frozenset({"token"})
+# Parameters whose value is a secret (the postback token, ``conversions.views``) or personal
+# data (a postback's ``cnv_email``, ``conversions.tracking_parameters``): masked alike.
+SECRET_PARAMETERS = frozenset({"token", "cnv_email"})
 MASK = "[masked]"
 
 # A ``name=value`` pair of a query string, in a URL or on its own: it starts the text or a

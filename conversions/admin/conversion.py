@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
 from conversions.admin.changelist import ConversionChangeList
-from conversions.admin.display import status_badge, when
+from conversions.admin.display import email_masked, status_badge, tracked_values, when
 from conversions.admin.filters import DateRangeListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
 from conversions.admin.totals import list_paginator, list_totals
@@ -108,6 +108,7 @@ class ConversionAdmin(
         "offer_event",
         "partner",
         "sub_id",
+        "partner_values",
         "click_time",
         "status_badge",
         "status_reason",
@@ -118,6 +119,9 @@ class ConversionAdmin(
         "payout_amount",
         "revenue_amount",
         "transaction_id",
+        "sale_amount",
+        "advertiser_values",
+        "cnv_email_masked",
         "created_time",
     ]
     readonly_fields = flatten(fields)
@@ -216,6 +220,31 @@ class ConversionAdmin(
     @admin.display(description="partner's user/sub id")
     def sub_id(self, obj: Conversion) -> str:
         return obj.click.sub_id
+
+    @admin.display(description="partner's click values")
+    def partner_values(self, obj: Conversion) -> str:
+        return tracked_values(
+            [("pub_click_id", obj.click.pub_click_id)]
+            + [(f"pub_sub_{n}", getattr(obj.click, f"pub_sub_{n}")) for n in range(1, 16)]
+        )
+
+    @admin.display(description="sale amount (cnv_amount)")
+    def sale_amount(self, obj: Conversion) -> str:
+        return "—" if obj.cnv_amount is None else money(obj.cnv_amount, obj.offer.currency)
+
+    @admin.display(description="advertiser's values")
+    def advertiser_values(self, obj: Conversion) -> str:
+        return tracked_values(
+            [
+                ("cnv_user_id", obj.cnv_user_id),
+                ("cnv_conversion_ip_address", obj.cnv_conversion_ip_address or ""),
+            ]
+            + [(f"cnv_sub_{n}", getattr(obj, f"cnv_sub_{n}")) for n in range(1, 6)]
+        )
+
+    @admin.display(description="advertiser's user email (cnv_email)")
+    def cnv_email_masked(self, obj: Conversion) -> str:
+        return email_masked(obj.cnv_email)
 
     @admin.display(description="click time")
     def click_time(self, obj: Conversion) -> str:

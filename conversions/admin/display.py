@@ -56,3 +56,18 @@ def percent(share: float) -> str:
     """A share as a whole percentage ("62%"), or with one decimal under 10% ("2.5%")."""
     value = share * 100
     return f"{value:.1f}%" if 0 < value < 10 else f"{value:.0f}%"
+
+
+def tracked_values(pairs: list[tuple[str, str]]) -> str:
+    """The values a click or postback carried, by their parameter's name: "pub_click_id: c-9 ·
+    pub_sub_3: blue"; "—" when it carried none."""
+    return " · ".join(f"{name}: {value}" for name, value in pairs if value) or "—"
+
+
+def email_masked(value: str) -> str:
+    """An email address as the admin may show it, personal data: "j…@e….com"; "—" for none."""
+    if not value:
+        return "—"
+    local, _, domain = value.rpartition("@")
+    name, dot, suffix = domain.rpartition(".")
+    return f"{local[:1]}…@{(name or suffix)[:1]}…{dot}{suffix if dot else ''}"

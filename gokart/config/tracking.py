@@ -39,3 +39,10 @@ TRACKING_DATABASE_POOL_SIZE = knob(
     4,
     "PostgreSQL connections each tracking-tier process keeps in its pool (at least its threads)",
 )
+# conversions/tracking_parameters.py: personal data, dropped unless kept; kept, it is shown
+# masked and never exported nor sent to partners.
+TRACKING_KEEP_CNV_EMAIL = knob(
+    "TRACKING_KEEP_CNV_EMAIL",
+    False,
+    "1 keeps a postback's cnv_email (shown masked, never exported nor sent); else dropped",
+)

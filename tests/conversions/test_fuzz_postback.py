@@ -14,13 +14,22 @@ from conversions.models import Click, Conversion
 
 pytestmark = pytest.mark.django_db
 
-NAMES = st.sampled_from(["gk_click_id", "event", "txn_id", "token", "sub", "x", "", "%FF", "a+b"])
+NAMES = st.sampled_from(
+    [
+        *["gk_click_id", "event", "txn_id", "token", "sub", "x", "", "%FF", "a+b"],
+        # GoKart's names, their aliases' partners and a numbered one out of range
+        *["cnv_event_id", "cnv_conversion_id", "cnv_amount", "cnv_conversion_ip_address"],
+        *["cnv_sub_1", "cnv_sub_6", "cnv_email", "pub_member_id", "pub_sub_15", "pub_sub_16"],
+    ]
+)
 RAW_VALUE = st.one_of(
     st.binary(max_size=12).map(lambda data: "".join(f"%{byte:02X}" for byte in data)),
     st.lists(
         st.sampled_from([*"ab1-_=&+%;", "%00", "%C3", "%C3%A9", "%FF", "%2B"]), max_size=8
     ).map("".join),
-    st.sampled_from(["{click}", "{token}", "install", "x" * 300]),
+    st.sampled_from(
+        ["{click}", "{token}", "install", "x" * 300, "1e999", "-5", "NaN", "49.99", "fe80::1%25e"]
+    ),
 )
 CONTENT_TYPES = st.sampled_from(
     [
