@@ -46,7 +46,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[0] = str(BASE_DIR)
 
 from bench.database import bench_cleanup, bench_environment, database_recreate  # noqa: E402
-from bench.import_statuses import XLSX_PARTS  # noqa: E402
+from bench.import_statuses_files import XLSX_PARTS  # noqa: E402
 
 MB = 1024 * 1024
 HEADER = "gk_click_id,EventId,Status,Reason\n"

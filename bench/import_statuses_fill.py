@@ -1,0 +1,140 @@
+"""The import benchmark's data (``bench/import_statuses.py``): its database, filled set-based,
+and the status file's rows read back from it.
+
+The table: 4 offers with 3 events each, 5 partners (3 with a callback URL, so changes owe
+outbox rows), two conversions per click, each with its first audit row as a postback writes it.
+The file: per click, mostly EventId rows that change a status or ask for the one it has, some
+click-only rows, and a few conflicting, invalid and not-found rows (``ROWS_SQL``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from bench.database import CATALOGUE_SQL
+
+HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
+LABEL = {"pending": "Pending", "success": "Success", "rejected": "Rejected"}
+
+
+FILL_SQL = [
+    *CATALOGUE_SQL,
+    """
+    WITH o AS (SELECT array_agg(id ORDER BY id) AS ids FROM conversions_offer),
+         p AS (SELECT array_agg(id ORDER BY id) AS ids FROM callbacks_partner)
+    INSERT INTO conversions_click (gk_click_id, offer_id, partner_id, sub_id, ip_address,
+        created_at)
+    SELECT md5('click-' || g), o.ids[1 + g %% 4], p.ids[1 + (g / 4) %% 5], 'user-' || g,
+           NULL, now() - interval '30 days'
+    FROM generate_series(0, %(clicks)s - 1) g, o, p
+    ORDER BY g
+    """,
+    # Two conversions per click (its offer's first two events); a third of the clicks Success,
+    # the rest Pending. Each with its first audit row's hash, as a postback writes it (the id
+    # drawn first: the hash covers it).
+    """
+    WITH ev AS (SELECT offer_id, array_agg(id ORDER BY id) AS ids
+                FROM conversions_offerevent GROUP BY offer_id)
+    INSERT INTO conversions_conversion (id, click_id, offer_event_id, offer_id, partner_id,
+        status, status_reason, status_source, status_changed_at, status_version, pending_until,
+        payout, revenue, transaction_id, created_at, audit_chain_hash)
+    SELECT x.*, conversions_status_change_hash(
+               conversion_id => x.id, sequence_number => 1, old_status => '',
+               new_status => x.status, source => 'postback', user_id => NULL,
+               import_job_id => NULL, callbacks_suppressed => false, callback_owed => false,
+               created_at => x.created_at, reason => '', previous_hash => NULL)
+    FROM (
+        SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id, sorted.*
+        FROM (
+            SELECT c.id AS click_id, ev.ids[e], c.offer_id, c.partner_id,
+                   CASE WHEN c.id %% 3 = 0 THEN 'success' ELSE 'pending' END AS status, '',
+                   'postback', now() - interval '29 days', 1, NULL::timestamptz, 1.2, 2.0,
+                   'txn-' || c.id || '-' || e, now() - interval '29 days' AS created_at
+            FROM conversions_click c JOIN ev ON ev.offer_id = c.offer_id
+            CROSS JOIN generate_series(1, 2) e
+            ORDER BY c.id, e
+        ) sorted
+    ) x
+    """,
+    """
+    INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source,
+        user_id, import_job_id, reason, sequence_number, callbacks_suppressed, callback_owed,
+        created_at, chain_hash)
+    SELECT id, '', status, 'postback', NULL::integer, NULL::bigint, '', 1, false, false,
+           created_at, audit_chain_hash
+    FROM conversions_conversion
+    """,
+]
+
+# One file row per conversion, by the click's place in 1,000: 0-449 change, 450-899 unchanged,
+# 900-979 one click-only row (fans out to both conversions), 980-989 conflicting (the first
+# conversion asked twice), 990-994 invalid (unknown status, non-numeric EventId), 995-999 an
+# EventId that does not exist.
+ROWS_SQL = """
+    SELECT cl.gk_click_id, c.id, c.status, cl.id %% 1000 AS kind
+    FROM conversions_click cl JOIN conversions_conversion c ON c.click_id = cl.id
+    ORDER BY cl.id, c.id
+"""
+
+
+def fill(clicks: int) -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        for sql in FILL_SQL:
+            started = time.perf_counter()
+            cursor.execute(sql, {"clicks": clicks})
+            table = sql.split("INSERT INTO ")[1].split()[0]
+            print(f"  {table}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        # Write the fill's pages out now rather than during the measured import (a checkpoint
+        # the fill started would otherwise go on writing for minutes beside it).
+        cursor.execute("CHECKPOINT")
+
+
+def file_rows() -> Iterator[list]:
+    """The status file's data rows, from the database (a server-side cursor)."""
+    from django.db import connection
+
+    flip = {"pending": "success", "success": "rejected", "rejected": "pending"}
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(ROWS_SQL.replace("%%", "%"))
+        previous = None
+        while batch := cursor.fetchmany(10_000):
+            for click, conversion_id, status, kind in batch:
+                first, previous = click != previous, click
+                if kind < 450:
+                    yield [click, conversion_id, LABEL[flip[status]], ""]
+                elif kind < 900:
+                    yield [click, conversion_id, LABEL[status], ""]
+                elif kind < 980:
+                    if first:
+                        yield [click, "", "Rejected", "fraud review"]
+                elif kind < 990:
+                    yield [click, conversion_id, LABEL[flip[status]], ""]
+                    if first:
+                        yield [click, conversion_id, LABEL[status], ""]
+                elif kind < 995:
+                    yield [
+                        click,
+                        conversion_id if first else "n/a",
+                        "Paid" if first else "Success",
+                        "",
+                    ]
+                else:
+                    yield [click, conversion_id + 10**9, "Success", ""]
+
+
+def stock_slice(count: int) -> list[list]:
+    """The file's first ``count`` rows that name an existing conversion by EventId with a known
+    status: the rows a stock ``ModelResource`` can import too."""
+    rows = []
+    for row in file_rows():
+        if isinstance(row[1], int) and row[1] < 10**9 and row[2] in LABEL.values():
+            rows.append(row)
+            if len(rows) >= count:
+                break
+    return rows
