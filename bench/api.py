@@ -58,7 +58,7 @@ sys.path[0] = str(BASE_DIR)
 
 from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
 from bench.api_change_set import change_set_timed, change_sets_served, worker_start  # noqa: E402
-from bench.changelist import database_filled  # noqa: E402
+from bench.changelist_fill import database_filled  # noqa: E402
 from bench.database import database_drop  # noqa: E402
 from bench.tracking_load import broker_queue_delete, cpu_busy_percent, free_port  # noqa: E402
 

@@ -26,7 +26,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[0] = str(BASE_DIR)
 
 from bench.admin_session import admin_client_verified  # noqa: E402 -- after the path is set
-from bench.changelist import DATABASE, database_filled  # noqa: E402
+from bench.changelist_fill import DATABASE, database_filled  # noqa: E402
 from bench.database import database_drop  # noqa: E402
 
 
