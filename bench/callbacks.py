@@ -109,7 +109,7 @@ def receiver_run(port: int, secret: str) -> None:
                     (
                         payload["id"],
                         conversion["conversionId"],
-                        conversion["sequenceNumber"],
+                        conversion["statusChangeNumber"],
                         arrived,
                     )
                 )

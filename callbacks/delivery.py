@@ -9,8 +9,8 @@ Ordering: a delivery is only claimed when no earlier delivery of the same conver
 (JSON callback, global postback, event postback) is still pending, so a conversion's callbacks
 of each kind go out one at a time in the order of its changes, and a Rejected never overtakes
 the Success it revokes. When an earlier one ends Failed, the later ones
-proceed (a partner that missed one orders by ``sequenceNumber``; a Failed one resent later
-carries its old, lower ``sequenceNumber``, so the receiver can tell it is not the latest). A
+proceed (a partner that missed one orders by ``statusChangeNumber``; a Failed one resent later
+carries its old, lower ``statusChangeNumber``, so the receiver can tell it is not the latest). A
 resent one that is pending again holds back the conversion's newer pending ones until it is
 settled.
 

@@ -6,9 +6,10 @@ and sequence number) and the conversion's tracked fields, before the first attem
 ``sentAt`` is set per attempt (it is the attempt's time, like the signed ``webhook-timestamp``),
 so it is not stored.
 
-Money is sent as decimal strings ("1.5000") so that no float rounding creeps in; times are
-ISO 8601 in UTC with milliseconds ("2026-01-31T12:00:00.000Z"); ``eventId`` is the offer
-event's numeric id (``conversionId`` is the conversion's, the report's "Conversion Event ID").
+The JSON callback's ``conversion`` object is GoKart's callback schema, field by field
+(``callbacks.callback_fields``, which says what each carries). Money is sent as decimal strings
+("1.5000") so that no float rounding creeps in; times are ISO 8601 in UTC with milliseconds
+("2026-01-31T12:00:00.000Z"). A batch's payloads are read in one query per kind.
 
 A templated postback's payload is ``{"id", "url"}``: the partner's template as it is when the
 postback is first sent (the global one, or the one for the conversion's offer event), filled
@@ -21,38 +22,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.db.models import OuterRef, Subquery
 
+from callbacks.callback_fields import (
+    EVENT_SEQUENCE,
+    READ,
+    conversion_fields,
+    event_sequence_annotation,
+    timestamp_format,
+)
 from callbacks.models import CallbackDelivery, PartnerEventPostback
 from callbacks.postback_macros import MACRO_SOURCES, macro_values, postback_url_fill
-
-
-def timestamp_format(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-_FIELDS = {
-    "id": "id",
-    "status": "status_change__new_status",
-    "reason": "status_change__reason",
-    "sequence_number": "sequence_number",
-    "conversion_id": "conversion_id",
-    "click_id": "conversion__click__gk_click_id",
-    "offer_id": "conversion__offer_id",
-    "offer_name": "conversion__offer__name",
-    "event_id": "conversion__offer_event_id",
-    "event_name": "conversion__offer_event__name",
-    "payout": "conversion__payout",
-    "revenue": "conversion__revenue",
-    "currency": "conversion__offer__currency",
-    "sub_id": "conversion__click__sub_id",
-    "created_at": "conversion__created_at",
-    "clicked_at": "conversion__click__created_at",
-}
 
 
 def callback_payloads_render(*, delivery_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
@@ -71,10 +55,13 @@ def _postback_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
         partner_id=OuterRef("partner_id"),
         offer_event_id=OuterRef("status_change__conversion__offer_event_id"),
     ).values("url_template")[:1]
-    sources = [f"status_change__{source}" for source in MACRO_SOURCES]
-    rows = deliveries.annotate(event_template=Subquery(event_template)).values_list(
-        "id", "kind", "partner__postback_url", "event_template", *sources
-    )
+    sources = [
+        source if source == EVENT_SEQUENCE else f"status_change__{source}"
+        for source in MACRO_SOURCES
+    ]
+    rows = deliveries.annotate(
+        event_template=Subquery(event_template), **event_sequence_annotation()
+    ).values_list("id", "kind", "partner__postback_url", "event_template", *sources)
     payloads = {}
     for delivery_id, kind, global_template, event_template_now, *values in rows:
         template = global_template if kind == CallbackDelivery.Kind.POSTBACK else event_template_now
@@ -89,30 +76,11 @@ def _postback_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
 
 
 def _json_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
-    rows = deliveries.values_list(*_FIELDS.values())
+    rows = deliveries.annotate(**event_sequence_annotation()).values_list(*READ.values())
     payloads = {}
     for values in rows:
-        row = dict(zip(_FIELDS, values, strict=True))
-        payloads[row["id"]] = {
-            "id": str(row["id"]),
-            "conversion": {
-                "status": row["status"].capitalize(),
-                "rejectionReason": (row["reason"] or None) if row["status"] == "rejected" else None,
-                "conversionId": row["conversion_id"],
-                "clickId": row["click_id"],
-                "offerId": row["offer_id"],
-                "offerName": row["offer_name"],
-                "eventId": row["event_id"],
-                "eventName": row["event_name"],
-                "payout": str(row["payout"]),
-                "revenue": str(row["revenue"]),
-                "currency": row["currency"],
-                "pubSub": row["sub_id"],
-                "sequenceNumber": row["sequence_number"],
-                "createdAt": timestamp_format(row["created_at"]),
-                "clickTime": timestamp_format(row["clicked_at"]),
-            },
-        }
+        row = dict(zip(READ, values, strict=True))
+        payloads[row["id"]] = {"id": str(row["id"]), "conversion": conversion_fields(row)}
     return payloads
 
 

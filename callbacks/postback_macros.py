@@ -33,6 +33,8 @@ from urllib.parse import quote, urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from callbacks.callback_fields import EVENT_SEQUENCE
+
 POSTBACK_TEMPLATE_MAX_LENGTH = 2000
 
 
@@ -54,12 +56,17 @@ def _status(value: str | None) -> str:
     return (value or "").capitalize()
 
 
+def _reward_sent(value: str | None) -> str:
+    return "true" if value == "success" else "false"
+
+
 @dataclass(frozen=True)
 class Macro:
     """One macro: ``{name}`` is filled with ``text(value at source)``."""
 
     name: str
-    # The value's path from the status change (ORM spelling); "" for the delivery's own id.
+    # The value's path from the status change (ORM spelling); "" for the delivery's own id;
+    # EVENT_SEQUENCE for the annotation of callbacks.callback_fields.
     source: str
     meaning: str
     example: str
@@ -96,7 +103,8 @@ MACROS: tuple[Macro, ...] = (
     Macro(
         "status_change_number",
         "sequence_number",
-        "the conversion's status-change counter (1 for its first status)",
+        "the conversion's status-change counter (1 for its first status; the JSON callback's "
+        "statusChangeNumber)",
         "2",
     ),
     Macro(
@@ -120,6 +128,57 @@ MACROS: tuple[Macro, ...] = (
         "when the click was made (UTC)",
         "2026-12-07T09:58:00.000Z",
         _moment,
+    ),
+    # GoKart's callback fields (callbacks.callback_fields says what each carries).
+    Macro(
+        "user_completed_at",
+        "conversion__created_at",
+        "GoKart's userCompletedAt: when the conversion was recorded (UTC)",
+        "2026-12-07T09:59:00.000Z",
+        _moment,
+    ),
+    Macro(
+        "is_reward_sent",
+        "new_status",
+        "GoKart's isRewardSent: true on a Success, else false",
+        "true",
+        _reward_sent,
+    ),
+    Macro(
+        "sequence_number",
+        EVENT_SEQUENCE,
+        "GoKart's sequenceNumber: the event's place in a multi-event offer, empty on a "
+        "single-event one",
+        "2",
+    ),
+    Macro("partner_id", "conversion__partner_id", "the partner's id", "7"),
+    Macro("partner_name", "conversion__partner__name", "the partner's name", "RewardsApp"),
+    Macro(
+        "offer_advertiser_name", "conversion__offer__advertiser", "the offer's advertiser", "Acme"
+    ),
+    Macro("pub_click_id", "conversion__click__pub_click_id", "the partner's click id", "pc-81"),
+    *(
+        Macro(f"pub_sub_{n}", f"conversion__click__pub_sub_{n}", f"the click's pub_sub_{n}", "")
+        for n in range(1, 16)
+    ),
+    Macro("cnv_event_id", "conversion__offer_event__code", "the event code sent", "install"),
+    Macro(
+        "cnv_conversion_id",
+        "conversion__transaction_id",
+        "the advertiser's conversion (transaction) id",
+        "T-9001",
+    ),
+    Macro("cnv_amount", "conversion__cnv_amount", "the sale amount (cnv_amount)", "49.9900"),
+    Macro("cnv_user_id", "conversion__cnv_user_id", "the advertiser's user id", "adv-5"),
+    Macro(
+        "cnv_conversion_ip_address",
+        "conversion__cnv_conversion_ip_address",
+        "the conversion's IP address",
+        "203.0.113.42",
+    ),
+    *(
+        Macro(f"cnv_sub_{n}", f"conversion__cnv_sub_{n}", f"the postback's cnv_sub_{n}", "")
+        for n in range(1, 6)
     ),
 )
 MACRO_NAMES = frozenset(macro.name for macro in MACROS)

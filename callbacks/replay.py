@@ -4,7 +4,7 @@ a selection names (a partner and a time range, or the deliveries list's current 
 A selection is plain data (:class:`ReplaySelection`, carried to the task as query parameters,
 never objects). The replay is one ``UPDATE``: the selected deliveries become pending, due now,
 with a fresh retry window, under the same ids (partners dedupe on them) and with their old
-``sequenceNumber``; the claim's per-conversion ordering sends each conversion's in the order of
+``statusChangeNumber``; the claim's per-conversion ordering sends each conversion's in the order of
 its changes. Pending and held ones are on their way already and are left alone.
 """
 

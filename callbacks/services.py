@@ -90,7 +90,7 @@ def callback_deliveries_resend(*, delivery_ids: Iterable[UUID | str], user: Any 
     """Send failed or delivered callbacks again; returns how many were queued.
 
     Each keeps its id (the partner dedupes on it) and its payload, including its old
-    ``sequenceNumber``; it becomes due now (held, if its partner is paused) with a fresh retry
+    ``statusChangeNumber``; it becomes due now (held, if its partner is paused) with a fresh retry
     window, and is queued after commit. Due, retrying and held ones are left alone.
     """
     now = timezone.now()

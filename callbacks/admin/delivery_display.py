@@ -10,29 +10,14 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
+from callbacks.callback_fields import CONVERSION_KEYS
 from callbacks.models import CallbackDelivery
 
 State = CallbackDelivery.State
 
 # The payload's keys in the order of the public interface (PostgreSQL's jsonb reorders them).
 _PAYLOAD_ORDER = ["id", "sentAt", "conversion"]
-_CONVERSION_ORDER = [
-    "status",
-    "rejectionReason",
-    "conversionId",
-    "clickId",
-    "offerId",
-    "offerName",
-    "eventId",
-    "eventName",
-    "payout",
-    "revenue",
-    "currency",
-    "pubSub",
-    "sequenceNumber",
-    "createdAt",
-    "clickTime",
-]
+_CONVERSION_ORDER = list(CONVERSION_KEYS)
 
 
 def delivery_state_label(state: str, *, attempts: int = 0, sent_wording: bool = False) -> str:

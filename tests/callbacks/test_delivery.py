@@ -37,22 +37,56 @@ def test_status_change_is_delivered_signed_with_the_public_payload(
     delivery = delivery_of(conversion)
     assert payload["id"] == str(delivery.id) == callback.headers["webhook-id"]
     assert payload["sentAt"].endswith("Z")
-    assert payload["conversion"] == {
+    conversion_fields = payload["conversion"]
+    assert conversion_fields["createdAt"] == conversion_fields["userCompletedAt"]
+    assert conversion_fields == {
         "status": "Success",
         "rejectionReason": None,
-        "conversionId": conversion.pk,
+        "userCompletedAt": conversion_fields["createdAt"],
+        "isRewardSent": True,
+        "viewId": None,
         "clickId": conversion.click.gk_click_id,
+        "conversionId": conversion.pk,
         "offerId": conversion.offer_id,
         "offerName": conversion.offer.name,
+        "offerAdvertiserId": None,
+        "offerEventId": conversion.offer_event_id,
+        "offerAdvertiserName": "Acme Games",
+        "offerCategoryId": None,
+        "offerCategoryName": None,
+        "offerCountryId": None,
+        "offerCountryCode2": None,
+        "offerCountryCode3": None,
         "eventId": conversion.offer_event_id,
         "eventName": conversion.offer_event.name,
-        "payout": "1.5000",
+        "rewardPoints": None,
         "revenue": "2.0000",
+        "pubMemberId": "user-42",
+        "pubClickId": None,
+        "pubSessionId": None,
+        "pubGender": None,
+        "pubAge": None,
+        "pubGeoCountry": None,
+        "pubGeoState": None,
+        "pubPostalCode": None,
+        **{f"pubSub{n}": None for n in range(1, 16)},
+        "pubDevice": None,
+        "trackSysEventId": conversion.offer_event.code,
+        "trackSysConversionId": conversion.transaction_id,
+        "trackSysConversionAmount": None,
+        "trackSysConversionIpAddress": None,
+        "trackSysConversionEmail": None,
+        "trackSysConversionUserId": None,
+        **{f"trackSysConversionSub{n}": None for n in range(1, 6)},
+        "sequenceNumber": None,  # a single-event offer
+        "partnerId": partner.pk,
+        "partnerName": partner.name,
+        "createdAt": conversion_fields["createdAt"],
+        "clickTime": conversion_fields["clickTime"],
+        "payout": "1.5000",
         "currency": "USD",
         "pubSub": "user-42",
-        "sequenceNumber": 2,
-        "createdAt": payload["conversion"]["createdAt"],
-        "clickTime": payload["conversion"]["clickTime"],
+        "statusChangeNumber": 2,
     }
     assert callback.headers["content-type"] == "application/json"
     wait_until(lambda: delivery_of(conversion).state == CallbackDelivery.State.DELIVERED)

@@ -40,7 +40,7 @@ def test_a_rejection_waits_for_the_slow_success_it_revokes(
     success, rejected = receiver.wait_for(2)
     assert statuses([success, rejected]) == ["Success", "Rejected"]
     assert rejected.received_at >= success.answered_at
-    assert [c.json["conversion"]["sequenceNumber"] for c in (success, rejected)] == [2, 3]
+    assert [c.json["conversion"]["statusChangeNumber"] for c in (success, rejected)] == [2, 3]
 
 
 def test_a_later_callback_waits_while_an_earlier_one_is_retried(

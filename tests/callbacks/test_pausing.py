@@ -95,7 +95,9 @@ def test_a_partner_down_for_a_week_is_paused_loses_nothing_and_gets_everything_i
     )
     delivered = [c.json["conversion"] for c in receiver.received[received_before:]]
     for conversion_id in ids:
-        sequence = [c["sequenceNumber"] for c in delivered if c["conversionId"] == conversion_id]
+        sequence = [
+            c["statusChangeNumber"] for c in delivered if c["conversionId"] == conversion_id
+        ]
         assert sequence == sorted(sequence) and set(sequence) >= {2, 3, 4}
     assert not CallbackDelivery.objects.filter(state=State.FAILED).exists()
     # And the retry window was not used up by the week paused

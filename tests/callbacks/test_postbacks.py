@@ -115,6 +115,20 @@ def test_the_receiver_gets_every_macro_filled_and_url_encoded(
         "status_changed_unix": str(int(conversion.status_changed_at.timestamp())),
         "conversion_time": query_of(postback)["conversion_time"],
         "click_time": query_of(postback)["click_time"],
+        "user_completed_at": query_of(postback)["conversion_time"],
+        "is_reward_sent": "false",
+        "sequence_number": "",  # a single-event offer
+        "partner_id": str(partner.pk),
+        "partner_name": partner.name,
+        "offer_advertiser_name": offer.advertiser,
+        "pub_click_id": "",
+        **{f"pub_sub_{n}": "" for n in range(1, 16)},
+        "cnv_event_id": event.code,
+        "cnv_conversion_id": f"T {AWKWARD}",
+        "cnv_amount": "",
+        "cnv_user_id": "",
+        "cnv_conversion_ip_address": "",
+        **{f"cnv_sub_{n}": "" for n in range(1, 6)},
     }
     assert query_of(postback)["status_changed_at"].endswith("Z")
     # And the delivery is Delivered, its attempt keeping the URL it fetched

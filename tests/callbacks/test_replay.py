@@ -54,7 +54,7 @@ def test_replaying_a_time_range_resends_those_callbacks_only_under_the_same_ids(
         .values_list("pk", flat=True)
     )
     assert [callback.delivery_id for callback in again] == [str(pk) for pk in recent_ids]
-    assert [c.json["conversion"]["sequenceNumber"] for c in again] == [2, 3]
+    assert [c.json["conversion"]["statusChangeNumber"] for c in again] == [2, 3]
     wait_until(lambda: CallbackDelivery.objects.filter(state=State.DELIVERED).count() == 3)
     assert len(receiver.received) == 5  # the week-old one was not replayed
     assert_audit_intact()

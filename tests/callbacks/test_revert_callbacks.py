@@ -43,7 +43,7 @@ def test_import_then_revert_sends_each_partner_the_reversal_in_order(
             for c in callbacks
             if c.json["conversion"]["conversionId"] == conversion.pk
         ]
-        assert [(c["status"], c["sequenceNumber"]) for c in mine] == [
+        assert [(c["status"], c["statusChangeNumber"]) for c in mine] == [
             ("Rejected", 2),
             ("Success", 3),
         ]

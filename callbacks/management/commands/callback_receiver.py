@@ -45,7 +45,7 @@ class Command(BaseCommand):
                         return
                     command.stdout.write(
                         f"{partner}: conversion {conversion['conversionId']} is "
-                        f"{conversion['status']} (#{conversion['sequenceNumber']}, "
+                        f"{conversion['status']} (#{conversion['statusChangeNumber']}, "
                         f"callback {headers['webhook-id']})"
                     )
                     self.send_response(204)
