@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from urllib3.exceptions import NameResolutionError
+
+from callbacks.network import AttemptDeadline
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -98,3 +101,20 @@ def send_error_describe(
     if isinstance(error, requests.ConnectionError):
         return f"Connection to {host_port} failed."
     return f"Request to {host_port} failed ({type(error).__name__})."
+
+
+def attempt_error_describe(
+    error: requests.RequestException, *, url: str, deadline: AttemptDeadline, status: int | None
+) -> str:
+    """One sentence saying why an attempt got no usable answer: when the attempt's deadline has
+    passed, that (the error is then only how the cut showed; ``status`` when the headers had
+    come), else ``send_error_describe`` with the configured timeouts."""
+    if deadline.passed:
+        came = f" (HTTP {status} came, its body did not end)" if status is not None else ""
+        return f"No complete answer within {deadline.seconds:g} s{came}."
+    return send_error_describe(
+        error,
+        url=url,
+        connect_timeout=settings.CALLBACK_CONNECT_TIMEOUT,
+        read_timeout=settings.CALLBACK_READ_TIMEOUT,
+    )

@@ -57,7 +57,7 @@ from callbacks.outbox import (
     send_budget_seconds,
 )
 from callbacks.payloads import callback_body
-from callbacks.send_errors import send_error_describe
+from callbacks.send_errors import attempt_error_describe
 from callbacks.signing import callback_headers_sign
 
 logger = logging.getLogger(__name__)
@@ -181,15 +181,7 @@ def partner_request_send(
             message = f"Unusable callback URL: {error}"
             return Answer(error=message, refused=True, duration_ms=_elapsed_ms(clock))
         except requests.RequestException as error:
-            if deadline.passed:
-                message = _unfinished_answer(seconds=deadline.seconds, status=status)
-            else:
-                message = send_error_describe(
-                    error,
-                    url=url,
-                    connect_timeout=settings.CALLBACK_CONNECT_TIMEOUT,
-                    read_timeout=settings.CALLBACK_READ_TIMEOUT,
-                )
+            message = attempt_error_describe(error, url=url, deadline=deadline, status=status)
             return Answer(error=message, body=read.excerpt(), duration_ms=_elapsed_ms(clock))
         except Exception as error:  # noqa: BLE001 -- never lose a callback to an unexpected error
             logger.exception("Unexpected error sending a callback to %s", url)
@@ -283,11 +275,6 @@ def _send_one(delivery: ClaimedDelivery, partner: Partner) -> Outcome:
     else:
         message = f"HTTP {code} from the partner: not retried."
     return _failed(delivery, started_at, error=message, **answered)
-
-
-def _unfinished_answer(*, seconds: float, status: int | None) -> str:
-    came = f" (HTTP {status} came, its body did not end)" if status is not None else ""
-    return f"No complete answer within {seconds:g} s{came}."
 
 
 def _elapsed_ms(clock: float) -> int:
