@@ -26,12 +26,14 @@ against that example. What each field carries here:
   ``trackSysConversionUserId``, ``trackSysConversionSub1`` … ``5``: the postback's ``cnv_*``,
   null when not sent. ``trackSysConversionEmail`` is always null: ``cnv_email`` is personal
   data and never leaves the back office;
-- ``sequenceNumber`` (GoKart's meaning): the order of the conversion's event among its offer's
-  events (1, 2, 3… as the offer lists them) on a multi-event offer, null on a single-event one.
-  Our events have no "independent" kind, so every event of a multi-event offer has a number;
+- ``sequenceNumber``: by the partner's choice (``Partner.sequence_number``), the conversion's
+  status-change counter (the default: what it has always meant here, and what receivers order
+  by) or GoKart's meaning, the order of the conversion's event among its offer's events (1, 2,
+  3… as the offer lists them) on a multi-event offer, null on a single-event one. Our events
+  have no "independent" kind, so every event of a multi-event offer has a number;
 - ``partnerId``, ``partnerName``: the partner the callback is sent to;
 - ours: ``statusChangeNumber`` is the conversion's status-change counter (1 for the status it
-  was recorded with, +1 per change: what ``sequenceNumber`` meant here before), for a receiver
+  was recorded with, +1 per change), whatever ``sequenceNumber`` carries, for a receiver
   to order a conversion's callbacks and ignore an older one; ``pubSub`` is ``pubMemberId``'s
   older name (""), kept for partners that read it.
 """
@@ -147,6 +149,7 @@ READ = {
     **{f"pub_sub_{n}": f"conversion__click__pub_sub_{n}" for n in PUB_SUBS},
     "partner_id": "partner_id",
     "partner_name": "partner__name",
+    "sequence_meaning": "partner__sequence_number",
     "created_at": "conversion__created_at",
     "clicked_at": "conversion__click__created_at",
     "event_sequence": EVENT_SEQUENCE,
@@ -202,7 +205,7 @@ def conversion_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         **_offer_fields(row),
         **_publisher_fields(row),
         **_tracking_system_fields(row),
-        "sequenceNumber": row["event_sequence"],
+        "sequenceNumber": _sequence_number(row),
         "partnerId": row["partner_id"],
         "partnerName": row["partner_name"],
         "createdAt": timestamp_format(row["created_at"]),
@@ -212,6 +215,14 @@ def conversion_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "pubSub": row["sub_id"],
         "statusChangeNumber": row["status_change_number"],
     }
+
+
+def _sequence_number(row: Mapping[str, Any]) -> int | None:
+    """The partner's choice (``Partner.sequence_number``): the status-change counter, as
+    sequenceNumber has always meant here, or GoKart's place of the event."""
+    if row["sequence_meaning"] == "event_order":  # Partner.SequenceNumber.EVENT_ORDER
+        return row["event_sequence"]
+    return row["status_change_number"]
 
 
 def _offer_fields(row: Mapping[str, Any]) -> dict[str, Any]:

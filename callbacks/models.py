@@ -31,6 +31,12 @@ def signing_secret_generate() -> str:
 class Partner(models.Model):
     """A publisher: sends traffic, receives a callback per status change, rewards its users."""
 
+    class SequenceNumber(models.TextChoices):
+        """What the JSON callback's ``sequenceNumber`` carries (``callbacks.callback_fields``)."""
+
+        STATUS_CHANGE = "status_change", "The conversion's status-change counter (1, 2, 3…)"
+        EVENT_ORDER = "event_order", "GoKart's: the event's place in a multi-event offer"
+
     name = models.CharField(max_length=200)
     is_active = models.BooleanField("active", default=True)
     callback_url = models.URLField(
@@ -59,6 +65,15 @@ class Partner(models.Model):
     )
     static_header_value = EncryptedTextField(
         blank=True, db_default="", default="", validators=[header_value_validate]
+    )
+    # Partners have ordered our callbacks by sequenceNumber since the first release: it keeps
+    # that meaning unless the partner is set to GoKart's (statusChangeNumber is sent either way).
+    sequence_number = models.CharField(
+        "callbacks' sequenceNumber",
+        max_length=16,
+        choices=SequenceNumber.choices,
+        default=SequenceNumber.STATUS_CHANGE,
+        db_default=SequenceNumber.STATUS_CHANGE,
     )
     pending_callbacks_enabled = models.BooleanField("Pending callbacks", default=False)
     rejected_callbacks_enabled = models.BooleanField("Rejected callbacks", default=True)

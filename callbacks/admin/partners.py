@@ -106,6 +106,7 @@ class PartnerForm(forms.ModelForm):
             "pending_callbacks_enabled",
             "rejected_callbacks_enabled",
             "postback_url",
+            "sequence_number",
             "static_header_name",
         ]
         widgets = {"postback_url": forms.TextInput(attrs={"class": "vLargeTextField"})}
@@ -118,6 +119,9 @@ class PartnerForm(forms.ModelForm):
             "(the partner claws the reward back).",
             "postback_url": "A URL with macros, fetched (GET) for every status change the "
             "partner is owed, beside the JSON callback. " + macros_help(),
+            "sequence_number": "The counter is what partners order a conversion's callbacks by; "
+            "choose GoKart's meaning only for a receiver built against GoKart's callback schema. "
+            "statusChangeNumber always carries the counter.",
             "static_header_name": "Optional: a header sent with every callback and postback, "
             "e.g. X-Api-Token. Leave empty for none.",
         }
@@ -180,6 +184,7 @@ class PartnerAdmin(PartnerSigningSecretViews, PartnerPostbackViews, ChangePageCo
                     "success_callbacks",
                     "pending_callbacks_enabled",
                     "rejected_callbacks_enabled",
+                    "sequence_number",
                     "postback_url",
                 ]
             },

@@ -38,6 +38,7 @@ def partner_form(**overrides):
         "callback_url": "https://rewards.example/gokart/callbacks",
         "pending_callbacks_enabled": "on",
         "rejected_callbacks_enabled": "on",
+        "sequence_number": "status_change",
         # The page's event postbacks inline, empty.
         "event_postbacks-TOTAL_FORMS": "0",
         "event_postbacks-INITIAL_FORMS": "0",
@@ -310,3 +311,14 @@ def test_the_partner_list_links_to_its_callbacks(admin_client, partner_factory):
     page = admin_client.get(CHANGELIST).text
 
     assert f"{deliveries}?partner__id__exact={partner.pk}&amp;state__exact=failed" in page
+
+
+def test_a_partner_built_against_gokart_can_take_its_sequence_number(admin_client):
+    page = admin_client.get(ADD)
+    assert "GoKart&#x27;s: the event&#x27;s place in a multi-event offer" in page.text
+
+    admin_client.post(ADD, partner_form(sequence_number="event_order"))
+    admin_client.post(ADD, partner_form(name="Counter Wall"))
+
+    chosen = dict(Partner.objects.values_list("name", "sequence_number"))
+    assert chosen == {"Reward Wall": "event_order", "Counter Wall": "status_change"}

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from callbacks.callback_fields import UNFILLED
-from callbacks.models import CallbackDelivery
+from callbacks.models import CallbackDelivery, Partner
 from callbacks.payloads import callback_payloads_render
 from conversions.models import Source, Status
 from conversions.services import conversion_status_set
@@ -148,14 +148,15 @@ def test_the_values_come_from_the_click_the_postback_and_the_partner(
     assert fields["trackSysConversionEmail"] is None  # personal data: never sent
     assert (fields["partnerId"], fields["partnerName"]) == (partner.pk, partner.name)
     assert fields["offerAdvertiserName"] == conversion.offer.advertiser
-    # And its event is the offer's first of three
-    assert fields["sequenceNumber"] == 1
-    assert fields["statusChangeNumber"] == 2
+    # And sequenceNumber is still the status-change counter, as it has always been here
+    assert fields["sequenceNumber"] == fields["statusChangeNumber"] == 2
 
 
-def test_sequence_number_is_the_events_place_and_null_on_a_single_event_offer(
+def test_a_partner_on_gokarts_meaning_gets_the_events_place_and_null_on_a_single_event_offer(
     partner, conversion_factory, offer_event_factory, click_factory
 ):
+    partner.sequence_number = Partner.SequenceNumber.EVENT_ORDER
+    partner.save()
     single = conversion_factory(click__partner=partner)
     click = click_factory(partner=partner)
     first, second = offer_event_factory.create_batch(2, offer=click.offer)
@@ -164,7 +165,23 @@ def test_sequence_number_is_the_events_place_and_null_on_a_single_event_offer(
     assert rendered(single, Status.SUCCESS)["sequenceNumber"] is None
     fields = rendered(later, Status.SUCCESS)
     assert fields["sequenceNumber"] == 2
+    assert fields["statusChangeNumber"] == 2  # Pending, then Success: the counter, as ever
     assert fields["offerEventId"] == fields["eventId"] == second.pk != first.pk
+
+
+def test_a_partner_on_the_counter_gets_it_as_sequence_number_whatever_the_offer(
+    partner, conversion_factory, offer_event_factory, click_factory
+):
+    click = click_factory(partner=partner)
+    offer_event_factory.create_batch(2, offer=click.offer)
+    conversion = conversion_factory(click=click)
+
+    first = rendered(conversion, Status.SUCCESS)
+    second = rendered(conversion, Status.REJECTED, reason="Chargeback")
+
+    assert partner.sequence_number == Partner.SequenceNumber.STATUS_CHANGE
+    assert [first["sequenceNumber"], second["sequenceNumber"]] == [2, 3]
+    assert [first["statusChangeNumber"], second["statusChangeNumber"]] == [2, 3]
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_status_change_is_delivered_signed_with_the_public_payload(
         "trackSysConversionEmail": None,
         "trackSysConversionUserId": None,
         **{f"trackSysConversionSub{n}": None for n in range(1, 6)},
-        "sequenceNumber": None,  # a single-event offer
+        "sequenceNumber": 2,  # the status-change counter: what partners order by
         "partnerId": partner.pk,
         "partnerName": partner.name,
         "createdAt": conversion_fields["createdAt"],

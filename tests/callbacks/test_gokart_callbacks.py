@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from callbacks.models import CallbackDelivery
+from callbacks.models import CallbackDelivery, Partner
 from conversions.models import Conversion
 from tests.audit import assert_audit_intact
 from tests.callbacks.conftest import wait_until
@@ -49,7 +49,12 @@ def offer(offer_factory, offer_event_factory):
 def partner(partner_factory, receiver):
     base = receiver.url.rsplit("/callbacks", 1)[0]
     template = f"{base}/pb?" + "&".join(f"{name}={{{name}}}" for name in NEW_MACROS)
-    return partner_factory(name="RewardsApp", callback_url=receiver.url, postback_url=template)
+    return partner_factory(
+        name="RewardsApp",
+        callback_url=receiver.url,
+        postback_url=template,
+        sequence_number=Partner.SequenceNumber.EVENT_ORDER,  # built against GoKart's schema
+    )
 
 
 def gokart_click(client, offer, partner):
