@@ -244,6 +244,11 @@ class Conversion(models.Model):
             models.Index(fields=["offer", "-id"], name="conversion_offer_id"),
             models.Index(fields=["partner", "-id"], name="conversion_partner_id"),
             models.Index(fields=["status_source", "-id"], name="conversion_source_id"),
+            # Status and source together (the API's and the list's filters both offer them):
+            # 129 ms at 2M through the two indexes above, a bitmap and a sort.
+            models.Index(
+                fields=["status_source", "status", "-id"], name="conversion_source_status_id"
+            ),
             # The list's "last status change" date range (newest change first).
             models.Index(fields=["status_changed_at"], name="conversion_status_changed"),
             models.Index(
