@@ -378,16 +378,6 @@ class StatusChange(models.Model):
                 fields=["conversion", "sequence_number"], name="statuschange_unique_sequence"
             ),
         ]
-        indexes = [
-            # A user's own single changes in the approval window (change_sets.approval): only
-            # the buttons' and the API's single rows, so postbacks and bulk applies never
-            # write to it.
-            models.Index(
-                fields=["user", "created_at"],
-                name="statuschange_own_single",
-                condition=Q(import_job__isnull=True, source__in=["admin", "api"]),
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.conversion_id}: {self.old_status or '-'} → {self.new_status}"
@@ -431,3 +421,28 @@ class ConversionTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.offer_id}/{self.partner_id} {self.status}"
+
+
+class OwnChangesHour(models.Model):
+    """A user's single changes (buttons and the Management API: no job) in one UTC hour on
+    offers of one currency, with the payout they moved: what the approval window sums
+    (``conversions.own_changes``), added to by the statement that records the changes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    hour = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    conversions = models.BigIntegerField()
+    payout = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "hour", "currency"], name="own_changes_hour_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.hour:%Y-%m-%d %H}h {self.currency}"

@@ -32,6 +32,7 @@ from conversions.audit import (
     status_changes_record_sql,
 )
 from conversions.models import Conversion, ImportJob, Source, Status
+from conversions.own_changes import own_changes_counted, own_changes_record_sql
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ def _apply_sql(source_sql: str, *, audit: AuditContext, id_bounded: bool) -> str
         callback_owed="l.callback_owed",
     )
     record_sql = status_changes_record_sql(changes=changes, send_callbacks=audit.send_callbacks)
+    if own_changes_counted(audit):
+        record_sql += f",{own_changes_record_sql(changes=changes)}"
     chain_hash = _chain_hash_sql()
     owed = callback_owed_sql_for(partner="p", status="s.status")
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the

@@ -12,8 +12,8 @@ Splitting a change does not escape the rule: a user's own changes confirmed in t
 - the jobs they asked for and confirmed themselves (a job someone else approved was seen by
   two people and does not count), and
 - their single changes from a conversion's buttons or through the Management API (audit rows
-  of source ``admin`` or ``api`` without a job: ``OWN_SINGLE_SOURCES``, the partial index
-  ``statuschange_own_single``), so an API key cannot escape the rule one change at a time.
+  of source ``admin`` or ``api`` without a job, counted by the hour as they are recorded:
+  ``conversions.own_changes``), so an API key cannot escape the rule one change at a time.
 
 The decision is taken under a per-user advisory lock (``approval_lock``), so two confirmations by
 one person at the same moment count each other. It is kept on the job (``approval_required``,
@@ -41,7 +41,8 @@ from django.utils import timezone
 
 from conversions.amounts import money as money_text
 from conversions.change_sets.money import ChangeSetMoney
-from conversions.models import ImportJob, Source
+from conversions.models import ImportJob
+from conversions.own_changes import own_changes_since
 
 APPROVE_PERMISSION = "conversions.approve_large_status_change"
 # The namespace of the per-user advisory lock (a constant of our own; any int4 would do).
@@ -91,25 +92,6 @@ def approval_lock(user: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_APPROVAL_LOCK_SPACE, user_id])
 
 
-# The sources of a user's single changes (no job): the buttons and the Management API. The
-# partial index ``statuschange_own_single`` has the same condition, written as literals in the
-# statement so that the planner can prove the index applies.
-OWN_SINGLE_SOURCES = (Source.ADMIN, Source.API)
-_OWN_SINGLE_SOURCES_SQL = ", ".join(f"'{source.value}'" for source in OWN_SINGLE_SOURCES)
-# A user's single changes: audit rows without a job. The payout a change moves is the
-# conversion's, when Success is one of its two statuses (as in the money).
-_OWN_SINGLE_CHANGES_SQL = f"""
-    SELECT o.currency, count(*),
-           sum(CASE WHEN 'success' IN (sc.old_status, sc.new_status) THEN c.payout ELSE 0 END)
-    FROM conversions_statuschange sc
-    JOIN conversions_conversion c ON c.id = sc.conversion_id
-    JOIN conversions_offer o ON o.id = c.offer_id
-    WHERE sc.user_id = %(user)s AND sc.import_job_id IS NULL
-      AND sc.source IN ({_OWN_SINGLE_SOURCES_SQL}) AND sc.created_at >= %(since)s
-    GROUP BY o.currency
-"""  # noqa: S608 -- our own constants
-
-
 def own_changes_in_window(
     *, user: Any, now: datetime | None = None, excluding: ImportJob | None = None
 ) -> OwnChanges:
@@ -132,11 +114,9 @@ def own_changes_in_window(
         money = ChangeSetMoney.from_json(summary.get("money"))
         for currency, moved in money.payout_by_currency().items():
             payout[currency] = payout.get(currency, Decimal(0)) + moved
-    with connection.cursor() as cursor:
-        cursor.execute(_OWN_SINGLE_CHANGES_SQL, {"user": user_id, "since": since})
-        for currency, count, moved in cursor.fetchall():
-            conversions += count
-            payout[currency] = payout.get(currency, Decimal(0)) + (moved or Decimal(0))
+    for currency, count, moved in own_changes_since(user_id=user_id, since=since):
+        conversions += count
+        payout[currency] = payout.get(currency, Decimal(0)) + (moved or Decimal(0))
     return OwnChanges(conversions=conversions, payout=payout)
 
 

@@ -10,7 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from conversions.change_sets import services as change_sets
-from conversions.models import Conversion, ImportJob, Offer, Source, Status, StatusChange
+from conversions.models import (
+    Conversion,
+    ImportJob,
+    Offer,
+    OwnChangesHour,
+    Source,
+    Status,
+    StatusChange,
+)
 from tests.audit import assert_audit_intact
 from tests.conversions.imports.status_files import HEADER, status_file
 
@@ -148,6 +156,31 @@ def test_row_buttons_one_after_another_count_toward_the_threshold(client, agent,
         in page
     )
     assert ImportJob.objects.get().approval_required
+    assert_audit_intact()
+
+
+def test_the_window_counts_each_users_single_changes_by_the_hour_as_they_are_made(
+    client, agent, approver, pending, settings
+):
+    settings.IMPORT_APPROVAL_MIN_PAYOUT = "USD:1000000"
+    first, second, third = pending(3)
+    client.force_login(agent)
+    client.post(button_url(first, Status.SUCCESS))
+    client.post(button_url(second, Status.REJECTED))
+    client.force_login(approver)
+    client.post(button_url(third, Status.SUCCESS))
+
+    # Each user's row for this hour: what the approval window sums instead of the audit rows
+    hours = {
+        row.user_id: (row.currency, row.conversions, row.payout)
+        for row in OwnChangesHour.objects.all()
+    }
+    assert hours == {
+        agent.pk: ("USD", 2, Decimal("10000.0000")),  # a Rejected from Pending moves no payout
+        approver.pk: ("USD", 1, Decimal("10000.0000")),
+    }
+    own = StatusChange.objects.filter(source=Source.ADMIN, import_job__isnull=True)
+    assert own.filter(user=agent).count() == 2 and own.filter(user=approver).count() == 1
     assert_audit_intact()
 
 
