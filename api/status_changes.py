@@ -39,6 +39,17 @@ def api_origin(api_key: ApiKey) -> str:
     return f"Management API, key {api_key.name} ({api_key.prefix})"[:100]
 
 
+# The conversion's columns a status change writes (``conversions.services``).
+_STATUS_FIELDS = [
+    "status",
+    "status_reason",
+    "status_source",
+    "status_changed_at",
+    "status_version",
+    "pending_until",
+]
+
+
 @dataclass(frozen=True)
 class ApiStatusChange:
     """What asking for the change did: ``changed`` it applied now; ``waiting_job`` the job
@@ -68,7 +79,10 @@ def api_status_set(
         source=Source.API,
         send_callbacks=send_callbacks,
     )
-    conversion.refresh_from_db()
+    # Only what a status change writes on the row: the click, event and offer the caller read
+    # with the conversion stay loaded for the answer (a full refresh dropped them, and the
+    # answer then read each again: three queries more per change).
+    conversion.refresh_from_db(fields=_STATUS_FIELDS)
     if outcome.waiting and outcome.job is not None:
         outcome.job.origin = api_origin(api_key)
         outcome.job.save(update_fields=["origin"])
