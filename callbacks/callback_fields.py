@@ -194,17 +194,31 @@ def conversion_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The ``conversion`` object of a JSON callback from its :data:`READ` row, in the order of
     GoKart's example, then ours."""
     status = row["status"]
-    return {
+    filled = {
         "status": status.capitalize(),
         "rejectionReason": (row["reason"] or None) if status == "rejected" else None,
         "userCompletedAt": timestamp_format(row["created_at"]),
         "isRewardSent": status == "success",
-        "viewId": None,
         "clickId": row["click_id"],
         "conversionId": row["conversion_id"],
-        **_offer_fields(row),
-        **_publisher_fields(row),
-        **_tracking_system_fields(row),
+        "offerId": row["offer_id"],
+        "offerName": row["offer_name"],
+        "offerEventId": row["event_id"],
+        "offerAdvertiserName": row["advertiser"],
+        "eventId": row["event_id"],
+        "eventName": row["event_name"],
+        "revenue": str(row["revenue"]),
+        # What the partner's click carried (pub_*).
+        "pubMemberId": _given(row["sub_id"]),
+        "pubClickId": _given(row["pub_click_id"]),
+        **{f"pubSub{n}": _given(row[f"pub_sub_{n}"]) for n in PUB_SUBS},
+        # What the advertiser's postback said (cnv_*); never its email (UNFILLED).
+        "trackSysEventId": row["event_code"],
+        "trackSysConversionId": _given(row["transaction_id"]),
+        "trackSysConversionAmount": _given(row["amount"]),
+        "trackSysConversionIpAddress": _given(row["ip_address"]),
+        "trackSysConversionUserId": _given(row["user_id"]),
+        **{f"trackSysConversionSub{n}": _given(row[f"cnv_sub_{n}"]) for n in CNV_SUBS},
         "sequenceNumber": _sequence_number(row),
         "partnerId": row["partner_id"],
         "partnerName": row["partner_name"],
@@ -215,6 +229,8 @@ def conversion_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "pubSub": row["sub_id"],
         "statusChangeNumber": row["status_change_number"],
     }
+    # The order and the nulls come from the key lists alone.
+    return {key: None if key in UNFILLED else filled[key] for key in CONVERSION_KEYS}
 
 
 def _sequence_number(row: Mapping[str, Any]) -> int | None:
@@ -223,51 +239,3 @@ def _sequence_number(row: Mapping[str, Any]) -> int | None:
     if row["sequence_meaning"] == "event_order":  # Partner.SequenceNumber.EVENT_ORDER
         return row["event_sequence"]
     return row["status_change_number"]
-
-
-def _offer_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "offerId": row["offer_id"],
-        "offerName": row["offer_name"],
-        "offerAdvertiserId": None,
-        "offerEventId": row["event_id"],
-        "offerAdvertiserName": row["advertiser"],
-        "offerCategoryId": None,
-        "offerCategoryName": None,
-        "offerCountryId": None,
-        "offerCountryCode2": None,
-        "offerCountryCode3": None,
-        "eventId": row["event_id"],
-        "eventName": row["event_name"],
-        "rewardPoints": None,
-        "revenue": str(row["revenue"]),
-    }
-
-
-def _publisher_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What the partner's click carried (``pub_*``), and GoKart's that we do not take."""
-    return {
-        "pubMemberId": _given(row["sub_id"]),
-        "pubClickId": _given(row["pub_click_id"]),
-        "pubSessionId": None,
-        "pubGender": None,
-        "pubAge": None,
-        "pubGeoCountry": None,
-        "pubGeoState": None,
-        "pubPostalCode": None,
-        **{f"pubSub{n}": _given(row[f"pub_sub_{n}"]) for n in PUB_SUBS},
-        "pubDevice": None,
-    }
-
-
-def _tracking_system_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What the advertiser's postback said (``cnv_*``); never its email."""
-    return {
-        "trackSysEventId": row["event_code"],
-        "trackSysConversionId": _given(row["transaction_id"]),
-        "trackSysConversionAmount": _given(row["amount"]),
-        "trackSysConversionIpAddress": _given(row["ip_address"]),
-        "trackSysConversionEmail": None,
-        "trackSysConversionUserId": _given(row["user_id"]),
-        **{f"trackSysConversionSub{n}": _given(row[f"cnv_sub_{n}"]) for n in CNV_SUBS},
-    }
