@@ -26,6 +26,7 @@ from django.urls import reverse
 from api.models import ApiKey
 from conversions.change_sets.selection import selection_status_set
 from conversions.models import Conversion, ImportJob, Source
+from conversions.services import STATUS_CHANGE_FIELDS
 
 
 def api_reason(*, reason: str, api_key: ApiKey) -> str:
@@ -37,17 +38,6 @@ def api_reason(*, reason: str, api_key: ApiKey) -> str:
 def api_origin(api_key: ApiKey) -> str:
     """Where a job the API made was asked for (``ImportJob.origin``): the key's name."""
     return f"Management API, key {api_key.name} ({api_key.prefix})"[:100]
-
-
-# The conversion's columns a status change writes (``conversions.services``).
-_STATUS_FIELDS = [
-    "status",
-    "status_reason",
-    "status_source",
-    "status_changed_at",
-    "status_version",
-    "pending_until",
-]
 
 
 @dataclass(frozen=True)
@@ -82,7 +72,7 @@ def api_status_set(
     # Only what a status change writes on the row: the click, event and offer the caller read
     # with the conversion stay loaded for the answer (a full refresh dropped them, and the
     # answer then read each again: three queries more per change).
-    conversion.refresh_from_db(fields=_STATUS_FIELDS)
+    conversion.refresh_from_db(fields=STATUS_CHANGE_FIELDS)
     if outcome.waiting and outcome.job is not None:
         outcome.job.origin = api_origin(api_key)
         outcome.job.save(update_fields=["origin"])

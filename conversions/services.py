@@ -145,6 +145,18 @@ def _apply(
     )
 
 
+# The conversion's fields a change writes (the UPDATE below; its ``audit_chain_hash`` column is
+# no model field): what a caller holding the conversion reloads afterwards.
+STATUS_CHANGE_FIELDS = [
+    "status",
+    "status_reason",
+    "status_source",
+    "status_changed_at",
+    "status_version",
+    "pending_until",
+]
+
+
 def _apply_sql(source_sql: str, *, audit: AuditContext, id_bounded: bool) -> str:
     """The one statement of a change: lock, update, and record (audit, outbox, tally) the
     changes that ``source_sql`` asks for; it answers a count per transition."""
