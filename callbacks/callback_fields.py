@@ -47,11 +47,15 @@ from typing import Any
 from django.db.models import Case, Count, Expression, IntegerField, OuterRef, Subquery, When
 from django.db.models.lookups import GreaterThan
 
+from conversions import tracking_parameters
+
 # The annotation that carries GoKart's sequenceNumber (see event_sequence_annotation).
 EVENT_SEQUENCE = "event_sequence_number"
 
-PUB_SUBS = range(1, 16)
-CNV_SUBS = range(1, 6)
+# The numbers of the click's pub_sub_N and the postback's cnv_sub_N (their counts are the
+# parameters' rules, conversions.tracking_parameters).
+PUB_SUBS = range(1, tracking_parameters.PUB_SUBS + 1)
+CNV_SUBS = range(1, tracking_parameters.CNV_SUBS + 1)
 
 # GoKart's fields, in the order of its documented example.
 GOKART_FIELDS = (

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from callbacks.callback_fields import EVENT_SEQUENCE
+from callbacks.callback_fields import CNV_SUBS, EVENT_SEQUENCE, PUB_SUBS
 
 POSTBACK_TEMPLATE_MAX_LENGTH = 2000
 
@@ -159,7 +159,7 @@ MACROS: tuple[Macro, ...] = (
     Macro("pub_click_id", "conversion__click__pub_click_id", "the partner's click id", "pc-81"),
     *(
         Macro(f"pub_sub_{n}", f"conversion__click__pub_sub_{n}", f"the click's pub_sub_{n}", "")
-        for n in range(1, 16)
+        for n in PUB_SUBS
     ),
     Macro("cnv_event_id", "conversion__offer_event__code", "the event code sent", "install"),
     Macro(
@@ -178,7 +178,7 @@ MACROS: tuple[Macro, ...] = (
     ),
     *(
         Macro(f"cnv_sub_{n}", f"conversion__cnv_sub_{n}", f"the postback's cnv_sub_{n}", "")
-        for n in range(1, 6)
+        for n in CNV_SUBS
     ),
 )
 MACRO_NAMES = frozenset(macro.name for macro in MACROS)

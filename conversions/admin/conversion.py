@@ -38,6 +38,7 @@ from conversions.selectors import (
     conversion_ids_matching,
     conversion_status_history,
 )
+from conversions.tracking_parameters import CNV_SUBS, PUB_SUBS
 from gokart.admin_base import ChangePageContextAdmin, LargeTablePaginator, ReadOnlyAdminMixin
 
 # Shown on the status page of one conversion: enough to see how it got where it is.
@@ -225,7 +226,7 @@ class ConversionAdmin(
     def partner_values(self, obj: Conversion) -> str:
         return tracked_values(
             [("pub_click_id", obj.click.pub_click_id)]
-            + [(f"pub_sub_{n}", getattr(obj.click, f"pub_sub_{n}")) for n in range(1, 16)]
+            + [(f"pub_sub_{n}", getattr(obj.click, f"pub_sub_{n}")) for n in range(1, PUB_SUBS + 1)]
         )
 
     @admin.display(description="sale amount (cnv_amount)")
@@ -239,7 +240,7 @@ class ConversionAdmin(
                 ("cnv_user_id", obj.cnv_user_id),
                 ("cnv_conversion_ip_address", obj.cnv_conversion_ip_address or ""),
             ]
-            + [(f"cnv_sub_{n}", getattr(obj, f"cnv_sub_{n}")) for n in range(1, 6)]
+            + [(f"cnv_sub_{n}", getattr(obj, f"cnv_sub_{n}")) for n in range(1, CNV_SUBS + 1)]
         )
 
     @admin.display(description="advertiser's user email (cnv_email)")
