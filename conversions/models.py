@@ -142,6 +142,9 @@ class Click(models.Model):
     pub_sub_13 = _tracked_text("pub_sub_13")
     pub_sub_14 = _tracked_text("pub_sub_14")
     pub_sub_15 = _tracked_text("pub_sub_15")
+    # Made by the offer page's test conversion tool (``conversions.test_conversions``), through
+    # the public /click/ with a ticket only the admin signs: the mark of its conversions.
+    is_test = models.BooleanField("test click", default=False, db_default=False, editable=False)
 
     class Meta:
         # Clicks are tracked data: looked at, never added, edited or deleted by hand.
@@ -149,6 +152,8 @@ class Click(models.Model):
         indexes = [
             # Conversion Management's search by the partner's user/sub id.
             models.Index(fields=["sub_id"], name="click_sub_id"),
+            # The few test clicks, for the list's "test conversions" filter and the overview.
+            models.Index(fields=["id"], name="click_test", condition=models.Q(is_test=True)),
         ]
 
     def __str__(self) -> str:

@@ -81,10 +81,16 @@ class PostbackResult:
 
 
 def click_record(
-    *, offer_id: int, partner_id: int, values: ClickValues, ip_address: str | None
+    *,
+    offer_id: int,
+    partner_id: int,
+    values: ClickValues,
+    ip_address: str | None,
+    is_test: bool = False,
 ) -> tuple[Click, str]:
-    """Record a click with the partner's values; returns it and the offer's landing URL with
-    its macros filled (``conversions.landing_urls``).
+    """Record a click with the partner's values (a test click when ``is_test``: its ticket is
+    checked already); returns it and the offer's landing URL with its macros filled
+    (``conversions.landing_urls``).
 
     Raises ``TrackingError`` (404) for an unknown or inactive offer or partner. One statement.
     """
@@ -94,6 +100,7 @@ def click_record(
         sub_id=values.pub_member_id,
         pub_click_id=values.pub_click_id,
         ip_address=ip_address,
+        is_test=is_test,
         **{f"pub_sub_{n}": value for n, value in enumerate(values.pub_subs, start=1)},
     )
     params = {f"click_{column}": value for column, value in insert_values(click).items()}

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from access.addresses import client_address
 from callbacks.metrics.postback_counts import postback_outcome_count
 from conversions.rate_limits import Endpoint, RateLimitRefusal, tracking_rate_limit_check
+from conversions.test_conversions import CLICK_ID_HEADER, TICKET_PARAMETER, click_ticket_valid
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
 from conversions.tracking_parameters import (
     BadParameter,
@@ -165,30 +166,43 @@ def _unreadable_request_guard(view: Callable[..., HttpResponse]) -> Callable[...
 @_unreadable_request_guard
 def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
     """``GET /click/<offer_id>/<partner_id>/?pub_member_id=…&pub_click_id=…&pub_sub_1=…`` (``sub``
-    is ``pub_member_id``'s alias): record a click, 302 to the landing URL."""
+    is ``pub_member_id``'s alias): record a click, 302 to the landing URL. With a valid
+    ``gk_test`` ticket (``conversions.test_conversions``) it is a test click, and the redirect
+    names its ``gk_click_id`` in a header."""
     if request.method != "GET":
         return _method_not_allowed(["GET"])
     try:
         offer_pk = _positive_int(offer_id, "Offer id")
         partner_pk = _positive_int(partner_id, "Partner id")
-        values = click_values_read(_parameters(request))
+        parameters = _parameters(request)
+        values = click_values_read(parameters)
+        ticket = parameter_value(parameters, TICKET_PARAMETER)
     except BadParameter as error:
         return _error(str(error), 400)
+    is_test = bool(ticket)
+    if is_test and not click_ticket_valid(ticket, offer_id=offer_pk, partner_id=partner_pk):
+        return _error(
+            f"Invalid {TICKET_PARAMETER}: test clicks are made from the offer's page.", 400
+        )
     refusal = tracking_rate_limit_check(
         endpoint=Endpoint.CLICK, address=client_address(request), offer_key=str(offer_pk)
     )
     if refusal:
         return _rate_limited(refusal)
     try:
-        _, landing_url = click_record(
+        recorded, landing_url = click_record(
             offer_id=offer_pk,
             partner_id=partner_pk,
             values=values,
             ip_address=request.META.get("REMOTE_ADDR") or None,
+            is_test=is_test,
         )
     except TrackingError as error:
         return _error(error.message, error.status)
-    return HttpResponseRedirect(landing_url)
+    response = HttpResponseRedirect(landing_url)
+    if is_test:
+        response[CLICK_ID_HEADER] = recorded.gk_click_id
+    return response
 
 
 def click_malformed(request: HttpRequest) -> JsonResponse:

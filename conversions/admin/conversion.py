@@ -21,13 +21,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.admin import CallbackSentListFilter, ConversionCallbackMixin
+from callbacks.models import CallbackDelivery
 from conversions.admin.changelist import ConversionChangeList
 from conversions.admin.display import email_masked, status_badge, tracked_values, when
-from conversions.admin.filters import DateRangeListFilter
+from conversions.admin.filters import DateRangeListFilter, TestConversionListFilter
 from conversions.admin.status_changes import ConversionStatusChangeMixin, status_url
 from conversions.admin.totals import list_paginator, list_totals
 from conversions.amounts import money
@@ -38,6 +40,7 @@ from conversions.selectors import (
     conversion_ids_matching,
     conversion_status_history,
 )
+from conversions.test_conversions import TEST_REJECTION_REASON, TEST_WATCH
 from conversions.tracking_parameters import CNV_SUBS, PUB_SUBS
 from gokart.admin_base import ChangePageContextAdmin, LargeTablePaginator, ReadOnlyAdminMixin
 
@@ -88,6 +91,7 @@ class ConversionAdmin(
         ("created_at", DateRangeListFilter),
         ("status_changed_at", DateRangeListFilter),
         CallbackSentListFilter,
+        TestConversionListFilter,
     ]
     # Sorting by any other column would sort the whole table; these read an index.
     sortable_by = ["id", "status_badge", "created"]
@@ -332,11 +336,33 @@ class ConversionAdmin(
                 conversion_id=conversion.pk, limit=HISTORY_ROWS
             )
         }
+        here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
         if self.has_change_status_permission(request):
-            here = reverse("admin:conversions_conversion_change", args=[conversion.pk])
             context["status_buttons"] = [
                 (label, value, status_url(conversion.pk, value, next_url=here))
                 for value, label in Status.choices
                 if value != conversion.status
             ]
+        if conversion.click.is_test:
+            context.update(self._test_conversion_context(request, conversion, here=here))
+        return context
+
+    def _test_conversion_context(
+        self, request: HttpRequest, conversion: Conversion, *, here: str
+    ) -> dict[str, Any]:
+        """A test conversion's page: its mark, a refresh every few seconds while a callback or
+        postback of it is still due (to watch them go out; for ``TEST_WATCH`` after it was
+        recorded, not for the days a failing partner's retries may last), and its one-click
+        rejection."""
+        watched = conversion.created_at > timezone.now() - TEST_WATCH
+        context: dict[str, Any] = {
+            "test_conversion": True,
+            "test_deliveries_due": watched
+            and CallbackDelivery.objects.filter(
+                conversion_id=conversion.pk, state=CallbackDelivery.State.PENDING
+            ).exists(),
+        }
+        if conversion.status != Status.REJECTED and self.has_change_status_permission(request):
+            context["test_reject_url"] = status_url(conversion.pk, Status.REJECTED, next_url=here)
+            context["test_reject_reason"] = TEST_REJECTION_REASON
         return context

@@ -1,4 +1,6 @@
-"""Conversion Management's date range filters: "from" and "before" on one timestamp column.
+"""Conversion Management's filters of its own: "from" and "before" on one timestamp column, and
+test conversions.
+
 
 The query parameters are the field's own lookups, ``<field>__gte`` and ``<field>__lt`` (e.g.
 ``created_at__gte=2026-11-01&created_at__lt=2026-12-01``), so the overview's links and a typed
@@ -19,6 +21,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+
+from conversions.models import Click
 
 # Query parameters of the list itself that a filter's form must not carry over.
 _NOT_CARRIED = {"p", "e"}
@@ -115,3 +119,22 @@ class DateRangeListFilter(admin.FieldListFilter):
                 remove=[self.lookup_from, self.lookup_before]
             ),
         }
+
+
+class TestConversionListFilter(admin.SimpleListFilter):
+    """Test conversions (the offer page's tool, ``conversions.test_conversions``) only, or all
+    but them: the conversions of the few test clicks, read from their partial index."""
+
+    title = "test conversions"
+    parameter_name = "test"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("only", "Test conversions only"), ("hide", "Without test conversions")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        test_clicks = Click.objects.filter(is_test=True).values("pk")
+        if self.value() == "only":
+            return queryset.filter(click_id__in=test_clicks)
+        if self.value() == "hide":
+            return queryset.exclude(click_id__in=test_clicks)
+        return queryset

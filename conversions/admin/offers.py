@@ -21,6 +21,7 @@ from django.urls import URLPattern, reverse
 from conversions.admin.display import duration, when
 from conversions.admin.offer_tracking import offer_tracking_context
 from conversions.admin.postback_token import OfferPostbackTokenViews
+from conversions.admin.test_conversion import OfferTestConversionViews
 from conversions.amounts import amount
 from conversions.models import Click, Offer, OfferEvent
 from conversions.postback_tokens import postback_token_mask
@@ -72,7 +73,7 @@ class OfferEventInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(OfferPostbackTokenViews, ChangePageContextAdmin):
+class OfferAdmin(OfferPostbackTokenViews, OfferTestConversionViews, ChangePageContextAdmin):
     list_display = [
         "name",
         "advertiser",
@@ -117,10 +118,11 @@ class OfferAdmin(OfferPostbackTokenViews, ChangePageContextAdmin):
         return postback_token_mask(obj.postback_secret)
 
     def get_urls(self) -> list[URLPattern]:
-        return [*self.postback_token_urls(), *super().get_urls()]
+        return [*self.postback_token_urls(), *self.test_conversion_urls(), *super().get_urls()]
 
     def change_page_context(self, request: HttpRequest, offer: Offer | None) -> dict[str, Any]:
-        """The tracking links, and the token's rotate button for who may change the offer."""
+        """The tracking links, and for who may change the offer the token's rotate button and
+        the test conversion tool."""
         if offer is None or not self.has_view_or_change_permission(request, offer):
             return {}
         context = offer_tracking_context(request, offer=offer)
@@ -128,6 +130,7 @@ class OfferAdmin(OfferPostbackTokenViews, ChangePageContextAdmin):
             context["rotate_token_url"] = reverse(
                 "admin:conversions_offer_rotate_token", args=[offer.pk]
             )
+        context.update(self.test_conversion_context(request, offer))
         return context
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offer]:

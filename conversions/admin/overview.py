@@ -61,6 +61,22 @@ def overview_context(request: HttpRequest) -> dict[str, Any]:
         "chart": daily_status_chart(overview.days, day_url=_day_url),
         "chart_total": sum(sum(day.by_status.values()) for day in overview.days),
         "latest_changes": status_changes_latest(limit=LATEST_CHANGES),
+        "tests": _tests(overview),
+    }
+
+
+def _tests(overview: Overview) -> dict[str, Any]:
+    """The line naming test conversions (empty when there are none)."""
+    counts = overview.test_conversions
+    if not counts:
+        return {}
+    return {
+        "total": sum(counts.values()),
+        "total_text": f"{sum(counts.values()):,}",
+        "by_status": [
+            (label, f"{counts[value]:,}") for value, label in Status.choices if counts.get(value)
+        ],
+        "url": list_url(test="only"),
     }
 
 

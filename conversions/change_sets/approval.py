@@ -68,6 +68,14 @@ def approval_min_payout() -> dict[str, Decimal]:
     return amounts
 
 
+def approval_payout_limit(
+    currency: str, thresholds: dict[str, Decimal] | None = None
+) -> Decimal | None:
+    """The payout in ``currency`` from which a change needs a second person (None: no limit)."""
+    thresholds = approval_min_payout() if thresholds is None else thresholds
+    return thresholds.get(currency, thresholds.get("*"))
+
+
 @dataclass(frozen=True)
 class OwnChanges:
     """What one user changed on their own (no second person) within the window."""
@@ -140,7 +148,7 @@ def approval_reason(
         )
     thresholds = approval_min_payout()
     for currency, moved in sorted(money.payout_by_currency().items()):
-        limit = thresholds.get(currency, thresholds.get("*"))
+        limit = approval_payout_limit(currency, thresholds)
         if limit is None or not moved:
             continue
         before = own.payout_in(currency)

@@ -46,3 +46,10 @@ TRACKING_KEEP_CNV_EMAIL = knob(
     False,
     "1 keeps a postback's cnv_email (shown masked, never exported nor sent); else dropped",
 )
+# conversions/test_conversions.py: the offer page's test conversion tool calls /click/ and
+# /postback/ here, through the callbacks' network guard.
+TRACKING_PUBLIC_URL = knob(
+    "TRACKING_PUBLIC_URL",
+    "",
+    "where the test conversion tool reaches /click/ and /postback/; blank: the admin's address",
+)

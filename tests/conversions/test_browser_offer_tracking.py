@@ -1,11 +1,16 @@
 """In a real browser: an offer's tracking link follows the partner chosen, without a reload,
-records a click when fetched, and the rotated postback token is shown once."""
+records a click when fetched, the rotated postback token is shown once, and a test conversion
+is recorded from the page and rejected from its own."""
+
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from conversions.models import Click, Offer
+from conversions.models import Click, Conversion, Offer, Status
 from gokart.encryption import token_digest
+from tests.audit import assert_audit_intact
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,3 +80,53 @@ def test_an_offers_events_fit_a_phone(admin_page, offer_factory, offer_event_fac
         assert label.strip('"').lower() == field
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path="/tmp/gokart_offer_events_390.png", full_page=True)
+
+
+def test_a_test_conversion_recorded_and_rejected_in_the_browser(
+    admin_page, live_server, settings, offer_factory, offer_event_factory, partner_factory
+):
+    # Given an automatic offer, a partner, and the tool reaching this live server
+    settings.TRACKING_PUBLIC_URL = live_server.url
+    settings.CALLBACK_ALLOW_LOOPBACK = True
+    offer = offer_factory(name="Dragon Quest install")
+    offer_event_factory(offer=offer, code="install", name="Install", payout=Decimal("2.50"))
+    partner = partner_factory(name="RewardsApp")
+    page = admin_page
+    shots = Path("/tmp")
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(
+            reverse("admin:conversions_offer_change", args=[offer.pk]) + "#gk-test-conversion"
+        )
+        form = page.locator("#gk-test-conversion")
+        assert form.is_visible()
+        # The form fits the screen: nothing wider than the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        form.screenshot(path=shots / f"gokart_offer_test_conversion_{width}.png")
+
+    # When the admin records a test conversion for the partner
+    page.select_option("#gk-test-partner", str(partner.pk))
+    page.fill("#gk-test-member", "qa 7")
+    page.click("#gk-test-record")
+
+    # Then its page opens, marked as a test, with its one-click rejection
+    page.wait_for_selector("#gk-test-mark")
+    conversion = Conversion.objects.get()
+    assert conversion.click.is_test and conversion.status == Status.SUCCESS
+    assert f"Test conversion {conversion.pk} recorded" in page.inner_text(".messagelist")
+    page.screenshot(path=shots / "gokart_conversion_test_390.png", full_page=False)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.reload()
+    page.screenshot(path=shots / "gokart_conversion_test_1440.png", full_page=False)
+
+    # When the admin rejects it with one click
+    page.click("#gk-test-reject")
+
+    # Then it is Rejected with the tool's reason, and the button is gone
+    page.wait_for_selector(".messagelist")
+    conversion.refresh_from_db()
+    assert conversion.status == Status.REJECTED
+    assert conversion.status_reason == "Test conversion, rejected after the test."
+    page.goto(reverse("admin:conversions_conversion_change", args=[conversion.pk]))
+    assert page.locator("#gk-test-reject").count() == 0
+    assert_audit_intact()

@@ -1,0 +1,157 @@
+"""Test conversions: operations and QA record one from an offer's page, through the public
+``/click/`` and ``/postback/`` over HTTP, so that it goes exactly where an advertiser's would
+(the tracking tier, its checks, its one statement, the partner's callbacks and postbacks).
+
+1. **The click** carries ``gk_test``, a ticket the admin signs for this offer and partner
+   (Django's signing with ``SECRET_KEY``, which the tracking tier shares), good for
+   ``TICKET_MAX_AGE`` seconds. A click with a valid ticket is stored as a test click
+   (``Click.is_test``), the mark its conversions carry: the conversion list filters on it and
+   the overview names them. A click with a bad or stale ticket is refused (400): a partner
+   cannot mark its own clicks. The redirect of a test click names its ``gk_click_id`` in the
+   ``GoKart-Test-Click-Id`` header (a landing URL need not carry it).
+2. **The postback** carries a token of its own: the tool cannot read the offer's token (only
+   its digest is stored), so it adds a fresh token to those the offer accepts
+   (``ReplacedPostbackToken``, the table the postback's statement reads), good for
+   ``TOKEN_LIFETIME``, used once and deleted after. The offer's real token is never touched.
+
+The conversion gets the status the offer gives any postback, its audit row and the partner's
+callbacks. Its page shows them go out and rejects it in one click (``TEST_REJECTION_REASON``).
+
+Four-eyes: the tool refuses an event whose payout alone would need a second person's approval
+(``conversions.change_sets.approval``): a test must not move money that a status change could
+not. Requests go through the callbacks' network guard and deadline (``callbacks.network``), to
+``TRACKING_PUBLIC_URL``, or this admin's own address when it is blank.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+
+from callbacks.network import CallbackAddressRefused, attempt_deadline, callback_session
+from conversions.amounts import money
+from conversions.change_sets.approval import approval_payout_limit
+from conversions.models import Offer, OfferEvent, ReplacedPostbackToken
+
+TICKET_PARAMETER = "gk_test"
+TICKET_MAX_AGE = 120  # seconds
+TOKEN_LIFETIME = timedelta(minutes=2)
+CLICK_ID_HEADER = "GoKart-Test-Click-Id"
+TEST_REJECTION_REASON = "Test conversion, rejected after the test."
+# How long its page refreshes itself while a callback or postback of it is still due.
+TEST_WATCH = timedelta(minutes=10)
+_TICKET_SALT = "conversions.test_conversions.click"
+_DEADLINE_SECONDS = 15.0
+
+
+class RecordingRefused(Exception):  # noqa: N818 -- reads as what happened
+    """The test conversion was not recorded; the message says why, for the admin."""
+
+
+@dataclass(frozen=True)
+class RecordedTestConversion:
+    conversion_id: int
+    status: str
+    gk_click_id: str
+
+
+def click_ticket_sign(*, offer_id: int, partner_id: int) -> str:
+    """The ``gk_test`` value that makes a click on this offer and partner a test click."""
+    return signing.dumps([offer_id, partner_id], salt=_TICKET_SALT, compress=False)
+
+
+def click_ticket_valid(ticket: str, *, offer_id: int, partner_id: int) -> bool:
+    """Whether ``ticket`` was signed here for this offer and partner less than
+    ``TICKET_MAX_AGE`` seconds ago."""
+    try:
+        signed = signing.loads(ticket, salt=_TICKET_SALT, max_age=TICKET_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is one
+        return False
+    return signed == [offer_id, partner_id]
+
+
+def conversion_test_record(
+    *, offer: Offer, partner_id: int, member_id: str, event: OfferEvent, base_url: str
+) -> RecordedTestConversion:
+    """Click and postback through the public endpoints at ``base_url``; the conversion they
+    recorded. Raises ``RecordingRefused`` with the endpoint's own error when one refuses,
+    and before any request when the event's payout needs a second person."""
+    limit = approval_payout_limit(offer.currency)
+    if limit is not None and event.payout >= limit:
+        raise RecordingRefused(
+            f"Event {event.code!r} pays {money(event.payout, offer.currency)}: a change of that "
+            f"much needs a second person's approval (from {money(limit, offer.currency)}), so "
+            "it cannot be tested alone. Test an event that pays less."
+        )
+    base = base_url.rstrip("/")
+    ticket = click_ticket_sign(offer_id=offer.pk, partner_id=partner_id)
+    click = _tracking_get(
+        f"{base}/click/{offer.pk}/{partner_id}/",
+        {"pub_member_id": member_id, TICKET_PARAMETER: ticket},
+        what="click",
+    )
+    gk_click_id = click.headers.get(CLICK_ID_HEADER, "")
+    if click.status_code != 302 or not gk_click_id:
+        raise RecordingRefused(_refusal("click", click))
+    token = secrets.token_urlsafe(24)
+    now = timezone.now()
+    accepted = ReplacedPostbackToken.objects.create(
+        offer=offer, token=token, replaced_at=now, expires_at=now + TOKEN_LIFETIME
+    )
+    try:
+        postback = _tracking_get(
+            f"{base}/postback/",
+            {"gk_click_id": gk_click_id, "event": event.code, "token": token},
+            what="postback",
+        )
+    finally:
+        accepted.delete()
+    answer = _json(postback)
+    if postback.status_code != 200 or "conversion_id" not in answer:
+        raise RecordingRefused(_refusal("postback", postback))
+    return RecordedTestConversion(
+        conversion_id=int(answer["conversion_id"]),
+        status=str(answer["status"]),
+        gk_click_id=gk_click_id,
+    )
+
+
+def _tracking_get(url: str, params: dict[str, str], *, what: str) -> requests.Response:
+    """GET one tracking endpoint, within one deadline, redirects not followed."""
+    session = callback_session()
+    try:
+        with attempt_deadline(_DEADLINE_SECONDS):
+            return session.get(
+                url,
+                params=params,
+                timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_READ_TIMEOUT),
+                allow_redirects=False,
+            )
+    except (CallbackAddressRefused, requests.RequestException) as error:
+        raise RecordingRefused(
+            f"The {what} endpoint could not be reached at {url} ({error}). Set "
+            "TRACKING_PUBLIC_URL to the address advertisers reach the tracking tier at."
+        ) from error
+    finally:
+        session.close()
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _refusal(what: str, response: requests.Response) -> str:
+    error = _json(response).get("error") or response.reason or "no reason given"
+    return f"The {what} endpoint answered HTTP {response.status_code}: {error}"
