@@ -129,4 +129,14 @@ def test_a_test_conversion_recorded_and_rejected_in_the_browser(
     assert conversion.status_reason == "Test conversion, rejected after the test."
     page.goto(reverse("admin:conversions_conversion_change", args=[conversion.pk]))
     assert page.locator("#gk-test-reject").count() == 0
+
+    # And the overview names it, at both widths
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/admin/")
+        assert "1 test conversion recorded" in page.inner_text("#overview-tests")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.locator("#overview-windows").screenshot(
+            path=shots / f"gokart_overview_tests_{width}.png"
+        )
     assert_audit_intact()
