@@ -139,7 +139,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     callbacks = args.callbacks == "on" and not args.no_callbacks
-    clicks = args.clicks or max(20_000, (args.seconds + 3) * 5000)
+    # Each round's plain (or floor) and GoKart runs use clicks of their own.
+    clicks = (args.clicks or max(20_000, (args.seconds + 3) * 5000)) * args.rounds
     gokart = args.gokart_params
 
     def token_args(token: str) -> list[str]:

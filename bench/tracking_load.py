@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,12 @@ def arguments_parse(description: str, *, database: str) -> argparse.ArgumentPars
     parser.add_argument("--database", default=database)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/2")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="floor and endpoint this many times each, alternately; the medians are reported",
+    )
     return parser
 
 
@@ -159,11 +166,19 @@ class Sitting:
     """One benchmark sitting: the floor's runs and the endpoint's (warm-up, timed), what the
     check of the database found, and how busy the machine was before."""
 
-    floor: list[LoadRun]
+    floor: list[LoadRun]  # warm-up, timed, for each round
     endpoint: list[LoadRun]
     checked: Any
     busy_before: float
     log_tail: str
+
+    @property
+    def timed_floor(self) -> list[LoadRun]:
+        return self.floor[1::2]
+
+    @property
+    def timed_endpoint(self) -> list[LoadRun]:
+        return self.endpoint[1::2]
 
     def errors(self, *, recorded: int, repeated: int, connections: int) -> int:
         """The endpoint's errors, plus every answer not recorded once: ``recorded`` may exceed
@@ -187,7 +202,9 @@ def sitting_run(
     floor_args: Callable[[Any], list[str]] = lambda seeded: [],
 ) -> Sitting:
     """Create and migrate the database, ``seed()`` it, start the server, run the floor then the
-    endpoint, stop the server, ``check(seeded)`` the database, clean up."""
+    endpoint (``args.rounds`` times, the endpoint first in every other round, each kind on
+    indexes after its last run's),
+    stop the server, ``check(seeded)`` the database, clean up."""
     from bench.database import database_drop, database_recreate
 
     postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -212,12 +229,20 @@ def sitting_run(
         with tempfile.TemporaryDirectory(prefix="gokart-bench-") as tmp:
             log = Path(tmp) / "gunicorn.log"
             server = TrackingServer(env=env, workers=args.workers, threads=args.threads, log=log)
-            floor = warmed_run(
-                server, kind=floor_kind, first_index=0, args=floor_args(seeded), **load
-            )
-            endpoint = warmed_run(
-                server, kind=endpoint_kind, first_index=0, args=endpoint_args(seeded), **load
-            )
+            floor: list[LoadRun] = []
+            endpoint: list[LoadRun] = []
+            for number in range(args.rounds):
+                pair = [
+                    (floor_kind, floor, floor_args(seeded)),
+                    (endpoint_kind, endpoint, endpoint_args(seeded)),
+                ]
+                # The floor first, then the endpoint first, and so on: neither always has the
+                # emptier tables, nor runs before autovacuum wakes.
+                for kind, runs, kind_args in pair if number % 2 == 0 else pair[::-1]:
+                    first = runs[-1].next_index if runs else 0
+                    runs += warmed_run(
+                        server, kind=kind, first_index=first, args=kind_args, **dict(load)
+                    )
             server.stop()
             log_tail = log.read_text()[-1500:]
         checked = check(seeded)
@@ -241,14 +266,22 @@ def report(
     floor_name: str = "floor",
 ):
     """Print what was measured (stderr) and the last line, ``<name>_per_s=… floor_per_s=…
-    ratio=…`` (``floor_name``: what the floor's runs loaded, when not the floor)."""
-    timed, floor = sitting.endpoint[-1], sitting.floor[-1]
+    ratio=…`` (``floor_name``: what the floor's runs loaded, when not the floor). Over several
+    rounds each figure is the median of its rounds, and the ratio the median of the rounds'
+    ratios (each round's two runs were neighbours in time)."""
+    rounds = list(zip(sitting.timed_floor, sitting.timed_endpoint, strict=True))
+    floor, timed = _median_round(rounds)
+    ratios = sorted(run.per_second / max(1e-9, base.per_second) for base, run in rounds)
+    lines = []
+    for number, (base, run) in enumerate(rounds, start=1):
+        label = f"round {number}: " if len(rounds) > 1 else ""
+        lines.append(label + summary_line(floor_name, base, connections=args.connections))
+        lines.append(label + summary_line(name, run, connections=args.connections))
     print(
         f"server: tracking tier, {args.workers} gunicorn workers x {args.threads} threads; "
         f"CPU busy before the run (other processes): {sitting.busy_before:.0f}% of "
         f"{os.cpu_count()} cores",
-        summary_line(floor_name, floor, connections=args.connections),
-        summary_line(name, timed, connections=args.connections),
+        *lines,
         f"recorded: {recorded} (answers below 400, warm-up included: "
         f"{sum(run.answered_ok for run in sitting.endpoint)})",
         sep="\n",
@@ -259,9 +292,21 @@ def report(
     print(
         f"{name}_per_s={timed.per_second:.0f} p50_ms={timed.p50_ms:.1f} "
         f"p99_ms={timed.p99_ms:.1f} errors={errors} floor_per_s={floor.per_second:.0f} "
-        f"ratio={timed.per_second / max(1e-9, floor.per_second):.2f} "
+        f"ratio={statistics.median(ratios):.2f} "
         f"wrk_cpu_pct={timed.wrk_cpu_percent:.0f}"
+        + (
+            f" rounds={len(rounds)} ratios={','.join(f'{r:.2f}' for r in ratios)}"
+            if len(rounds) > 1
+            else ""
+        )
     )
+
+
+def _median_round(rounds: list[tuple[LoadRun, LoadRun]]) -> tuple[LoadRun, LoadRun]:
+    """The floor run and the endpoint run of median speed, each among its own kind."""
+    floors = sorted((base for base, _ in rounds), key=lambda run: run.per_second)
+    runs = sorted((run for _, run in rounds), key=lambda run: run.per_second)
+    return floors[len(floors) // 2], runs[len(runs) // 2]
 
 
 def broker_queue_delete(broker_url: str, queue: str) -> None:
