@@ -33,6 +33,11 @@ TRACKING_RATE_PER_OFFER = knob(
     "TRACKING_RATE_PER_OFFER", 2000.0, "requests per second for one offer (postbacks: per token)"
 )
 TRACKING_BURST_PER_OFFER = knob("TRACKING_BURST_PER_OFFER", 4000, "requests at once for one offer")
+TRACKING_RATE_LEASE_MS = knob(
+    "TRACKING_RATE_LEASE_MS",
+    50,
+    "a busy process takes its next this-many ms of rate-limit tokens in one Redis trip (0: off)",
+)
 # gokart/tracking/settings.py: the tracking tier's processes lend each request one of these.
 TRACKING_DATABASE_POOL_SIZE = knob(
     "TRACKING_DATABASE_POOL_SIZE",

@@ -239,3 +239,94 @@ def test_a_redis_outage_lets_tracking_through_and_is_logged_once(
         assert client.get(url, REMOTE_ADDR=address).status_code == 302
     assert any("rate limits are on again" in r.getMessage() for r in caplog.records)
     assert client.get(url, REMOTE_ADDR=address).status_code == 429
+
+
+class SteppedClock:
+    """The leases' clock, moved by the test (Redis keeps its own, real, time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def evalsha_counted(monkeypatch) -> list[str]:
+    redis = redis_client()
+    sent: list[str] = []
+    real_execute = type(redis).execute_command
+
+    def execute_command(self, *args, **options):
+        sent.append(args[0])
+        return real_execute(self, *args, **options)
+
+    monkeypatch.setattr(type(redis), "execute_command", execute_command)
+    return sent
+
+
+def check(address):
+    return rate_limits.tracking_rate_limit_check(
+        endpoint=rate_limits.Endpoint.CLICK, address=address, offer_key=None
+    )
+
+
+def test_a_busy_process_takes_its_tokens_in_leases_and_never_more_than_the_limit(
+    limits, monkeypatch
+):
+    # Given an address allowed a burst of 30 and almost no rate, leases of 50 ms
+    limits.TRACKING_RATE_PER_ADDRESS, limits.TRACKING_BURST_PER_ADDRESS = 0.001, 30
+    limits.TRACKING_RATE_LEASE_MS = 50
+    clock = SteppedClock()
+    monkeypatch.setattr(rate_limits, "_clock", clock)
+    monkeypatch.setattr(rate_limits, "_leases", {})
+    address = own_address()
+    sent = evalsha_counted(monkeypatch)
+
+    # When 10 requests come within one period: each is a round trip (no lease yet)
+    assert [check(address) for _ in range(10)] == [None] * 10
+    assert len(sent) == 10
+
+    # And the next period's requests come at the same pace
+    clock.now += 0.06
+    answers = [check(address) for _ in range(40)]
+
+    # Then they take leases (10 seen last period; at most a tenth of the burst: 3 at once),
+    # and exactly the burst gets in, not one more
+    admitted = answers.count(None)
+    assert admitted == 20  # 30 in all
+    refused = [answer for answer in answers if answer is not None]
+    assert {answer.scope for answer in refused} == {rate_limits.Scope.ADDRESS}
+    assert all(answer.retry_after_seconds >= 1 for answer in refused)
+    # Round trips: 6 leases of 3, then a lease refused and one token, one more token, and one
+    # per refusal (near the limit, single tokens until the next period)
+    assert len(sent) - 10 == 6 + 2 + 1 + len(refused)
+
+
+def test_a_lease_left_unspent_expires_with_its_period(limits, monkeypatch):
+    limits.TRACKING_RATE_PER_ADDRESS, limits.TRACKING_BURST_PER_ADDRESS = 0.001, 100
+    limits.TRACKING_RATE_LEASE_MS = 50
+    clock = SteppedClock()
+    monkeypatch.setattr(rate_limits, "_clock", clock)
+    monkeypatch.setattr(rate_limits, "_leases", {})
+    address = own_address()
+    for _ in range(8):
+        check(address)
+    clock.now += 0.06
+    sent = evalsha_counted(monkeypatch)
+
+    check(address)  # takes a lease of 8, spends one
+    check(address)  # from the lease
+    assert len(sent) == 1
+    clock.now += 0.06  # the period ends with 6 unspent
+    check(address)
+    assert len(sent) == 2
+
+
+def test_leases_off_ask_redis_for_every_request(limits, monkeypatch):
+    limits.TRACKING_RATE_LEASE_MS = 0
+    address = own_address()
+    check(address)
+    sent = evalsha_counted(monkeypatch)
+    for _ in range(5):
+        check(address)
+    assert sent == ["EVALSHA"] * 5
