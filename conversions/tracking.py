@@ -162,15 +162,16 @@ def conversion_record_from_postback(
     bad token, 400 unknown or missing event). Callbacks are queued after commit.
     """
     now = now or timezone.now()
-    conversion = Conversion(
-        status_source=Source.POSTBACK,
-        status_changed_at=now,
-        status_version=1,
-        transaction_id=transaction_id,
-        created_at=now,
-        **(advertiser_values or AdvertiserValues()).columns(),
+    params = _postback_params(
+        {
+            "status_source": Source.POSTBACK.value,
+            "status_changed_at": now,
+            "status_version": 1,
+            "transaction_id": transaction_id,
+            "created_at": now,
+            **(advertiser_values or AdvertiserValues()).columns(),
+        }
     )
-    params = _postback_params(conversion)
     params.update(
         gk_click_id=gk_click_id,
         event_code=event_code or "",
@@ -197,19 +198,33 @@ def conversion_record_from_postback(
     return _duplicate_committed_meanwhile(outcome, transaction_id=transaction_id)
 
 
-def _postback_params(conversion: Conversion) -> dict[str, Any]:
-    """The statement's parameters from the conversion built in Python, and the audit's."""
-    params: dict[str, Any] = {
-        f"conversion_{column}": value
-        for column, value in insert_values(conversion).items()
-        if column not in _ATTRIBUTED
-    }
+def _postback_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The statement's parameters: the conversion's columns given in ``values``, the others as
+    a conversion built without them would insert them (``_unattributed_defaults``), and the
+    audit's."""
+    params = dict(_unattributed_defaults())
+    for column, value in values.items():
+        params[f"conversion_{column}"] = value
     # The sale amount and the address as text, typed by their columns: as a Decimal or an
     # address they would be sent with other parameter types than when absent, and each set of
     # types is a statement of its own to prepare and plan on every tracking-tier connection.
     for column in ("cnv_amount", "cnv_conversion_ip_address"):
         value = params[f"conversion_{column}"]
         params[f"conversion_{column}"] = None if value is None else str(value)
+    return params
+
+
+@cache
+def _unattributed_defaults() -> dict[str, Any]:
+    """The parameters of every column the attribution does not fill, as ``Model.save()`` would
+    insert them for a conversion built with nothing (so a column added later with a default is
+    written too), and the audit's; built once per process (a model instance and its values
+    cost a postback 65 µs)."""
+    params: dict[str, Any] = {
+        f"conversion_{column}": value
+        for column, value in insert_values(Conversion()).items()
+        if column not in _ATTRIBUTED
+    }
     params.update(AuditContext(source=Source.POSTBACK).params())
     return params
 
