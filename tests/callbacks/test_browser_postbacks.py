@@ -41,7 +41,8 @@ def test_an_admin_sets_a_postback_and_a_header_previews_and_tests_it(
     [test] = receiver.wait_for(1)
     assert parse_qs(urlsplit(test.path).query)["st"] == ["Success"]
     assert test.headers["x-api-token"] == "tok-4f9a1c2e8b7d"
-    assert "HTTP 200" in page.locator("ul.messagelist").inner_text()
+    # (the page that says so loads after the receiver answered: wait for it)
+    page.locator("ul.messagelist", has_text="HTTP 200").wait_for()
     # And the value is masked from now on; nothing was written to the outbox
     assert page.locator(".gk-static-header-value").count() == 0
     assert "X-Api-Token: to…7d" in page.content()
