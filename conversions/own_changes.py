@@ -24,6 +24,11 @@ from conversions.audit import AuditContext
 from conversions.models import Source
 
 OWN_SINGLE_SOURCES = (Source.ADMIN, Source.API)
+# Changes counted into a user's row for the hour and currency (``conversions_ownchangeshour w``).
+_ADDED_TO_THE_HOUR = """
+    ON CONFLICT (user_id, hour, currency) DO UPDATE
+    SET conversions = w.conversions + EXCLUDED.conversions, payout = w.payout + EXCLUDED.payout
+"""
 
 
 def own_changes_counted(audit: AuditContext) -> bool:
@@ -50,9 +55,7 @@ def own_changes_record_sql(*, changes: StatusChangeRows) -> str:
                             THEN ch.{c.payout} ELSE 0 END)
             FROM {c.relation} ch JOIN conversions_offer o ON o.id = ch.{c.offer_id}
             GROUP BY o.currency
-            ON CONFLICT (user_id, hour, currency) DO UPDATE
-            SET conversions = w.conversions + EXCLUDED.conversions,
-                payout = w.payout + EXCLUDED.payout
+            {_ADDED_TO_THE_HOUR}
         )"""  # noqa: S608 -- only our own relation and column names are interpolated
 
 
@@ -69,3 +72,21 @@ def own_changes_since(*, user_id: int, since: datetime) -> list[tuple[str, int, 
             [user_id, since],
         )
         return cursor.fetchall()
+
+
+def own_changes_add(
+    *, user_id: int, currency: str, conversions: int, payout: Decimal, now: datetime
+) -> None:
+    """Add changes made another way than by the statement above (the offer page's test
+    conversions: ``conversions.test_conversions``) to the user's hour; negative to take back
+    what was counted for a change that did not happen."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO conversions_ownchangeshour AS w
+                (user_id, hour, currency, conversions, payout)
+            VALUES (%s, date_trunc('hour', %s::timestamptz, 'UTC'), %s, %s, %s)
+            {_ADDED_TO_THE_HOUR}
+            """,  # noqa: S608 -- a constant of this module
+            [user_id, now, currency, conversions, payout],
+        )

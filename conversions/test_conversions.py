@@ -17,9 +17,12 @@
 The conversion gets the status the offer gives any postback, its audit row and the partner's
 callbacks. Its page shows them go out and rejects it in one click (``TEST_REJECTION_REASON``).
 
-Four-eyes: the tool refuses an event whose payout alone would need a second person's approval
-(``conversions.change_sets.approval``): a test must not move money that a status change could
-not. Requests go through the callbacks' network guard and deadline (``callbacks.network``), to
+Four-eyes: a test conversion counts as its user's own change in the approval window
+(``conversions.change_sets.approval``): one conversion, and the event's payout, counted before
+the requests under the user's approval lock (taken back if nothing was recorded). The tool
+refuses a test whose payout alone, or with the user's own changes in the window, would need a
+second person's approval: tests must not add up to money that status changes could not move
+alone. Requests go through the callbacks' network guard and deadline (``callbacks.network``), to
 ``TRACKING_PUBLIC_URL``, or this admin's own address when it is blank.
 """
 
@@ -28,18 +31,21 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.utils import timezone
 
 from callbacks.network import CallbackAddressRefused, attempt_deadline, callback_session
 from conversions.amounts import money
-from conversions.change_sets.approval import approval_payout_limit
-from conversions.models import Offer, OfferEvent, ReplacedPostbackToken
+from conversions.change_sets.approval import approval_lock, change_set_approval_reason
+from conversions.change_sets.money import ChangeSetMoney, MoneyLine
+from conversions.models import Offer, OfferEvent, ReplacedPostbackToken, Status
+from conversions.own_changes import own_changes_add
 
 TICKET_PARAMETER = "gk_test"
 TICKET_MAX_AGE = 120  # seconds
@@ -79,18 +85,65 @@ def click_ticket_valid(ticket: str, *, offer_id: int, partner_id: int) -> bool:
 
 
 def conversion_test_record(
+    *,
+    offer: Offer,
+    partner_id: int,
+    member_id: str,
+    event: OfferEvent,
+    base_url: str,
+    user: Any,
+) -> RecordedTestConversion:
+    """Click and postback through the public endpoints at ``base_url``, as ``user``'s own
+    change; the conversion they recorded. Raises ``RecordingRefused`` with the endpoint's own
+    error when one refuses, and before any request when the test needs a second person."""
+    now = timezone.now()
+    _own_change_reserve(user=user, offer=offer, event=event, now=now)
+    try:
+        return _recorded(
+            offer=offer, partner_id=partner_id, member_id=member_id, event=event, base_url=base_url
+        )
+    except RecordingRefused:
+        own_changes_add(
+            user_id=user.pk,
+            currency=offer.currency,
+            conversions=-1,
+            payout=-event.payout,
+            now=now,
+        )
+        raise
+
+
+def _own_change_reserve(*, user: Any, offer: Offer, event: OfferEvent, now: datetime) -> None:
+    """Count the test as ``user``'s own change in the window, or refuse it when that would
+    need a second person (under the user's approval lock, as every change is decided)."""
+    money_moved = ChangeSetMoney(
+        transitions=[
+            MoneyLine(
+                label=f"->{Status.SUCCESS}",
+                currency=offer.currency,
+                conversions=1,
+                payout=event.payout,
+                revenue=event.revenue,
+            )
+        ]
+    )
+    with transaction.atomic():
+        approval_lock(user)
+        reason = change_set_approval_reason(user=user, conversions=1, money=money_moved)
+        if reason:
+            raise RecordingRefused(
+                f"Event {event.code!r} pays {money(event.payout, offer.currency)}, and a test "
+                f"conversion is your own change: it would need a second person's approval "
+                f"({reason}). Test an event that pays less, or later."
+            )
+        own_changes_add(
+            user_id=user.pk, currency=offer.currency, conversions=1, payout=event.payout, now=now
+        )
+
+
+def _recorded(
     *, offer: Offer, partner_id: int, member_id: str, event: OfferEvent, base_url: str
 ) -> RecordedTestConversion:
-    """Click and postback through the public endpoints at ``base_url``; the conversion they
-    recorded. Raises ``RecordingRefused`` with the endpoint's own error when one refuses,
-    and before any request when the event's payout needs a second person."""
-    limit = approval_payout_limit(offer.currency)
-    if limit is not None and event.payout >= limit:
-        raise RecordingRefused(
-            f"Event {event.code!r} pays {money(event.payout, offer.currency)}: a change of that "
-            f"much needs a second person's approval (from {money(limit, offer.currency)}), so "
-            "it cannot be tested alone. Test an event that pays less."
-        )
     base = base_url.rstrip("/")
     ticket = click_ticket_sign(offer_id=offer.pk, partner_id=partner_id)
     click = _tracking_get(

@@ -109,6 +109,7 @@ class OfferTestConversionViews(_MixinBase):
                 member_id=form.cleaned_data["member_id"],
                 event=event,
                 base_url=base_url,
+                user=request.user,
             )
         except RecordingRefused as error:
             self.message_user(request, f"No test recorded. {error}", messages.ERROR)

@@ -11,7 +11,15 @@ from django.core import signing
 from django.urls import reverse
 
 from callbacks.models import CallbackDelivery
-from conversions.models import Click, Conversion, Offer, ReplacedPostbackToken, Source, Status
+from conversions.models import (
+    Click,
+    Conversion,
+    Offer,
+    OwnChangesHour,
+    ReplacedPostbackToken,
+    Source,
+    Status,
+)
 from conversions.test_conversions import CLICK_ID_HEADER, TEST_REJECTION_REASON, click_ticket_sign
 from tests.audit import assert_audit_intact
 from tests.callbacks import conftest as callbacks_given
@@ -211,6 +219,8 @@ def test_the_endpoints_refusal_is_shown_and_nothing_is_left_behind(
     assert not Click.objects.exists()
     assert not Conversion.objects.exists()
     assert not ReplacedPostbackToken.objects.exists()
+    # What was counted in the approval window for the refused tests is taken back
+    assert all(own.conversions == 0 and own.payout == 0 for own in OwnChangesHour.objects.all())
 
 
 def test_an_event_paying_what_needs_a_second_person_cannot_be_tested_alone(
@@ -226,11 +236,45 @@ def test_an_event_paying_what_needs_a_second_person_cannot_be_tested_alone(
     )
 
     assert messages_of(response) == [
-        "No test recorded. Event 'deposit' pays 100.00 USD: a change of that much needs a second "
-        "person's approval (from 100.00 USD), so it cannot be tested alone. Test an event that "
-        "pays less."
+        "No test recorded. Event 'deposit' pays 100.00 USD, and a test conversion is your own "
+        "change: it would need a second person's approval (it moves 100.00 USD of payout "
+        "(approval from 100.00 USD)). Test an event that pays less, or later."
     ]
     assert not Click.objects.exists()
+    assert not OwnChangesHour.objects.exists()
+
+
+def test_tests_add_up_in_the_approval_window_like_any_own_change(
+    tracked_here,
+    admin_client,
+    admin_user,
+    settings,
+    offer_factory,
+    offer_event_factory,
+    partner_factory,
+):
+    # Given approval from 10.00 USD of payout, and an event paying 4.00
+    settings.IMPORT_APPROVAL_MIN_PAYOUT = "USD:10"
+    offer = offer_factory(currency="USD")
+    offer_event_factory(offer=offer, code="install", payout=Decimal("4.00"))
+    partner = partner_factory()
+    form = {"partner": partner.pk, "event": "install"}
+
+    # When one admin records three tests
+    answers = [
+        messages_of(admin_client.post(tool_url(offer), form, follow=True))[0] for _ in range(3)
+    ]
+
+    # Then two are recorded, and the third would make 12.00 USD alone: refused
+    assert [answer.startswith("Test conversion") for answer in answers] == [True, True, False]
+    assert (
+        "with the 8.00 USD of payout you moved in the last 24 hours it moves 12.00 USD"
+        in answers[2]
+    )
+    assert Conversion.objects.count() == 2
+    own = OwnChangesHour.objects.get(user=admin_user)
+    assert (own.conversions, own.payout) == (2, Decimal("8.00"))
+    assert_audit_intact()
 
 
 def test_the_tool_needs_the_status_permission_as_well_as_the_offers(
