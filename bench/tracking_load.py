@@ -240,9 +240,7 @@ def sitting_run(
                 # emptier tables, nor runs before autovacuum wakes.
                 for kind, runs, kind_args in pair if number % 2 == 0 else pair[::-1]:
                     first = runs[-1].next_index if runs else 0
-                    runs += warmed_run(
-                        server, kind=kind, first_index=first, args=kind_args, **dict(load)
-                    )
+                    runs += warmed_run(server, kind=kind, first_index=first, args=kind_args, **load)
             server.stop()
             log_tail = log.read_text()[-1500:]
         checked = check(seeded)

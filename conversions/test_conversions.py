@@ -28,7 +28,6 @@ alone. Requests go through the callbacks' network guard and deadline (``callback
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,7 +65,6 @@ class RecordingRefused(Exception):  # noqa: N818 -- reads as what happened
 class RecordedTestConversion:
     conversion_id: int
     status: str
-    gk_click_id: str
 
 
 def click_ticket_sign(*, offer_id: int, partner_id: int) -> str:
@@ -173,7 +171,6 @@ def _recorded(
     return RecordedTestConversion(
         conversion_id=int(answer["conversion_id"]),
         status=str(answer["status"]),
-        gk_click_id=gk_click_id,
     )
 
 
@@ -200,7 +197,7 @@ def _tracking_get(url: str, params: dict[str, str], *, what: str) -> requests.Re
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
         answer = response.json()
-    except (ValueError, json.JSONDecodeError):
+    except ValueError:  # requests' JSONDecodeError is one
         return {}
     return answer if isinstance(answer, dict) else {}
 

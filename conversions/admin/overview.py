@@ -70,9 +70,10 @@ def _tests(overview: Overview) -> dict[str, Any]:
     counts = overview.test_conversions
     if not counts:
         return {}
+    total = sum(counts.values())
     return {
-        "total": sum(counts.values()),
-        "total_text": f"{sum(counts.values()):,}",
+        "total": total,
+        "total_text": f"{total:,}",
         "by_status": [
             (label, f"{counts[value]:,}") for value, label in Status.choices if counts.get(value)
         ],

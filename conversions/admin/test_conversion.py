@@ -15,7 +15,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
@@ -40,14 +39,13 @@ else:
 
 class ConversionTestForm(forms.Form):
     partner = forms.IntegerField(min_value=1, max_value=2**63 - 1)
-    member_id = forms.CharField(required=False, strip=True)
 
     def __init__(self, *args: Any, offer: Offer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        member_id = self.fields["member_id"]
-        assert isinstance(member_id, forms.CharField)  # noqa: S101 -- for the type checker
-        member_id.max_length = settings.TRACKING_MAX_PARAM_LENGTH
-        member_id.validators.append(MaxLengthValidator(settings.TRACKING_MAX_PARAM_LENGTH))
+        # The tracking parameters' bound, as the click endpoint reads it now.
+        self.fields["member_id"] = forms.CharField(
+            required=False, max_length=settings.TRACKING_MAX_PARAM_LENGTH
+        )
         codes = offer.events.order_by("pk").values_list("code", flat=True)
         self.fields["event"] = forms.ChoiceField(choices=[(code, code) for code in codes])
 
