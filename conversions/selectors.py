@@ -126,12 +126,14 @@ def conversion_totals_tallied(
 
 
 def conversion_totals_counted(*, queryset: QuerySet[Conversion], cap: int) -> ConversionTotals:
-    """Totals of a filtered list, counting at most ``cap`` + 1 of its conversions (the newest,
-    in the list's order: one bounded index range); past ``cap`` they are not exact, only a
-    lower bound."""
+    """Totals of a filtered list, counting at most ``cap`` + 1 of its conversions; past ``cap``
+    they are not exact (the page says "more than" and "at least"). Which ``cap`` + 1 are read
+    is not the list's order but whichever index range is cheapest: in the list's order, the
+    source filter alone walked the primary key backwards past 19 of every 20 rows (its index
+    is ``(status_source, status, -id)``), 34 ms against 12 ms at 2M."""
     # The limited rows are summed as they are read: with ``pk IN (… LIMIT)`` PostgreSQL looked
     # each one up again by primary key (0.30 s against 0.06 s for 10,001 rows at 20M).
-    first = queryset.values_list("offer_id", "payout", "revenue")[: cap + 1]
+    first = queryset.order_by().values_list("offer_id", "payout", "revenue")[: cap + 1]
     try:
         sql, params = first.query.sql_with_params()
     except EmptyResultSet:  # e.g. a search that named no conversion
