@@ -2,13 +2,13 @@
 ``/click/`` and ``/postback/`` over HTTP, so that it goes exactly where an advertiser's would
 (the tracking tier, its checks, its one statement, the partner's callbacks and postbacks).
 
-1. **The click** carries ``gk_test``, a ticket the admin signs for this offer and partner
-   (Django's signing with ``SECRET_KEY``, which the tracking tier shares), good for
-   ``TICKET_MAX_AGE`` seconds. A click with a valid ticket is stored as a test click
-   (``Click.is_test``), the mark its conversions carry: the conversion list filters on it and
-   the overview names them. A click with a bad or stale ticket is refused (400): a partner
-   cannot mark its own clicks. The redirect of a test click names its ``gk_click_id`` in the
-   ``GoKart-Test-Click-Id`` header (a landing URL need not carry it).
+1. **The click** carries ``gk_test``, a ticket the admin signs for this offer and partner (Django's
+   signing with ``SECRET_KEY``, which the tracking tier shares), good for ``TICKET_MAX_AGE``
+   seconds (``conversions.test_click_tickets``). A click with a valid ticket is stored as a test
+   click (``Click.is_test``), the mark its conversions carry: the conversion list filters on it and
+   the overview names them. A click with a bad or stale ticket is refused (400): a partner cannot
+   mark its own clicks. The redirect of a test click names its ``gk_click_id`` in the ``GoKart-
+   Test-Click-Id`` header (a landing URL need not carry it).
 2. **The postback** carries a token of its own: the tool cannot read the offer's token (only
    its digest is stored), so it adds a fresh token to those the offer accepts
    (``ReplacedPostbackToken``, the table the postback's statement reads), good for
@@ -35,7 +35,6 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,15 +44,12 @@ from conversions.change_sets.approval import approval_lock, change_set_approval_
 from conversions.change_sets.money import ChangeSetMoney, MoneyLine
 from conversions.models import Offer, OfferEvent, ReplacedPostbackToken, Status
 from conversions.own_changes import own_changes_add
+from conversions.test_click_tickets import CLICK_ID_HEADER, TICKET_PARAMETER, click_ticket_sign
 
-TICKET_PARAMETER = "gk_test"
-TICKET_MAX_AGE = 120  # seconds
 TOKEN_LIFETIME = timedelta(minutes=2)
-CLICK_ID_HEADER = "GoKart-Test-Click-Id"
 TEST_REJECTION_REASON = "Test conversion, rejected after the test."
 # How long its page refreshes itself while a callback or postback of it is still due.
 TEST_WATCH = timedelta(minutes=10)
-_TICKET_SALT = "conversions.test_conversions.click"
 _DEADLINE_SECONDS = 15.0
 
 
@@ -65,21 +61,6 @@ class RecordingRefused(Exception):  # noqa: N818 -- reads as what happened
 class RecordedTestConversion:
     conversion_id: int
     status: str
-
-
-def click_ticket_sign(*, offer_id: int, partner_id: int) -> str:
-    """The ``gk_test`` value that makes a click on this offer and partner a test click."""
-    return signing.dumps([offer_id, partner_id], salt=_TICKET_SALT, compress=False)
-
-
-def click_ticket_valid(ticket: str, *, offer_id: int, partner_id: int) -> bool:
-    """Whether ``ticket`` was signed here for this offer and partner less than
-    ``TICKET_MAX_AGE`` seconds ago."""
-    try:
-        signed = signing.loads(ticket, salt=_TICKET_SALT, max_age=TICKET_MAX_AGE)
-    except signing.BadSignature:  # SignatureExpired is one
-        return False
-    return signed == [offer_id, partner_id]
 
 
 def conversion_test_record(

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from access.addresses import client_address
 from callbacks.metrics.postback_counts import postback_outcome_count
 from conversions.rate_limits import Endpoint, RateLimitRefusal, tracking_rate_limit_check
-from conversions.test_conversions import CLICK_ID_HEADER, TICKET_PARAMETER, click_ticket_valid
+from conversions.test_click_tickets import CLICK_ID_HEADER, TICKET_PARAMETER, click_ticket_valid
 from conversions.tracking import TrackingError, click_record, conversion_record_from_postback
 from conversions.tracking_parameters import (
     BadParameter,
@@ -167,7 +167,7 @@ def _unreadable_request_guard(view: Callable[..., HttpResponse]) -> Callable[...
 def click(request: HttpRequest, offer_id: str, partner_id: str) -> HttpResponse:
     """``GET /click/<offer_id>/<partner_id>/?pub_member_id=…&pub_click_id=…&pub_sub_1=…`` (``sub``
     is ``pub_member_id``'s alias): record a click, 302 to the landing URL. With a valid
-    ``gk_test`` ticket (``conversions.test_conversions``) it is a test click, and the redirect
+    ``gk_test`` ticket (``conversions.test_click_tickets``) it is a test click, and the redirect
     names its ``gk_click_id`` in a header."""
     if request.method != "GET":
         return _method_not_allowed(["GET"])

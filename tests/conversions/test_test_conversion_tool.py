@@ -20,7 +20,8 @@ from conversions.models import (
     Source,
     Status,
 )
-from conversions.test_conversions import CLICK_ID_HEADER, TEST_REJECTION_REASON, click_ticket_sign
+from conversions.test_click_tickets import CLICK_ID_HEADER, click_ticket_sign
+from conversions.test_conversions import TEST_REJECTION_REASON
 from tests.audit import assert_audit_intact
 from tests.callbacks import conftest as callbacks_given
 
