@@ -351,6 +351,8 @@ class StatusChange(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     # The acting user and import job are the same for every row a call writes, and Django
     # enforces PROTECT itself; a per-row foreign-key check at commit only slowed bulk imports.
+    # Each is indexed where it is set (``Meta.indexes``): a postback's or the pending time's
+    # audit row has neither, and most rows are theirs.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -358,6 +360,7 @@ class StatusChange(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     import_job = models.ForeignKey(
         ImportJob,
@@ -366,6 +369,7 @@ class StatusChange(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     reason = models.TextField(blank=True)
     sequence_number = models.PositiveIntegerField()
@@ -381,6 +385,16 @@ class StatusChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["conversion", "sequence_number"], name="statuschange_unique_sequence"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user"], condition=Q(user__isnull=False), name="statuschange_user"
+            ),
+            models.Index(
+                fields=["import_job"],
+                condition=Q(import_job__isnull=False),
+                name="statuschange_import_job",
             ),
         ]
 
