@@ -19,11 +19,12 @@ callbacks. Its page shows them go out and rejects it in one click (``TEST_REJECT
 
 Four-eyes: a test conversion counts as its user's own change in the approval window
 (``conversions.change_sets.approval``): one conversion, and the event's payout, counted before
-the requests under the user's approval lock (taken back if nothing was recorded). The tool
-refuses a test whose payout alone, or with the user's own changes in the window, would need a
-second person's approval: tests must not add up to money that status changes could not move
-alone. Requests go through the callbacks' network guard and deadline (``callbacks.network``), to
-``TRACKING_PUBLIC_URL``, or this admin's own address when it is blank.
+the requests under the user's approval lock (taken back when an endpoint refused; kept when a
+postback went unanswered, since it may have been recorded). The tool refuses a test whose payout
+alone, or with the user's own changes in the window, would need a second person's approval:
+tests must not add up to money that status changes could not move alone. Requests go through the
+callbacks' network guard and deadline (``callbacks.network``), to ``TRACKING_PUBLIC_URL``, or
+this admin's own address when it is blank.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class RecordingRefused(Exception):  # noqa: N818 -- reads as what happened
     """The test conversion was not recorded; the message says why, for the admin."""
 
 
+class PostbackUnanswered(RecordingRefused):
+    """The postback was sent but no answer came: the tracking tier may have recorded it."""
+
+
 @dataclass(frozen=True)
 class RecordedTestConversion:
     conversion_id: int
@@ -74,13 +79,16 @@ def conversion_test_record(
 ) -> RecordedTestConversion:
     """Click and postback through the public endpoints at ``base_url``, as ``user``'s own
     change; the conversion they recorded. Raises ``RecordingRefused`` with the endpoint's own
-    error when one refuses, and before any request when the test needs a second person."""
+    error when one refuses, and before any request when the test needs a second person;
+    ``PostbackUnanswered`` (still counted) when the postback got no answer."""
     now = timezone.now()
     _own_change_reserve(user=user, offer=offer, event=event, now=now)
     try:
         return _recorded(
             offer=offer, partner_id=partner_id, member_id=member_id, event=event, base_url=base_url
         )
+    except PostbackUnanswered:
+        raise  # it may have been recorded: it stays counted
     except RecordingRefused:
         own_changes_add(
             user_id=user.pk,
@@ -144,6 +152,11 @@ def _recorded(
             {"gk_click_id": gk_click_id, "event": event.code, "token": token},
             what="postback",
         )
+    except RecordingRefused as error:
+        raise PostbackUnanswered(
+            f"The postback endpoint did not answer ({error.__cause__}). The test may have been "
+            f"recorded: look for click {gk_click_id} among the test conversions."
+        ) from error.__cause__
     finally:
         accepted.delete()
     answer = _json(postback)

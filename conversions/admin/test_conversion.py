@@ -23,7 +23,11 @@ from django.utils.html import format_html
 from conversions.admin.status_changes import STATUS_PERMISSION
 from conversions.amounts import money
 from conversions.models import Offer, Status
-from conversions.test_conversions import RecordingRefused, conversion_test_record
+from conversions.test_conversions import (
+    PostbackUnanswered,
+    RecordingRefused,
+    conversion_test_record,
+)
 
 TEST_PERMISSION_NEEDED = (
     "Recording a test conversion needs the permissions “Can change offer” and “Can change the "
@@ -109,6 +113,9 @@ class OfferTestConversionViews(_MixinBase):
                 base_url=base_url,
                 user=request.user,
             )
+        except PostbackUnanswered as error:
+            self.message_user(request, f"Test outcome unknown. {error}", messages.WARNING)
+            return HttpResponseRedirect(back)
         except RecordingRefused as error:
             self.message_user(request, f"No test recorded. {error}", messages.ERROR)
             return HttpResponseRedirect(back)

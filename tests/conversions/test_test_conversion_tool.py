@@ -3,7 +3,10 @@ public /click/ and /postback/ of a live server, a real Celery worker sends the p
 callback and postback to a real receiver, the conversion carries the test mark the list filters
 on and the overview names, and its page rejects it in one click."""
 
+import threading
+import time
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -276,6 +279,60 @@ def test_tests_add_up_in_the_approval_window_like_any_own_change(
     own = OwnChangesHour.objects.get(user=admin_user)
     assert (own.conversions, own.payout) == (2, Decimal("8.00"))
     assert_audit_intact()
+
+
+class _ClickThenSilence(BaseHTTPRequestHandler):
+    """A tracking tier that takes the click and then keeps the postback past the deadline."""
+
+    def do_GET(self):  # noqa: N802 -- http.server's name
+        if self.path.startswith("/click/"):
+            self.send_response(302)
+            self.send_header(CLICK_ID_HEADER, "f" * 32)
+            self.send_header("Location", "https://example.com/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        time.sleep(3)  # past the tool's 1 s read timeout in these tests
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_postback_left_unanswered_stays_counted_as_it_may_have_been_recorded(
+    admin_client,
+    admin_user,
+    settings,
+    callback_settings,
+    offer_factory,
+    offer_event_factory,
+    partner_factory,
+):
+    # Given a tracking address that answers the click and never the postback
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClickThenSilence)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.TRACKING_PUBLIC_URL = f"http://127.0.0.1:{server.server_port}"
+    offer = offer_factory(currency="USD")
+    offer_event_factory(offer=offer, code="install", payout=Decimal("4.00"))
+    partner = partner_factory()
+    try:
+        # When an admin records a test
+        response = admin_client.post(
+            tool_url(offer), {"partner": partner.pk, "event": "install"}, follow=True
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # Then they are told the outcome is unknown and where to look
+    (message,) = messages_of(response)
+    assert message.startswith("Test outcome unknown. The postback endpoint did not answer (")
+    assert message.endswith(
+        f"The test may have been recorded: look for click {'f' * 32} among the test conversions."
+    )
+    # And the test stays counted in their approval window, its token gone
+    own = OwnChangesHour.objects.get(user=admin_user)
+    assert (own.conversions, own.payout) == (1, Decimal("4.00"))
+    assert not ReplacedPostbackToken.objects.exists()
 
 
 def test_the_tool_needs_the_status_permission_as_well_as_the_offers(
