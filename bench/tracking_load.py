@@ -201,10 +201,10 @@ def sitting_run(
     check: Callable[[Any], Any],
     floor_args: Callable[[Any], list[str]] = lambda seeded: [],
 ) -> Sitting:
-    """Create and migrate the database, ``seed()`` it, start the server, run the floor then the
-    endpoint (``args.rounds`` times, the endpoint first in every other round, each kind on
-    indexes after its last run's),
-    stop the server, ``check(seeded)`` the database, clean up."""
+    """Create and migrate the database, ``seed()`` it, start the server, run the floor and the
+    endpoint ``args.rounds`` times (the endpoint first in every other round; each run goes on
+    from the click numbers its kind's last run stopped at), stop the server, ``check(seeded)``
+    the database, clean up."""
     from bench.database import database_drop, database_recreate
 
     postgres_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")

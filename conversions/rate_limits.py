@@ -67,8 +67,8 @@ _failing = False
 
 
 # KEYS: the buckets; ARGV: how many requests to count at once (a lease), then per key its
-# emission interval and tolerance in microseconds. Each
-# key holds its bucket's "theoretical arrival time" (µs, Redis clock). Answers {refused, wait,
+# emission interval and tolerance in microseconds. Each key holds its bucket's "theoretical
+# arrival time" (µs, Redis clock). Answers {refused, wait,
 # remaining, reset}: refused is which key (1-based) and wait the milliseconds until it would
 # accept, nothing advanced; accepted: 0, and every key is advanced. remaining: requests the
 # buckets still take at once (the fewest of them); reset: milliseconds until the bucket that
