@@ -66,13 +66,12 @@ _paused_until = 0.0
 _failing = False
 
 
-# KEYS: the buckets; ARGV: how many requests to count at once (a lease), then per key its
-# emission interval and tolerance in microseconds. Each key holds its bucket's "theoretical
-# arrival time" (µs, Redis clock). Answers {refused, wait,
-# remaining, reset}: refused is which key (1-based) and wait the milliseconds until it would
-# accept, nothing advanced; accepted: 0, and every key is advanced. remaining: requests the
-# buckets still take at once (the fewest of them); reset: milliseconds until the bucket that
-# refused, or the fullest one, is empty again.
+# KEYS: the buckets; ARGV: how many requests to count at once (a lease), then per key its emission
+# interval and tolerance in microseconds. Each key holds its bucket's "theoretical arrival time"
+# (µs, Redis clock). Answers {refused, wait, remaining, reset}: refused is which key (1-based) and
+# wait the milliseconds until it would accept, nothing advanced; accepted: 0, and every key is
+# advanced. remaining: requests the buckets still take at once (the fewest of them); reset:
+# milliseconds until the bucket that refused, or the fullest one, is empty again.
 _GCRA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
