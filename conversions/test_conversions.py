@@ -7,8 +7,8 @@
    seconds (``conversions.test_click_tickets``). A click with a valid ticket is stored as a test
    click (``Click.is_test``), the mark its conversions carry: the conversion list filters on it and
    the overview names them. A click with a bad or stale ticket is refused (400): a partner cannot
-   mark its own clicks. The redirect of a test click names its ``gk_click_id`` in the ``GoKart-
-   Test-Click-Id`` header (a landing URL need not carry it).
+   mark its own clicks. The redirect of a test click names its ``gk_click_id`` in the
+   ``GoKart-Test-Click-Id`` header (a landing URL need not carry it).
 2. **The postback** carries a token of its own: the tool cannot read the offer's token (only
    its digest is stored), so it adds a fresh token to those the offer accepts
    (``ReplacedPostbackToken``, the table the postback's statement reads), good for
