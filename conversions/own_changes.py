@@ -59,19 +59,15 @@ def own_changes_record_sql(*, changes: StatusChangeRows) -> str:
         )"""  # noqa: S608 -- only our own relation and column names are interpolated
 
 
-def own_changes_since(*, user_id: int, since: datetime) -> list[tuple[str, int, Decimal]]:
+def own_changes_since_sql() -> str:
     """The user's own single changes from the UTC hour of ``since`` on: (currency, conversions,
-    payout moved) per currency."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT currency, sum(conversions), sum(payout) FROM conversions_ownchangeshour
-            WHERE user_id = %s AND hour >= date_trunc('hour', %s::timestamptz, 'UTC')
-            GROUP BY currency
-            """,
-            [user_id, since],
-        )
-        return cursor.fetchall()
+    payout moved) per currency (parameters ``user_id`` and ``since``). A query to combine: the
+    approval window reads it with the user's jobs, in one round trip under its lock."""
+    return """
+        SELECT currency, sum(conversions), sum(payout) FROM conversions_ownchangeshour
+        WHERE user_id = %(user_id)s AND hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+        GROUP BY currency
+    """
 
 
 def own_changes_add(

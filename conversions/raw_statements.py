@@ -37,13 +37,18 @@ class RawStatement:
 
     def execute(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """Run it with ``params`` (by name, extra names ignored); its first row."""
+        rows = self.rows(params)
+        return rows[0] if rows else None
+
+    def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run it with ``params`` (by name, extra names ignored); every row it answers."""
         connection.ensure_connection()
         raw = psycopg.RawCursor(connection.connection)
         # Not the debug wrapper: it would render the statement for DEBUG's query log with the
         # client-side placeholders it does not have.
         with CursorWrapper(raw, connection) as cursor:
             cursor.execute(self.sql, [params[name] for name in self.names])
-            return cursor.fetchone()
+            return cursor.fetchall()
 
 
 def insert_columns(model: type[Model]) -> list[str]:

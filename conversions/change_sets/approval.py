@@ -28,6 +28,7 @@ someone who may change offers, and must not lead out of approval).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -36,13 +37,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from conversions.amounts import money as money_text
 from conversions.change_sets.money import ChangeSetMoney
 from conversions.models import ImportJob
-from conversions.own_changes import own_changes_since
+from conversions.own_changes import own_changes_since_sql
 
 APPROVE_PERMISSION = "conversions.approve_large_status_change"
 # The namespace of the per-user advisory lock (a constant of our own; any int4 would do).
@@ -104,7 +104,9 @@ def own_changes_in_window(
     *, user: Any, now: datetime | None = None, excluding: ImportJob | None = None
 ) -> OwnChanges:
     """The changes ``user`` confirmed alone in the last ``IMPORT_APPROVAL_WINDOW_HOURS``
-    (``excluding`` one job: the one being decided)."""
+    (``excluding`` one job: the one being decided). One query: it runs under the user's
+    approval lock, which every change of theirs waits for, so each round trip in it counts
+    once per change of theirs."""
     user_id = getattr(user, "pk", None)
     hours = approval_window_hours()
     if user_id is None or hours <= 0:
@@ -112,20 +114,39 @@ def own_changes_in_window(
     since = (now or timezone.now()) - timedelta(hours=hours)
     conversions = 0
     payout: dict[str, Decimal] = {}
-    jobs = ImportJob.objects.filter(
-        Q(user_id=user_id) | Q(user__isnull=True), confirmed_by_id=user_id, confirmed_at__gte=since
-    )
-    if excluding is not None:
-        jobs = jobs.exclude(pk=excluding.pk)
-    for summary in jobs.values_list("summary", flat=True):
-        conversions += int(summary.get("will_change_total") or 0)
-        money = ChangeSetMoney.from_json(summary.get("money"))
-        for currency, moved in money.payout_by_currency().items():
-            payout[currency] = payout.get(currency, Decimal(0)) + moved
-    for currency, count, moved in own_changes_since(user_id=user_id, since=since):
-        conversions += count
-        payout[currency] = payout.get(currency, Decimal(0)) + (moved or Decimal(0))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OWN_CHANGES_SQL,
+            {
+                "user_id": user_id,
+                "since": since,
+                "excluding": getattr(excluding, "pk", None),
+            },
+        )
+        rows = cursor.fetchall()
+    for summary, currency, count, moved in rows:
+        if summary is not None:  # a job they confirmed themselves
+            summary = json.loads(summary) if isinstance(summary, str) else summary
+            conversions += int(summary.get("will_change_total") or 0)
+            money = ChangeSetMoney.from_json(summary.get("money"))
+            for job_currency, job_moved in money.payout_by_currency().items():
+                payout[job_currency] = payout.get(job_currency, Decimal(0)) + job_moved
+        else:  # their single changes, by currency
+            conversions += int(count)
+            payout[currency] = payout.get(currency, Decimal(0)) + (moved or Decimal(0))
     return OwnChanges(conversions=conversions, payout=payout)
+
+
+# The jobs a user asked for (or that name no one) and confirmed themselves, then their single
+# changes by the hour (``conversions.own_changes``).
+_OWN_CHANGES_SQL = f"""
+    SELECT j.summary, NULL, NULL, NULL FROM conversions_importjob j
+    WHERE j.confirmed_by_id = %(user_id)s AND (j.user_id = %(user_id)s OR j.user_id IS NULL)
+      AND j.confirmed_at >= %(since)s
+      AND (%(excluding)s::bigint IS NULL OR j.id <> %(excluding)s::bigint)
+    UNION ALL
+    SELECT NULL, hours.* FROM ({own_changes_since_sql()}) hours
+"""  # noqa: S608 -- only our own SQL is interpolated
 
 
 def approval_reason(

@@ -70,6 +70,10 @@ def selection_status_set(
         status=status, user=user, reason=reason, source=source, send_callbacks=send_callbacks
     )
     ids = sorted({int(pk) for pk in conversion_ids})
+    if single and len(ids) == 1:
+        outcome = _single_applied(ids, change)
+        if outcome is not None:
+            return outcome
     with transaction.atomic():
         approval_lock(user)
         money = conversions_status_money(
@@ -85,6 +89,27 @@ def selection_status_set(
         if single:
             return SelectionOutcome(result=change.applied(ids))
         return _applied_as_job(ids, change, money=money)
+
+
+def _single_applied(ids: list[int], change: _Change) -> SelectionOutcome | None:
+    """One conversion's change when it needs no second person, its money read before the
+    user's approval lock: every change of the user's waits for that lock, so it is held for
+    the window's read, the change and the commit alone (the Management API's single changes
+    by one key follow each other through it). The change applies only from the status the
+    money was read in (``only_from``), so the money decided on is the money moved. ``None``:
+    take the locked path (the change needs approval, or the conversion moved meanwhile)."""
+    money = conversions_status_money(
+        conversion_ids=ids, status=change.status, send_callbacks=change.send_callbacks
+    )
+    if not money.transitions:
+        return SelectionOutcome()  # already in the status (or not found)
+    old_status = money.transitions[0].label.partition("->")[0]
+    with transaction.atomic():
+        approval_lock(change.user)
+        if change_set_approval_reason(user=change.user, conversions=1, money=money):
+            return None
+        result = change.applied(ids, only_from=old_status)
+    return SelectionOutcome(result=result) if result.changed else None
 
 
 # The kind of job that records each source's selection (and its audit source when applied).
@@ -110,13 +135,16 @@ class _Change:
             **fields,
         )
 
-    def applied(self, ids: list[int], import_job: ImportJob | None = None) -> StatusChangeResult:
+    def applied(
+        self, ids: list[int], import_job: ImportJob | None = None, only_from: str | None = None
+    ) -> StatusChangeResult:
         return conversion_status_set(
             conversion_ids=ids,
             status=self.status,
             source=self.source,
             user=self.user,
             reason=self.reason,
+            only_from=only_from,
             import_job=import_job,
             send_callbacks=self.send_callbacks,
         )

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from conversions.change_sets import services as change_sets
@@ -19,6 +20,7 @@ from conversions.models import (
     Status,
     StatusChange,
 )
+from conversions.services import conversion_status_set
 from tests.audit import assert_audit_intact
 from tests.conversions.imports.status_files import HEADER, status_file
 
@@ -181,6 +183,39 @@ def test_the_window_counts_each_users_single_changes_by_the_hour_as_they_are_mad
     }
     own = StatusChange.objects.filter(source=Source.ADMIN, import_job__isnull=True)
     assert own.filter(user=agent).count() == 2 and own.filter(user=approver).count() == 1
+    assert_audit_intact()
+
+
+def test_a_single_change_is_judged_by_the_status_it_replaces_when_the_lock_is_held(
+    client, agent, approver, pending, settings
+):
+    """A single change reads its money before its user's approval lock. Should another admin
+    make the conversion Success in between, the change to Rejected moves its payout: it must
+    wait for approval, not apply on the money read when it was Pending (which moved none)."""
+    settings.IMPORT_APPROVAL_MIN_PAYOUT = "USD:5000"
+    (conversion,) = pending(1)
+    moved = []
+
+    def success_before_the_lock(execute, sql, params, many, context):
+        if "pg_advisory_xact_lock" in sql and not moved:
+            moved.append(True)
+            conversion_status_set(
+                conversion_ids=[conversion.pk],
+                status=Status.SUCCESS,
+                source=Source.ADMIN,
+                user=approver,
+            )
+        return execute(sql, params, many, context)
+
+    client.force_login(agent)
+    with connection.execute_wrapper(success_before_the_lock):
+        client.post(button_url(conversion, Status.REJECTED), {"reason": "Fraud"})
+
+    assert moved and status_of(conversion) == Status.SUCCESS
+    job = ImportJob.objects.get()
+    assert job.approval_required and job.user == agent
+    assert "it moves 10,000.00 USD of payout (approval from 5,000.00 USD)" in job.approval_reason
+    assert not StatusChange.objects.filter(user=agent).exists()
     assert_audit_intact()
 
 
