@@ -24,7 +24,10 @@ class RawStatement:
     a psycopg raw cursor. Through Django's cursor wrapper, so its error translation and
     ``execute_wrapper`` hooks apply (it is left out of ``DEBUG``'s query log)."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, *, prepare: bool = False) -> None:
+        """``prepare``: prepared on its first execution on a connection, on any tier (the
+        tracking tier prepares every statement: ``gokart.tracking.settings``)."""
+        self.prepare = prepare
         names: list[str] = []
 
         def numbered(match: re.Match[str]) -> str:
@@ -43,12 +46,33 @@ class RawStatement:
     def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run it with ``params`` (by name, extra names ignored); every row it answers."""
         connection.ensure_connection()
-        raw = psycopg.RawCursor(connection.connection)
+        raw: psycopg.RawCursor[Any] = psycopg.RawCursor(connection.connection)
+        if self.prepare:
+            raw = _PreparedCursor(_preparing(connection.connection))
         # Not the debug wrapper: it would render the statement for DEBUG's query log with the
         # client-side placeholders it does not have.
         with CursorWrapper(raw, connection) as cursor:
             cursor.execute(self.sql, [params[name] for name in self.names])
             return cursor.fetchall()
+
+
+# psycopg prepares nothing on a connection whose ``prepare_threshold`` is None (Django's
+# default, for PgBouncer in transaction mode: README, "Deploying"), not even a statement asked to
+# be. A threshold no statement reaches prepares those asked for, and only those.
+_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def _preparing(raw: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _ONLY_WHEN_ASKED
+    return raw
+
+
+class _PreparedCursor(psycopg.RawCursor[Any]):
+    """A raw cursor that asks for its statements to be prepared."""
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        return super().execute(query, params, **{**options, "prepare": True})
 
 
 def insert_columns(model: type[Model]) -> list[str]:

@@ -73,14 +73,21 @@ def conversion_status_set(
     ids = sorted({int(pk) for pk in conversion_ids})
     if not ids:
         return StatusChangeResult()
+    # One conversion's change (a row's or the API's) is prepared: the same text every call,
+    # whose planning was a third of its time (1.1 of 3.3 ms, the longest step under its user's
+    # approval lock). A set's stays planned with its ids: the generic plan was a third slower
+    # for 5,000 of them (measured).
+    one = len(ids) == 1
+    conversions_sql = "%(id)s::bigint" if one else "unnest(%(ids)s::bigint[])"
     source_sql = (
-        "SELECT unnest(%(ids)s::bigint[]) AS conversion_id, %(status)s::varchar AS status,"
+        f"SELECT {conversions_sql} AS conversion_id, %(status)s::varchar AS status,"
         " %(reason)s::text AS reason, %(only_from)s::varchar AS expected_status"
     )
     return _apply(
         source_sql,
-        {"ids": ids, "status": status, "reason": reason, "only_from": only_from},
+        {"id": ids[0], "ids": ids, "status": status, "reason": reason, "only_from": only_from},
         audit=_audit_context(source, user, import_job, send_callbacks),
+        prepare=one,
     )
 
 
@@ -133,12 +140,14 @@ def _apply(
     *,
     audit: AuditContext,
     id_bounded: bool = False,
+    prepare: bool = False,
 ) -> StatusChangeResult:
     statement = _apply_statement(
         source_sql,
         send_callbacks=audit.send_callbacks,
         own_changes=own_changes_counted(audit),
         id_bounded=id_bounded,
+        prepare=prepare,
     )
     params = {**source_params, **audit.params(), "now": timezone.now()}
     # No savepoint: the change is one statement, and a failed statement fails the caller's
@@ -168,7 +177,7 @@ STATUS_CHANGE_FIELDS = [
 
 @functools.lru_cache(maxsize=32)
 def _apply_statement(
-    source_sql: str, *, send_callbacks: bool, own_changes: bool, id_bounded: bool
+    source_sql: str, *, send_callbacks: bool, own_changes: bool, id_bounded: bool, prepare: bool
 ) -> RawStatement:
     """The one statement of a change: lock, update, and record (audit, outbox, tally) the
     changes that ``source_sql`` asks for; it answers a count per transition. Sent as it is
@@ -203,7 +212,8 @@ def _apply_statement(
     # outbox inserts both read ``changed`` alone: no join back from the audit rows to the
     # changes, whose size the planner cannot know (it guessed 2 rows for 36,000 and joined
     # them by a nested loop: 138 s, measured).
-    return RawStatement(f"""
+    return RawStatement(
+        f"""
         WITH src AS ({source_sql}),
         locked AS (
             SELECT c.id, c.status AS old_status, s.status AS new_status, s.reason,
@@ -230,7 +240,9 @@ def _apply_statement(
         {record_sql}
         SELECT old_status, new_status, count(*), (SELECT count(*) FROM deliveries)
         FROM changed GROUP BY old_status, new_status
-    """)  # noqa: S608 -- only our own SQL fragments are interpolated
+    """,  # noqa: S608 -- only our own SQL fragments are interpolated
+        prepare=prepare,
+    )
 
 
 def _chain_hash_sql() -> str:
