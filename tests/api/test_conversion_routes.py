@@ -4,6 +4,8 @@ status change through the change-set engine."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.models import Scope
@@ -15,6 +17,7 @@ from tests.conversions.factories import changes_since_recorded
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/conversions"
+GOKART_LIST = "/api/v1/sdk-conversion-system/conversions"
 
 
 def walk(api, params):
@@ -214,3 +217,31 @@ def test_a_status_change_needs_the_write_scope_and_permission(
     assert_problem(ApiClient(read_only).post(path, {"status": "success"}), 403, "missing_scope")
     assert_problem(ApiClient(viewers).post(path, {"status": "success"}), 403, "missing_permission")
     assert not changes_since_recorded().exists()
+
+
+def gokart_list(limit):
+    today = timezone.now().date()
+    dates = {"start_date": str(today - timedelta(days=1)), "end_date": str(today)}
+    return GOKART_LIST, {**dates, "page_size": limit}, "conversions"
+
+
+@pytest.mark.parametrize(
+    "page", [lambda limit: (LIST, {"limit": limit}, "items"), gokart_list], ids=["ours", "gokart"]
+)
+def test_a_page_reads_its_conversions_click_event_and_offer_in_one_query(
+    api, conversion_factory, page
+):
+    """The answers load only the columns they show (``api.selectors``): a field they show but
+    do not load would be read once per conversion, a query more for every row of the page."""
+    for _ in range(5):
+        conversion_factory(status=Status.SUCCESS)
+
+    def queries(limit):
+        path, params, items = page(limit)
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get(path, params)
+        assert response.status_code == 200 and len(response.json()[items]) == limit
+        return len(captured)
+
+    queries(1)  # the first request records the key's last use
+    assert queries(1) == queries(5)
