@@ -24,9 +24,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from api.models import ApiKey
+from api.selectors import conversions_for_api
 from conversions.change_sets.selection import selection_status_set
 from conversions.models import Conversion, ImportJob, Source
-from conversions.services import STATUS_CHANGE_FIELDS
+
+_BIGINT_MAX = 2**63 - 1
 
 
 def api_reason(*, reason: str, api_key: ApiKey) -> str:
@@ -52,16 +54,19 @@ class ApiStatusChange:
 
 def api_status_set(
     *,
-    conversion: Conversion,
+    conversion_id: int,
     status: str,
     reason: str,
     api_key: ApiKey,
     send_callbacks: bool = True,
-) -> ApiStatusChange:
+) -> ApiStatusChange | None:
     """Set one conversion's status as ``api_key``'s user, through the engine (source
-    ``api``); ``send_callbacks=False`` owes the partner no callback."""
+    ``api``); ``send_callbacks=False`` owes the partner no callback. ``None``: there is no
+    such conversion (nothing was changed)."""
+    if not 0 < conversion_id <= _BIGINT_MAX:  # no conversion's, and no bigint either
+        return None
     outcome = selection_status_set(
-        conversion_ids=[conversion.pk],
+        conversion_ids=[conversion_id],
         status=status,
         user=api_key.user,
         reason=api_reason(reason=reason, api_key=api_key),
@@ -69,10 +74,11 @@ def api_status_set(
         source=Source.API,
         send_callbacks=send_callbacks,
     )
-    # Only what a status change writes on the row: the click, event and offer the caller read
-    # with the conversion stay loaded for the answer (a full refresh dropped them, and the
-    # answer then read each again: three queries more per change).
-    conversion.refresh_from_db(fields=STATUS_CHANGE_FIELDS)
+    # The conversion as the answer shows it, read once, after the change: an id that is not
+    # ours changed nothing (the engine finds no conversion to change) and is found here.
+    conversion = conversions_for_api().filter(pk=conversion_id).first()
+    if conversion is None:
+        return None
     if outcome.waiting and outcome.job is not None:
         outcome.job.origin = api_origin(api_key)
         outcome.job.save(update_fields=["origin"])

@@ -143,11 +143,13 @@ def drf_urlpatterns() -> list[Any] | None:
                 query.validated_data["status"]
             ]
             outcome = api_status_set(
-                conversion=conversion,
+                conversion_id=conversion.pk,
                 status=value,
                 reason=query.validated_data["reason"],
                 api_key=request.auth,
             )
+            if outcome is None:
+                raise NotFound()
             c = outcome.conversion
             return Response(
                 {

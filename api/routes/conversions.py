@@ -88,10 +88,14 @@ def conversions_list(request: HttpRequest, query: Query[ConversionListQuery]) ->
 def _conversion(conversion_id: int) -> Conversion:
     conversion = conversions_for_api().filter(pk=conversion_id).first()
     if conversion is None:
-        raise ApiProblem(
-            404, "conversion_not_found", "Conversion not found", f"No conversion {conversion_id}."
-        )
+        raise _not_found(conversion_id)
     return conversion
+
+
+def _not_found(conversion_id: int) -> ApiProblem:
+    return ApiProblem(
+        404, "conversion_not_found", "Conversion not found", f"No conversion {conversion_id}."
+    )
 
 
 @router.get(
@@ -117,12 +121,14 @@ def conversion_status_change(
 ) -> Answer:
     api_key = key_required(request, scope=Scope.CONVERSIONS_WRITE, permission=WRITE_PERMISSION)
     outcome = api_status_set(
-        conversion=_conversion(conversion_id),
+        conversion_id=conversion_id,
         status=body.status,
         reason=body.reason,
         api_key=api_key,
         send_callbacks=body.send_callbacks,
     )
+    if outcome is None:
+        raise _not_found(conversion_id)
     if outcome.waiting_job is not None:
         job = outcome.waiting_job
         return Answer(

@@ -128,12 +128,16 @@ def _status_answer(
     options: GoKartStatusOptions,
 ) -> Answer:
     outcome = api_status_set(
-        conversion=conversion,
+        conversion_id=conversion.pk,
         status=_status_value(status),
         reason=options.reason,
         api_key=api_key,
         send_callbacks=options.send_callbacks,
     )
+    if outcome is None:  # never: conversions are not deleted (migration 0015)
+        raise ApiProblem(
+            404, "conversion_not_found", "Conversion not found", f"No conversion {conversion.pk}."
+        )
     conversion = outcome.conversion
     ids = {"conversionId": conversion.click.gk_click_id, "conversionEventId": conversion.pk}
     if outcome.waiting_job is not None:

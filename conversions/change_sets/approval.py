@@ -124,11 +124,10 @@ def own_changes_in_window(
             },
         )
         rows = cursor.fetchall()
-    for summary, currency, count, moved in rows:
-        if summary is not None:  # a job they confirmed themselves
-            summary = json.loads(summary) if isinstance(summary, str) else summary
-            conversions += int(summary.get("will_change_total") or 0)
-            money = ChangeSetMoney.from_json(summary.get("money"))
+    for changed, transitions, currency, count, moved in rows:
+        if currency is None:  # a job they confirmed themselves
+            conversions += int(_json(changed) or 0)
+            money = ChangeSetMoney.from_json({"transitions": _json(transitions) or []})
             for job_currency, job_moved in money.payout_by_currency().items():
                 payout[job_currency] = payout.get(job_currency, Decimal(0)) + job_moved
         else:  # their single changes, by currency
@@ -137,15 +136,24 @@ def own_changes_in_window(
     return OwnChanges(conversions=conversions, payout=payout)
 
 
+def _json(value: Any) -> Any:
+    """A jsonb value as read (Django has psycopg hand it over as text)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 # The jobs a user asked for (or that name no one) and confirmed themselves, then their single
-# changes by the hour (``conversions.own_changes``).
+# changes by the hour (``conversions.own_changes``). Of a job's summary, only what the rule
+# counts: its money by partner and by offer can run to hundreds of lines, and was read and
+# parsed on every single change of its user for a day.
 _OWN_CHANGES_SQL = f"""
-    SELECT j.summary, NULL, NULL, NULL FROM conversions_importjob j
+    SELECT j.summary -> 'will_change_total', j.summary -> 'money' -> 'transitions', NULL, NULL,
+           NULL
+    FROM conversions_importjob j
     WHERE j.confirmed_by_id = %(user_id)s AND (j.user_id = %(user_id)s OR j.user_id IS NULL)
       AND j.confirmed_at >= %(since)s
       AND (%(excluding)s::bigint IS NULL OR j.id <> %(excluding)s::bigint)
     UNION ALL
-    SELECT NULL, hours.* FROM ({own_changes_since_sql()}) hours
+    SELECT NULL, NULL, hours.* FROM ({own_changes_since_sql()}) hours
 """  # noqa: S608 -- only our own SQL is interpolated
 
 

@@ -116,6 +116,15 @@ def test_an_unknown_conversion_is_a_404_problem(api):
     assert_problem(api.get(f"{LIST}/999999999"), 404, "conversion_not_found")
 
 
+@pytest.mark.parametrize("conversion_id", [999999999, 2**63 - 1, 2**63, 10**21])
+def test_a_status_change_of_an_unknown_conversion_is_a_404_problem(api, conversion_id):
+    """Even past PostgreSQL's bigint, which no conversion's id can be (found by schemathesis)."""
+    response = api.post(f"{LIST}/{conversion_id}/status-changes", {"status": "rejected"})
+
+    assert_problem(response, 404, "conversion_not_found")
+    assert not changes_since_recorded()
+
+
 def test_a_status_change_applies_as_the_keys_user(api, operator, conversion_factory):
     conversion = conversion_factory()
 
