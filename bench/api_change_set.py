@@ -51,7 +51,7 @@ def worker_start(env: dict[str, str], queue: str, log: Path) -> subprocess.Popen
     )
 
 
-def _call(
+def api_call(
     connection: http.client.HTTPConnection, method: str, path: str, token: str, body: Any = None
 ) -> tuple[int, dict]:
     headers = {"Authorization": f"ApiToken {token}"}
@@ -64,19 +64,24 @@ def _call(
     return response.status, json.loads(response.read() or b"{}")
 
 
-def _state_reached(
-    connection: http.client.HTTPConnection, path: str, token: str, wanted: set[str]
+def state_reached(
+    connection: http.client.HTTPConnection,
+    path: str,
+    token: str,
+    wanted: set[str],
+    *,
+    poll_seconds: float = POLL_SECONDS,
 ) -> dict:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        status, change_set = _call(connection, "GET", path, token)
+        status, change_set = api_call(connection, "GET", path, token)
         if status != 200:
             raise SystemExit(f"GET {path}: HTTP {status} {change_set}")
         if change_set["state"] in wanted:
             return change_set
         if change_set["state"] in ("invalid", "failed"):
             raise SystemExit(f"change set {change_set['state']}: {change_set.get('error')}")
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_seconds)
     raise SystemExit(f"{path} not {wanted} within {TIMEOUT_SECONDS} s")
 
 
@@ -85,17 +90,17 @@ def change_set_timed(*, port: int, token: str, event_ids: list[int]) -> dict[str
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     body = {"changes": [{"EventId": pk, "Status": "Rejected"} for pk in event_ids]}
     started = time.perf_counter()
-    status, created = _call(connection, "POST", "/api/v1/change-sets", token, body)
+    status, created = api_call(connection, "POST", "/api/v1/change-sets", token, body)
     if status != 202:
         raise SystemExit(f"POST /api/v1/change-sets: HTTP {status} {created}")
     path = f"/api/v1/change-sets/{created['id']}"
-    checked = _state_reached(connection, path, token, {"validated"})
+    checked = state_reached(connection, path, token, {"validated"})
     checked_s = time.perf_counter() - started
     started = time.perf_counter()
-    status, confirmed = _call(connection, "POST", f"{path}/confirm", token, {})
+    status, confirmed = api_call(connection, "POST", f"{path}/confirm", token, {})
     if status != 202:
         raise SystemExit(f"POST {path}/confirm: HTTP {status} {confirmed}")
-    applied = _state_reached(connection, path, token, {"applied"})
+    applied = state_reached(connection, path, token, {"applied"})
     applied_s = time.perf_counter() - started
     connection.close()
     print(
