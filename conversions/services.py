@@ -150,9 +150,10 @@ def _apply(
         prepare=prepare,
     )
     params = {**source_params, **audit.params(), "now": timezone.now()}
-    # No savepoint: the change is one statement, and a failed statement fails the caller's
-    # transaction with or without one. The savepoint's two round trips were a fifth of the
-    # Management API's single change under its user's approval lock (measured).
+    # No savepoint: the change is one statement, and no caller goes on in its transaction
+    # after it fails (an apply is all or nothing; a button's change is its own transaction).
+    # The savepoint's two round trips were a fifth of a single change under its user's
+    # approval lock (measured).
     with transaction.atomic(savepoint=False):
         rows = statement.rows(params)
         callbacks = rows[0][3] if rows else 0
