@@ -34,6 +34,11 @@ class ApiProblem(Exception):
         return problem_response(self.status, self.code, self.title, self.detail, **self.extra)
 
 
+def conversion_not_found(detail: str) -> ApiProblem:
+    """The 404 of every route that names a conversion that is not ours."""
+    return ApiProblem(404, "conversion_not_found", "Conversion not found", detail)
+
+
 def problem_response(
     status: int, code: str, title: str, detail: str = "", **extra: Any
 ) -> HttpResponse:

@@ -12,7 +12,7 @@ from api.auth import key_required
 from api.cursors import cursor_for, cursor_position
 from api.iso_dates import IsoDateTime
 from api.models import Scope
-from api.problems import ApiProblem
+from api.problems import conversion_not_found
 from api.schemas import (
     ApprovalPending,
     ConversionDetail,
@@ -88,14 +88,8 @@ def conversions_list(request: HttpRequest, query: Query[ConversionListQuery]) ->
 def _conversion(conversion_id: int) -> Conversion:
     conversion = conversions_for_api().filter(pk=conversion_id).first()
     if conversion is None:
-        raise _not_found(conversion_id)
+        raise conversion_not_found(f"No conversion {conversion_id}.")
     return conversion
-
-
-def _not_found(conversion_id: int) -> ApiProblem:
-    return ApiProblem(
-        404, "conversion_not_found", "Conversion not found", f"No conversion {conversion_id}."
-    )
 
 
 @router.get(
@@ -128,7 +122,7 @@ def conversion_status_change(
         send_callbacks=body.send_callbacks,
     )
     if outcome is None:
-        raise _not_found(conversion_id)
+        raise conversion_not_found(f"No conversion {conversion_id}.")
     if outcome.waiting_job is not None:
         job = outcome.waiting_job
         return Answer(

@@ -21,7 +21,7 @@ from pydantic import Field
 from api.auth import key_required
 from api.iso_dates import IsoDate
 from api.models import ApiKey, Scope
-from api.problems import ApiProblem
+from api.problems import ApiProblem, conversion_not_found
 from api.schemas import (
     GoKartApprovalPending,
     GoKartConversionPage,
@@ -109,9 +109,7 @@ def _status_value(status: str) -> str:
 def _click_conversions(gk_click_id: str) -> list[Conversion]:
     conversions = list(conversions_for_api().filter(click__gk_click_id=gk_click_id)[:101])
     if not conversions:
-        raise ApiProblem(
-            404, "conversion_not_found", "Conversion not found", f"No conversion {gk_click_id!r}."
-        )
+        raise conversion_not_found(f"No conversion {gk_click_id!r}.")
     return conversions
 
 
@@ -135,9 +133,7 @@ def _status_answer(
         send_callbacks=options.send_callbacks,
     )
     if outcome is None:  # never: conversions are not deleted (migration 0015)
-        raise ApiProblem(
-            404, "conversion_not_found", "Conversion not found", f"No conversion {conversion.pk}."
-        )
+        raise conversion_not_found(f"No conversion {conversion.pk}.")
     conversion = outcome.conversion
     ids = {"conversionId": conversion.click.gk_click_id, "conversionEventId": conversion.pk}
     if outcome.waiting_job is not None:
@@ -218,10 +214,5 @@ def gokart_event_status_set(
     api_key = _writer(request)
     conversion = conversions_for_api().filter(pk=conversion_event_id, click__gk_click_id=id).first()
     if conversion is None:
-        raise ApiProblem(
-            404,
-            "conversion_not_found",
-            "Conversion not found",
-            f"Conversion {id!r} has no event {conversion_event_id}.",
-        )
+        raise conversion_not_found(f"Conversion {id!r} has no event {conversion_event_id}.")
     return _status_answer(request, api_key, conversion, status, options)
