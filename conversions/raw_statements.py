@@ -46,9 +46,11 @@ class RawStatement:
     def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run it with ``params`` (by name, extra names ignored); every row it answers."""
         connection.ensure_connection()
-        raw: psycopg.RawCursor[Any] = psycopg.RawCursor(connection.connection)
-        if self.prepare:
-            raw = _PreparedCursor(_preparing(connection.connection))
+        raw = (
+            _PreparedCursor(_preparing(connection.connection))
+            if self.prepare
+            else psycopg.RawCursor(connection.connection)
+        )
         # Not the debug wrapper: it would render the statement for DEBUG's query log with the
         # client-side placeholders it does not have.
         with CursorWrapper(raw, connection) as cursor:
