@@ -33,3 +33,10 @@ def test_every_knob_has_a_row_in_the_readme_and_every_row_a_knob():
 
 def test_every_knob_says_what_it_means():
     assert [name for name, knob in KNOBS.items() if len(knob.meaning) < 10] == []
+
+
+def test_the_readme_has_each_section_once():
+    """A section pasted twice leaves two tables that drift apart: the configuration table above
+    is read from the first one only."""
+    headings = [line for line in README.read_text().splitlines() if line.startswith("## ")]
+    assert sorted({h for h in headings if headings.count(h) > 1}) == []
