@@ -175,6 +175,9 @@ class Source(models.TextChoices):
     # A change made with a Management API key (``api``): as its user, the key named in the
     # reason of a single change and in the name of a bulk change set's job.
     API = "api", "Management API"
+    # A conversion that tracking missed, recorded from an uploaded file (a ``conversion
+    # upload`` job): its first status, as a postback's would be.
+    MANUAL_UPLOAD = "manual_upload", "Manual upload"
 
 
 class Conversion(models.Model):
@@ -291,6 +294,10 @@ class ImportJob(models.Model):
         # A bulk change set sent to the Management API (a JSON body or a file: staged as a
         # file's rows), or a single API change waiting for approval. Audit source ``api``.
         API = "api", "API change set"
+        # Conversions that tracking missed, from a file (``conversions.imports.upload_rows``):
+        # each applied row creates a conversion with its first status. Audit source
+        # ``manual_upload``; its revert rejects them.
+        UPLOAD = "upload", "Conversion upload"
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FILE)
     # Who uploaded the file (or asked for the revert, or ran the action).

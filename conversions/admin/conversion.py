@@ -277,6 +277,7 @@ class ConversionAdmin(
         extra_context = {
             "title": "Conversions",
             "is_nav_sidebar_enabled": False,
+            "has_upload_permission": self.has_upload_permission(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from conversions.change_sets import job_state
+from conversions.change_sets.creating import conversions_create_staged
 from conversions.change_sets.outcomes import change_set_outcomes_keep
 from conversions.change_sets.summary import ImportSummary
 from conversions.change_sets.tables import (
@@ -22,6 +23,7 @@ from conversions.change_sets.tables import (
     staging_changes_count,
     staging_drop,
 )
+from conversions.imports.upload_staging import NEW_CONVERSION_COLUMNS
 from conversions.models import ImportJob, Source
 from conversions.services import conversion_status_apply_staged
 
@@ -32,6 +34,7 @@ _SOURCES = {
     ImportJob.Kind.ACTION: Source.ADMIN,
     ImportJob.Kind.REVERT: Source.REVERT,
     ImportJob.Kind.API: Source.API,
+    ImportJob.Kind.UPLOAD: Source.MANUAL_UPLOAD,
 }
 STALE_APPLY_MESSAGE = (
     "The worker applying this import stopped before it finished (it was restarted or killed). "
@@ -86,7 +89,11 @@ def _apply(import_job: ImportJob) -> None:
             job_state.jit_off()
             transitions, callbacks = _chunks_applied(import_job, tables, progress, total=total)
             applied_total = sum(transitions.values())
-            moved = staging_changed_since_preview(tables) - applied_total
+            if import_job.kind == ImportJob.Kind.UPLOAD:
+                # A conversion a postback recorded meanwhile took the row's place.
+                moved = total - applied_total
+            else:
+                moved = staging_changed_since_preview(tables) - applied_total
             staging_apply_view_drop()
             change_set_outcomes_keep(tables)  # the per-row outcomes, kept with the job
             staging_drop(tables)
@@ -125,14 +132,26 @@ def _chunks_applied(
     # import_statuses command without --user).
     user = import_job.confirmed_by or import_job.user
     chunks = staging_apply_chunks(tables, chunk_rows=settings.IMPORT_APPLY_CHUNK_ROWS)
+    creates = import_job.kind == ImportJob.Kind.UPLOAD
     for after_id, up_to_id, rows in chunks:
-        result = conversion_status_apply_staged(
-            table=staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
-            source=source,
-            user=user,
-            import_job=import_job,
-            send_callbacks=import_job.send_callbacks,
-        )
+        if creates:
+            view = staging_apply_view(
+                tables, after_id=after_id, up_to_id=up_to_id, extra=NEW_CONVERSION_COLUMNS
+            )
+            result = conversions_create_staged(
+                table=view,
+                user=user,
+                import_job=import_job,
+                send_callbacks=import_job.send_callbacks,
+            )
+        else:
+            result = conversion_status_apply_staged(
+                table=staging_apply_view(tables, after_id=after_id, up_to_id=up_to_id),
+                source=source,
+                user=user,
+                import_job=import_job,
+                send_callbacks=import_job.send_callbacks,
+            )
         for (old, new), count in result.transitions.items():
             transitions[f"{old}->{new}"] += count
         callbacks += result.callbacks

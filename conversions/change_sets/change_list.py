@@ -51,20 +51,27 @@ def change_list_rows(import_job: ImportJob) -> Iterator[str]:
     """The CSV (one piece per 2,000 rows) of every conversion the job changes: before it is
     applied, its staged change set; after, what its audit rows say it changed."""
     tables = StagingTables(import_job.pk)
+    conversion = "JOIN conversions_conversion c ON c.id = ch.conversion_id"
     if import_job.state == ImportJob.State.APPLIED:
         source = """SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason
             FROM conversions_statuschange sc WHERE sc.import_job_id = %(job)s"""
+    elif import_job.kind == ImportJob.Kind.UPLOAD:
+        # The new conversions do not exist yet: the change set holds what they will be.
+        source = f"""SELECT conversion_id, expected_status AS old_status, status AS new_status,
+            reason, click_id, offer_id, partner_id, payout, revenue FROM {tables.changes}"""
+        conversion = ""
     else:
         source = f"""SELECT conversion_id, expected_status AS old_status, status AS new_status,
             reason FROM {tables.changes} WHERE expected_status <> status"""
+    c = "ch" if not conversion else "c"
     sql = f"""
         SELECT ch.conversion_id, cl.gk_click_id, o.name, p.name, ch.old_status, ch.new_status,
-               c.payout, c.revenue, o.currency, ch.reason
+               {c}.payout, {c}.revenue, o.currency, ch.reason
         FROM ({source}) ch
-        JOIN conversions_conversion c ON c.id = ch.conversion_id
-        JOIN conversions_click cl ON cl.id = c.click_id
-        JOIN conversions_offer o ON o.id = c.offer_id
-        JOIN callbacks_partner p ON p.id = c.partner_id
+        {conversion}
+        JOIN conversions_click cl ON cl.id = {c}.click_id
+        JOIN conversions_offer o ON o.id = {c}.offer_id
+        JOIN callbacks_partner p ON p.id = {c}.partner_id
         ORDER BY ch.conversion_id
     """
 

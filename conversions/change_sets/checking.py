@@ -16,6 +16,7 @@ from conversions.change_sets.summary import ImportSummary
 from conversions.change_sets.tables import StagingTables, staging_drop
 from conversions.imports.reading.types import UnusableFile
 from conversions.imports.staging import file_job_stage
+from conversions.imports.upload_staging import upload_job_stage
 from conversions.models import ImportJob
 
 State = ImportJob.State
@@ -47,6 +48,8 @@ def _validate(import_job: ImportJob) -> None:
             job_state.jit_off()
             if import_job.kind == ImportJob.Kind.REVERT:
                 summary, report = _revert_checked(import_job, tables)
+            elif import_job.kind == ImportJob.Kind.UPLOAD:
+                summary, report = upload_job_stage(import_job, tables, progress)
             else:
                 summary, report = file_job_stage(import_job, tables, progress)
             money = change_list.staged_money(tables)
@@ -101,6 +104,13 @@ def _nothing_to_apply(import_job: ImportJob, summary: ImportSummary) -> str:
         return (
             f"Nothing to revert: each of the {summary.rows:,} conversions that job changed has "
             "changed since, and is left as it is."
+        )
+    if import_job.kind == ImportJob.Kind.UPLOAD:
+        return (
+            f"None of the {summary.rows:,} rows can be recorded "
+            f"({summary.not_found:,} not found, {summary.invalid:,} invalid, "
+            f"{summary.conflicting:,} already recorded). Download the rejected rows to see "
+            "why, fix the file and upload it again."
         )
     return (
         f"None of the {summary.rows:,} rows can be applied "

@@ -27,7 +27,8 @@ from conversions.models import Status
 
 # The partners and offers named one by one; the others are summed as "the rest".
 BREAKDOWN_SHOWN = 10
-_STATUS_LABELS = {value: str(label) for value, label in Status.choices}
+# '' is the status before a conversion's first: an upload's new conversions are "New → Success".
+_STATUS_LABELS = {"": "New", **{value: str(label) for value, label in Status.choices}}
 
 
 @dataclass(frozen=True)

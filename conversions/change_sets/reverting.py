@@ -13,7 +13,7 @@ from conversions.change_sets.tables import (
     staging_changes_create,
     staging_changes_key,
 )
-from conversions.models import ImportJob
+from conversions.models import ImportJob, Status
 
 LEFT_ALONE_SHOWN = 50
 
@@ -22,10 +22,13 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     """Build the change set that puts back what ``reverted`` changed, from its audit rows: each
     conversion back to the status it had before, only where it still has the status the job
     set (the others are counted and listed as left alone). Returns the preview's summary."""
-    # The change set's columns, then the status the reverted job set (dropped below).
+    # The change set's columns, then the status the reverted job set (dropped below). The
+    # conversions an upload created had no status before: its revert rejects them (nothing is
+    # ever deleted).
+    back_to = "%(rejected)s::varchar" if reverted.kind == ImportJob.Kind.UPLOAD else "sc.old_status"
     staging_changes_create(
         tables,
-        select="""SELECT c.id, sc.old_status, %(reason)s::text, c.status, c.offer_id,
+        select=f"""SELECT c.id, {back_to}, %(reason)s::text, c.status, c.offer_id,
                c.partner_id, c.payout, c.revenue, sc.new_status AS set_status
         FROM conversions_statuschange sc
         JOIN conversions_conversion c ON c.id = sc.conversion_id
@@ -33,6 +36,7 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
         params={
             "job": reverted.pk,
             "reason": f"Revert of {reverted.get_kind_display().lower()} {reverted.pk}",
+            "rejected": Status.REJECTED,
         },
         primary_key=False,
     )
@@ -52,17 +56,21 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     execute(f"DELETE FROM {tables.changes} WHERE expected_status <> set_status")
     execute(f"ALTER TABLE {tables.changes} DROP COLUMN set_status")
     staging_changes_key(tables)
-    will_change = {
-        f"{old}->{new}": count
-        for old, new, count in execute(
-            f"""SELECT expected_status, status, count(*) FROM {tables.changes}
-            GROUP BY 1, 2 ORDER BY 1, 2"""
-        )
-    }
+    will_change: dict[str, int] = {}
+    unchanged = 0  # an uploaded conversion that is Rejected already
+    for old, new, count in execute(
+        f"""SELECT expected_status, status, count(*) FROM {tables.changes}
+        GROUP BY 1, 2 ORDER BY 1, 2"""
+    ):
+        if old == new:
+            unchanged += count
+        else:
+            will_change[f"{old}->{new}"] = count
     return ImportSummary(
         rows=changed + left,
         will_change=will_change,
         will_change_total=sum(will_change.values()),
+        unchanged=unchanged,
         staged=changed,
         left_alone=left,
         left_alone_examples=left_alone,

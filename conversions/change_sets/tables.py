@@ -128,11 +128,17 @@ def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tupl
     return [(lo, hi, total // parts) for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
-def staging_apply_view(tables: StagingTables, *, after_id: int, up_to_id: int) -> str:
-    """A temporary view of one chunk's changes, for the status service; returns its name."""
+def staging_apply_view(
+    tables: StagingTables, *, after_id: int, up_to_id: int, extra: tuple[str, ...] = ()
+) -> str:
+    """A temporary view of one chunk's changes, for the status service (``extra``: more of the
+    change set's columns, an upload's new conversions); returns its name."""
+    more = "".join(f", {column}" for column in extra)
+    execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
     execute(
-        f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
-        SELECT conversion_id, status, reason, expected_status FROM {tables.changes}
+        f"""CREATE TEMP VIEW {APPLY_CHUNK_VIEW} AS
+        SELECT conversion_id, status, reason, expected_status, offer_id, partner_id, payout,
+               revenue{more} FROM {tables.changes}
         WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
           AND expected_status <> status"""
     )

@@ -37,7 +37,10 @@ from conversions.change_sets.admin import CHANGE_SET_PERMISSION_NEEDED, has_chan
 from conversions.imports import services, template_file, uploads
 from conversions.imports.forms import UPLOAD_FORMATS, ConversionImportForm
 from conversions.imports.resources import ConversionStatusImportResource
+from conversions.imports.template_file import UPLOAD_TEMPLATE_COLUMNS
 from conversions.models import ImportJob
+
+_UPLOAD_TEMPLATE = "admin/conversions/importjob/upload_conversions.html"
 
 
 class ConversionImportMixin(ImportMixin):
@@ -53,12 +56,24 @@ class ConversionImportMixin(ImportMixin):
     def get_import_resource_classes(self, request: HttpRequest) -> list[type]:
         return [ConversionStatusImportResource]
 
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        """Recording conversions that tracking missed: a change set's permission, and adding
+        conversions."""
+        return has_change_set_permission(request) and request.user.has_perm(
+            "conversions.add_conversion"
+        )
+
     def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "import/template.<slug:file_format>",
                 self.admin_site.admin_view(self.import_template_download),
                 name="conversions_conversion_import_template",
+            ),
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_action),
+                name="conversions_conversion_upload",
             ),
             *super().get_urls(),
         ]
@@ -78,25 +93,40 @@ class ConversionImportMixin(ImportMixin):
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if not self.has_import_permission(request):
             raise PermissionDenied
+        return self._upload_received(request, ImportJob.Kind.FILE)
+
+    @method_decorator(csrf_exempt)
+    def upload_action(self, request: HttpRequest) -> HttpResponse:
+        """Conversions that tracking missed, from a file: the same upload, limits and job
+        page as the status import, staged by ``upload_staging``."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied(
+                "Uploading conversions needs “Can add conversion” and the bulk change permission."
+            )
+        return self._upload_received(request, ImportJob.Kind.UPLOAD)
+
+    def _upload_received(self, request: HttpRequest, kind: str) -> HttpResponse:
         if request.method == "POST":
             refusal = uploads.upload_size_refusal(request)
             if refusal:
-                return self._import_refused(request, refusal)
+                return self._import_refused(request, refusal, kind)
             request.upload_handlers = uploads.import_upload_handlers(request)
-        return csrf_protect(self._import_upload)(request)
+        return csrf_protect(self._import_upload)(request, kind)
 
-    def _import_upload(self, request: HttpRequest) -> HttpResponse:
+    def _import_upload(self, request: HttpRequest, kind: str) -> HttpResponse:
         form = self.create_import_form(request)
+        if kind == ImportJob.Kind.UPLOAD:
+            form.fields["import_file"].label = "Conversion file"
         if request.method == "POST":
             # Reading the form ran the upload handlers: one of them may have stopped it.
             refusal = uploads.upload_size_refusal(request)
             if refusal:
-                return self._import_refused(request, refusal)
+                return self._import_refused(request, refusal, kind)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["import_file"]
             try:
                 job = services.import_job_create(
-                    user=request.user, upload=upload, original_name=upload.name
+                    user=request.user, upload=upload, original_name=upload.name, kind=kind
                 )
             except ValidationError as error:
                 form.add_error("import_file", error.messages)
@@ -107,9 +137,9 @@ class ConversionImportMixin(ImportMixin):
                     "It is being checked; the preview appears on this page when it is ready.",
                 )
                 return HttpResponseRedirect(views.import_job_url(job))
-        return self._import_page(request, form)
+        return self._import_page(request, form, kind)
 
-    def _import_refused(self, request: HttpRequest, refusal: str) -> HttpResponse:
+    def _import_refused(self, request: HttpRequest, refusal: str, kind: str) -> HttpResponse:
         # The body stays unread (no CSRF check either: nothing is done); the form shows again,
         # unbound, under the reason.
         form = self.get_import_form_class(request)(
@@ -117,20 +147,23 @@ class ConversionImportMixin(ImportMixin):
             self.get_import_resource_classes(request),
             initial=self.get_import_form_initial(request),
         )
-        return self._import_page(request, form, status=413, refusal=refusal)
+        return self._import_page(request, form, kind, status=413, refusal=refusal)
 
     def _import_page(
         self,
         request: HttpRequest,
         form: ConversionImportForm,
+        kind: str,
         status: int = 200,
         refusal: str = "",
     ) -> TemplateResponse:
+        uploading = kind == ImportJob.Kind.UPLOAD
         context = self.get_import_context_data()
         context.update(self.admin_site.each_context(request))
         context.update(
             {
-                "title": "Import conversion statuses",
+                "title": "Upload conversions" if uploading else "Import conversion statuses",
+                "may_upload": self.has_upload_permission(request),
                 "form": form,
                 "opts": self.model._meta,
                 "media": self.media + form.media,
@@ -143,7 +176,8 @@ class ConversionImportMixin(ImportMixin):
                 ],
                 "import_error_display": self.import_error_display,
                 "max_upload_size": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
-                "recent_jobs": ImportJob.objects.select_related("user")[:5],
+                "recent_jobs": ImportJob.objects.filter(kind=kind).select_related("user")[:5],
+                "upload_columns": UPLOAD_TEMPLATE_COLUMNS,
                 "upload_refusal": refusal,
                 "template_columns": template_file.TEMPLATE_COLUMNS,
                 "template_urls": [
@@ -156,7 +190,8 @@ class ConversionImportMixin(ImportMixin):
             }
         )
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, [self.import_template_name], context, status=status)
+        template = _UPLOAD_TEMPLATE if uploading else self.import_template_name
+        return TemplateResponse(request, [template], context, status=status)
 
     @method_decorator(require_POST)
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:

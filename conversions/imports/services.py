@@ -37,7 +37,12 @@ State = ImportJob.State
 
 
 def import_job_create(
-    *, user: Any, upload: Any, original_name: str, queue_validation: bool = True
+    *,
+    user: Any,
+    upload: Any,
+    original_name: str,
+    queue_validation: bool = True,
+    kind: str = ImportJob.Kind.FILE,
 ) -> ImportJob:
     """Store an uploaded status file as a new job and queue its validation after commit.
 
@@ -45,6 +50,8 @@ def import_job_create(
     storage in chunks (a temporary upload is moved). Raises ``ValidationError`` for a file
     over ``IMPORT_MAX_UPLOAD_BYTES``, an empty one, another extension than .csv/.xls/.xlsx, or
     content that is not what the extension says (or, for .xlsx, a damaged or bomb-like zip).
+    ``kind``: ``ImportJob.Kind.FILE`` (statuses of existing conversions) or ``UPLOAD``
+    (conversions that tracking missed, ``upload_staging``).
     """
     name = Path(original_name).name[:255] or "upload"
     try:
@@ -62,6 +69,7 @@ def import_job_create(
                     xlsx_archive_check(stream)  # type: ignore[arg-type]
                     stream.seek(0)
             job = ImportJob(
+                kind=kind,
                 user=user if getattr(user, "pk", None) else None,
                 original_name=name,
                 file_format=file_format,

@@ -63,6 +63,51 @@ TEMPLATE_COLUMNS = (
 )
 TEMPLATE_HEADER = [column.name for column in TEMPLATE_COLUMNS]
 
+# The columns of a conversion upload (``conversions.imports.upload_rows``), as its page explains
+# them.
+UPLOAD_TEMPLATE_COLUMNS = (
+    TemplateColumn(
+        "ClickId", "required", "The click that converted: its gk_click_id.", "3f2a9c0e8b7d4a51"
+    ),
+    TemplateColumn(
+        "EventID",
+        "for an offer with several events",
+        "The code of the offer's event, as postbacks send it in event.",
+        "deposit",
+    ),
+    TemplateColumn(
+        "UserCompletedAt",
+        "required",
+        "When the user completed, in UTC (or ISO 8601 with its offset); after the click and not "
+        "in the future.",
+        "2026-12-01 10:00:00",
+    ),
+    TemplateColumn(
+        "Revenue",
+        "required",
+        "What the advertiser pays, in the offer's currency: digits and a point, no separators.",
+        "12.50",
+    ),
+    TemplateColumn(
+        "Reward", "required", "What the partner earns (its payout), the same way.", "4.00"
+    ),
+    TemplateColumn(
+        "TransactionId",
+        "optional",
+        "The advertiser's transaction id: not already used on the offer.",
+        "ORD-2024-118234",
+    ),
+    TemplateColumn(
+        "Status",
+        "optional",
+        "Pending, Success or Rejected; empty: what the offer gives a postback.",
+        "Success",
+    ),
+    TemplateColumn(
+        "Reason", "optional", "Why: kept in the conversion's status history.", "Tracking outage"
+    ),
+)
+
 
 def import_template_response(*, file_format: str) -> HttpResponse:
     """The template as a download (``csv`` or ``xlsx``)."""
