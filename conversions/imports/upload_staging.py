@@ -264,17 +264,24 @@ def _changes_build(tables: StagingTables) -> None:
     """The change set: one new conversion per accepted row, in the file's order."""
     staging_changes_create(
         tables,
+        # The ids drawn in the file's order: over the sorted rows (a sort above the nextval
+        # would draw them first, in whatever order the join gave).
         select=f"""SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')),
-               coalesce(t.status, s.status), CASE WHEN t.reason <> '' OR t.status IS NOT NULL
-                   THEN t.reason ELSE s.reason END,
-               ''::varchar(16), t.offer_id, t.partner_id, t.payout, t.revenue,
-               t.click_id, t.offer_event_id, t.completed_at AS created_at, t.transaction_id,
-               CASE WHEN t.status IS NULL THEN s.pending_time END AS pending_time,
-               t.row_number
-        FROM {tables.targets} t
-        CROSS JOIN LATERAL ({_DEFAULT_STATUS}) s
-        WHERE NOT EXISTS (SELECT FROM {tables.rejects} x WHERE x.row_number = t.row_number)
-        ORDER BY t.row_number""",
+               status, reason, ''::varchar(16), offer_id, partner_id, payout, revenue, click_id,
+               offer_event_id, created_at, transaction_id, pending_time, row_number
+        FROM (
+            SELECT coalesce(t.status, s.status) AS status,
+                   CASE WHEN t.reason <> '' OR t.status IS NOT NULL
+                        THEN t.reason ELSE s.reason END AS reason,
+                   t.offer_id, t.partner_id, t.payout, t.revenue, t.click_id, t.offer_event_id,
+                   t.completed_at AS created_at, t.transaction_id,
+                   CASE WHEN t.status IS NULL THEN s.pending_time END AS pending_time,
+                   t.row_number
+            FROM {tables.targets} t
+            CROSS JOIN LATERAL ({_DEFAULT_STATUS}) s
+            WHERE NOT EXISTS (SELECT FROM {tables.rejects} x WHERE x.row_number = t.row_number)
+            ORDER BY t.row_number
+        ) accepted""",
         params={
             "offer_inactive": "Offer is inactive.",
             "outside_window": "Conversion is outside the offer's attribution window.",

@@ -247,6 +247,9 @@ def test_without_a_status_a_row_gets_what_the_offer_gives_a_postback(
         ),
     }
     assert job.summary["applied"] == {"->pending": 2, "->rejected": 2}
+    # Their ids follow the file's rows.
+    in_file_order = [clicks.index(c.click) for c in Conversion.objects.order_by("pk")]
+    assert in_file_order == [0, 1, 2, 3]
     assert_audit_intact()
 
 

@@ -20,6 +20,8 @@ from tests.callbacks import conftest as callbacks_given
 
 receiver = callbacks_given.receiver
 celery_worker = callbacks_given.celery_worker
+callback_settings = callbacks_given.callback_settings
+loopback_only_network = callbacks_given.loopback_only_network
 wait_until = callbacks_given.wait_until
 
 UPLOAD_URL = reverse("admin:conversions_conversion_upload")
@@ -114,12 +116,14 @@ def test_an_uploaded_file_is_heard_by_the_partner_counted_and_rejected_by_its_re
     admin_client.post(reverse("admin:conversions_importjob_confirm", args=[job.pk]), {})
     wait_until(lambda: ImportJob.objects.get(pk=job.pk).state == ImportJob.State.APPLIED)
 
-    heard = receiver.wait_for(2)  # the partner takes Success callbacks only (its default)
+    heard = receiver.wait_for(3)
     created = {c.click_id: c for c in Conversion.objects.all()}
-    assert sorted(c.json["conversion"]["conversionId"] for c in heard) == sorted(
-        created[click.pk].pk for click in clicks[:2]
+    assert sorted(
+        (c.json["conversion"]["conversionId"], c.json["conversion"]["status"]) for c in heard
+    ) == sorted(
+        (created[click.pk].pk, status)
+        for click, status in zip(clicks, ["Success", "Success", "Pending"], strict=True)
     )
-    assert {c.json["conversion"]["status"] for c in heard} == {"Success"}
     assert {c.status_source for c in created.values()} == {Source.MANUAL_UPLOAD}
     after = overview_read().windows[1].by_status
     assert after[Status.SUCCESS].conversions - before[Status.SUCCESS].conversions == 2
@@ -136,6 +140,13 @@ def test_an_uploaded_file_is_heard_by_the_partner_counted_and_rejected_by_its_re
     wait_until(lambda: ImportJob.objects.get(pk=revert.pk).state == ImportJob.State.APPLIED)
 
     assert set(Conversion.objects.values_list("status", flat=True)) == {Status.REJECTED}
+    rejections = receiver.wait_for(6)[3:]
+    assert sorted(c.json["conversion"]["conversionId"] for c in rejections) == sorted(
+        c.pk for c in created.values()
+    )
+    assert {c.json["conversion"]["rejectionReason"] for c in rejections} == {
+        f"Revert of conversion upload {job.pk}"
+    }
     assert Conversion.objects.count() == 3
     reverted = overview_read().windows[1].by_status
     assert reverted[Status.SUCCESS].conversions == before[Status.SUCCESS].conversions
