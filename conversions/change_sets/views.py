@@ -29,9 +29,9 @@ from conversions.change_sets import services
 from conversions.change_sets.approval import confirm_refusal
 from conversions.change_sets.change_list import change_list_rows
 from conversions.change_sets.forms import ImportJobConfirmForm
-from conversions.change_sets.money import ChangeSetMoney
+from conversions.change_sets.money import ChangeSetMoney, status_label
 from conversions.change_sets.summary import ImportSummary
-from conversions.models import ImportJob, Status
+from conversions.models import ImportJob
 
 # States in which a worker is (or is about to be) busy with the job: the page polls.
 RUNNING_STATES = frozenset(
@@ -157,14 +157,7 @@ def _transition_rows(counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 def _transition_labels(key: str) -> tuple[str, str]:
     old, _, new = key.partition("->")
-    return _status_label(old), _status_label(new)
-
-
-def _status_label(value: str) -> str:
-    try:
-        return Status(value).label
-    except ValueError:
-        return value
+    return status_label(old), status_label(new)
 
 
 def _same_file(import_job: ImportJob) -> ImportJob | None:
