@@ -80,7 +80,7 @@ class UploadColumns(NamedTuple):
     """The index of each column in the row (``UPLOAD_COLUMN_LABELS``' fields; absent ones are
     not in it) and its header as written."""
 
-    index: dict[str, int]
+    positions: dict[str, int]
     headers: dict[str, str]
 
 
@@ -140,7 +140,7 @@ def upload_columns_find(header: list[str]) -> UploadColumns:
             f"{seen})."
         )
     return UploadColumns(
-        index=found, headers={field: header[at].strip() for field, at in found.items()}
+        positions=found, headers={field: header[at].strip() for field, at in found.items()}
     )
 
 
@@ -155,13 +155,15 @@ def upload_row_checker(
         width = len(cells)
         values = {
             field: cells[at].strip()
-            if (at := columns.index.get(field)) is not None and at < width
+            if (at := columns.positions.get(field)) is not None and at < width
             else ""
             for field in fields
         }
         if not any(values.values()):
             return None
-        error, parsed = _row_parsed(width, values, columns, now=now)
+        error, (completed_at, revenue, payout, status) = _row_parsed(
+            width, values, columns, now=now
+        )
         texts = {field: _cut(value) if error else value for field, value in values.items()}
         reason = formula_unescape(texts["reason"])
         transaction = formula_unescape(texts["transaction_id"])
@@ -175,7 +177,10 @@ def upload_row_checker(
             transaction,
             texts["status"],
             reason,
-            *(parsed if error is None else (None, None, None, None)),
+            completed_at if error is None else None,
+            revenue if error is None else None,
+            payout if error is None else None,
+            status if error is None else None,
             error,
         )
 
