@@ -130,6 +130,33 @@ def status_change_hash_sql(
 AUDIT_ID_SEQUENCE_SQL = "pg_get_serial_sequence('conversions_statuschange', 'id')::regclass"
 
 
+def first_status_sql(
+    changes: StatusChangeRows, *, conversion_id: str, sequence_number: str, created_at: str
+) -> tuple[str, str]:
+    """A new conversion's first status change (the postback's insert, an upload's apply): the
+    select list of ``changes`` read from the inserted row ``c`` (old status empty, the audit
+    row's id drawn here), and the SQL of the first link of its hash chain, over the new
+    conversion ``n`` (its ``status``, ``reason`` and ``callback_owed``) and the given
+    expressions of its id, counter and time."""
+    columns = changes.columns_sql(
+        conversion="c",
+        old_status="''::varchar",
+        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
+        callback_owed="n.callback_owed",
+    )
+    chain_hash = status_change_hash_sql(
+        conversion_id=conversion_id,
+        sequence_number=sequence_number,
+        old_status="''",
+        new_status="n.status",
+        reason="n.reason",
+        created_at=created_at,
+        callback_owed="n.callback_owed",
+        previous_hash="NULL",
+    )
+    return columns, chain_hash
+
+
 # --- proving the trail ----------------------------------------------------------------------
 
 

@@ -51,10 +51,9 @@ from django.utils import timezone
 from callbacks import services as callback_services
 from callbacks.status_change_rows import StatusChangeRows
 from conversions.audit import (
-    AUDIT_ID_SEQUENCE_SQL,
     AuditContext,
     callback_owed_sql_for,
-    status_change_hash_sql,
+    first_status_sql,
     status_changes_record_sql,
 )
 from conversions.landing_urls import landing_url_fill
@@ -328,30 +327,6 @@ _DUPLICATE = """
 """
 
 
-def _first_change_sql(changes: StatusChangeRows) -> tuple[str, str]:
-    """The select list of the conversion's first status change (read from the inserted row
-    ``c`` and ``new_conversion n``), and the first link of its hash chain. The link is written
-    with the conversion, so its id is drawn first; whether the status owes a callback is decided
-    once, in ``new_conversion``, for the hash, the audit row and the outbox insert."""
-    columns = changes.columns_sql(
-        conversion="c",
-        old_status="''::varchar",
-        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
-        callback_owed="n.callback_owed",
-    )
-    chain_hash = status_change_hash_sql(
-        conversion_id="n.id",
-        sequence_number="%(conversion_status_version)s::bigint",
-        old_status="''",
-        new_status="n.status",
-        reason="n.reason",
-        created_at="%(conversion_status_changed_at)s::timestamptz",
-        callback_owed="n.callback_owed",
-        previous_hash="NULL",
-    )
-    return columns, chain_hash
-
-
 @cache
 def _postback_statement(*, event_named: bool) -> RawStatement:
     """The postback's one statement (two texts: with and without an event code, each prepared
@@ -359,7 +334,15 @@ def _postback_statement(*, event_named: bool) -> RawStatement:
     columns = insert_columns(Conversion)
     values = ", ".join(_ATTRIBUTED.get(column, f"%(conversion_{column})s") for column in columns)
     changes = StatusChangeRows("first_change")
-    changes_columns, chain_hash = _first_change_sql(changes)
+    # The link is written with the conversion, so its id is drawn first; whether the status
+    # owes a callback is decided once, in ``new_conversion``, for the hash, the audit row and
+    # the outbox insert.
+    changes_columns, chain_hash = first_status_sql(
+        changes,
+        conversion_id="n.id",
+        sequence_number="%(conversion_status_version)s::bigint",
+        created_at="%(conversion_status_changed_at)s::timestamptz",
+    )
     attribution = _ATTRIBUTION.format(
         event_condition="e.code = %(event_code)s" if event_named else "true"
     )

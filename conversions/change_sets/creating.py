@@ -19,10 +19,9 @@ from django.utils import timezone
 from callbacks import services as callback_services
 from callbacks.status_change_rows import StatusChangeRows
 from conversions.audit import (
-    AUDIT_ID_SEQUENCE_SQL,
     AuditContext,
     callback_owed_sql_for,
-    status_change_hash_sql,
+    first_status_sql,
     status_changes_record_sql,
 )
 from conversions.models import Conversion, ImportJob, Source
@@ -91,21 +90,11 @@ def _create_statement(table: str, *, send_callbacks: bool) -> RawStatement:
     columns = insert_columns(Conversion)
     values = ", ".join(_FROM_STAGED.get(column, f"%(conversion_{column})s") for column in columns)
     changes = StatusChangeRows("created")
-    changes_columns = changes.columns_sql(
-        conversion="c",
-        old_status="''::varchar",
-        audit_id=f"nextval({AUDIT_ID_SEQUENCE_SQL})",
-        callback_owed="n.callback_owed",
-    )
-    chain_hash = status_change_hash_sql(
+    changes_columns, chain_hash = first_status_sql(
+        changes,
         conversion_id="n.conversion_id",
         sequence_number="1::bigint",
-        old_status="''",
-        new_status="n.status",
-        reason="n.reason",
         created_at="%(now)s::timestamptz",
-        callback_owed="n.callback_owed",
-        previous_hash="NULL",
     )
     owed = callback_owed_sql_for(partner="p", status="s.status")
     return RawStatement(

@@ -31,9 +31,9 @@ ids (a temporary view per chunk, ``staging_apply_view``).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.core.files import File
 from django.db import connection
@@ -66,6 +66,7 @@ ROW_COLUMNS = (
 # Staged after ``ROW_COLUMNS`` by files with the advertiser's ids only (``rows.StagedIds``).
 ID_COLUMNS = ("transaction_id", "offer_id_text", "offer_id")
 ERRORS_SHOWN = 50
+ColumnsT = TypeVar("ColumnsT")
 # Files of up to this many rows are joined to the conversions by index look-ups.
 SMALL_FILE_ROWS = 100_000
 
@@ -372,16 +373,14 @@ def _rows_staged(
     path: str, file_format: str, progress: Progress
 ) -> tuple[Columns, Iterator[Staged]]:
     """The file's columns (from its header row) and its data rows, checked, lazily."""
-    rows = file_rows(path, file_format, progress=progress)
-    for _, cells in rows:
-        if any(cell.strip() for cell in cells[:1000]):
-            columns = columns_find(cells)
-            break
-    else:
-        raise UnusableFile(
-            "The file has no header row. Its first row must name the columns gk_click_id "
-            "and/or EventId, Status, and optionally Reason."
-        )
+    columns, rows = file_header_and_rows(
+        path,
+        file_format,
+        progress,
+        columns_find=columns_find,
+        no_header="The file has no header row. Its first row must name the columns gk_click_id "
+        "and/or EventId, Status, and optionally Reason.",
+    )
 
     def staged() -> Iterator[Staged]:
         check = row_checker(columns)
@@ -391,6 +390,24 @@ def _rows_staged(
                 yield row
 
     return columns, staged()
+
+
+def file_header_and_rows(
+    path: str,
+    file_format: str,
+    progress: Progress,
+    *,
+    columns_find: Callable[[list[str]], ColumnsT],
+    no_header: str,
+) -> tuple[ColumnsT, Iterator[tuple[int, list[str]]]]:
+    """The columns ``columns_find`` reads from the file's header row (its first row with
+    anything in it) and the rows after it, read lazily; ``UnusableFile(no_header)`` when there
+    is none."""
+    rows = file_rows(path, file_format, progress=progress)
+    for _, cells in rows:
+        if any(cell.strip() for cell in cells[:1000]):
+            return columns_find(cells), rows
+    raise UnusableFile(no_header)
 
 
 def _report_save(

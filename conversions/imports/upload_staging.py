@@ -43,8 +43,8 @@ from conversions.change_sets.tables import (
     staging_changes_create,
     staging_drop,
 )
-from conversions.imports.reading.rows import file_rows
 from conversions.imports.reading.types import Progress, UnusableFile
+from conversions.imports.staging import file_header_and_rows
 from conversions.imports.upload_rows import (
     UPLOAD_COLUMN_LABELS,
     UPLOAD_ROW_COLUMNS,
@@ -116,16 +116,14 @@ def upload_job_stage(
 def _rows_staged(
     path: str, file_format: str, progress: Progress, *, now: Any
 ) -> tuple[UploadColumns, Iterator[UploadRow]]:
-    rows = file_rows(path, file_format, progress=progress)
-    for _, cells in rows:
-        if any(cell.strip() for cell in cells[:1000]):
-            columns = upload_columns_find(cells)
-            break
-    else:
-        raise UnusableFile(
-            "The file has no header row. Its first row must name the columns ClickId, "
-            "EventID, UserCompletedAt, Revenue and Reward."
-        )
+    columns, rows = file_header_and_rows(
+        path,
+        file_format,
+        progress,
+        columns_find=upload_columns_find,
+        no_header="The file has no header row. Its first row must name the columns ClickId, "
+        "EventID, UserCompletedAt, Revenue and Reward.",
+    )
 
     def staged() -> Iterator[UploadRow]:
         check = upload_row_checker(columns, now=now)
