@@ -1,5 +1,6 @@
-"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--no-callbacks] [--json]``
-and ``import_statuses --revert JOB_ID [--dry-run] …``.
+"""``python manage.py import_statuses FILE [--dry-run] [--user NAME] [--no-callbacks] [--json]``,
+``import_statuses --new-conversions FILE …`` (a conversion upload: conversions that tracking
+missed) and ``import_statuses --revert JOB_ID [--dry-run] …``.
 
 Runs the admin's pipeline synchronously (``conversions.imports.services`` for the file, then the
 change-set engine, ``conversions.change_sets.services``): stores the file as an import job (or
@@ -48,6 +49,12 @@ class Command(BaseCommand):
             "--revert", type=int, metavar="JOB_ID", help="Revert this applied job instead."
         )
         parser.add_argument(
+            "--new-conversions",
+            action="store_true",
+            help="FILE records conversions that tracking missed (ClickId, EventID, "
+            "UserCompletedAt, Revenue, Reward…) instead of changing statuses.",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="Validate and print the summary only."
         )
         parser.add_argument("--user", help="Username recorded on the job and the audit rows.")
@@ -65,7 +72,7 @@ class Command(BaseCommand):
         job = (
             self._revert(options["revert"], user)
             if options["revert"]
-            else self._upload(Path(options["file"]), user)
+            else self._upload(Path(options["file"]), user, new=options["new_conversions"])
         )
         job.origin = f"command line (OS user {getpass.getuser()})"[:100]
         job.save(update_fields=["origin"])
@@ -113,12 +120,16 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {name!r}.")
         return user
 
-    def _upload(self, path: Path, user: Any) -> ImportJob:
+    def _upload(self, path: Path, user: Any, *, new: bool) -> ImportJob:
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
         try:
             return services.import_job_create(
-                user=user, upload=path, original_name=path.name, queue_validation=False
+                user=user,
+                upload=path,
+                original_name=path.name,
+                queue_validation=False,
+                kind=ImportJob.Kind.UPLOAD if new else ImportJob.Kind.FILE,
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
@@ -176,10 +187,15 @@ def summary_lines(job: ImportJob) -> list[str]:
         return lines
     revert = job.kind == ImportJob.Kind.REVERT
     lines.append(f"{'Conversions the job changed' if revert else 'Rows read'}: {summary.rows:,}")
-    lines.append(f"Will change: {summary.will_change_total:,}")
+    upload = job.kind == ImportJob.Kind.UPLOAD
+    lines.append(f"{'New conversions' if upload else 'Will change'}: {summary.will_change_total:,}")
     lines += [f"  {transition_text(key)}: {n:,}" for key, n in summary.will_change.items()]
     if revert:
         lines.append(f"Changed since, left as they are: {summary.left_alone:,}")
+    elif upload:
+        lines.append(f"Not found: {summary.not_found:,}")
+        lines.append(f"Invalid: {summary.invalid:,}")
+        lines.append(f"Already recorded: {summary.conflicting:,}")
     else:
         lines.append(f"Unchanged (already in that status): {summary.unchanged:,}")
         lines.append(f"Not found: {summary.not_found:,}")

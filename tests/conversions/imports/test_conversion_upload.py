@@ -301,3 +301,30 @@ def test_a_conversion_a_postback_recorded_meanwhile_wins(
     assert Conversion.objects.filter(click=second, status_source=Source.MANUAL_UPLOAD).exists()
     assert CallbackDelivery.objects.count() == 0  # the factory's partner has no callback URL
     assert_audit_intact()
+
+
+def test_the_command_line_checks_and_records_an_upload(
+    tmp_path, admin_user, offer_event_factory, past_click
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    event = offer_event_factory()
+    click = past_click(offer=event.offer)
+    path = status_file(tmp_path, [HEADER, [click.gk_click_id, "", at(click, 1), "9", "3", ""]])
+    out = StringIO()
+
+    call_command("import_statuses", str(path), "--new-conversions", "--dry-run", stdout=out)
+    assert "New conversions: 1\n  New → Success: 1\n" in out.getvalue()
+    assert not Conversion.objects.exists()
+
+    call_command("import_statuses", str(path), "--new-conversions", "--user", "admin", stdout=out)
+    created = Conversion.objects.get()
+    assert (created.click_id, created.status, created.payout) == (
+        click.pk,
+        Status.SUCCESS,
+        Decimal("3"),
+    )
+    assert StatusChange.objects.get(conversion=created).user == admin_user
+    assert_audit_intact()
