@@ -31,6 +31,7 @@ from conversions.imports.uploads import (
 _LARGE_BODIES: dict[str, tuple[Callable[[], int], bool]] = {
     "change_set_create": (lambda: CHANGE_SET_MAX_BODY_BYTES, False),
     "change_set_upload": (lambda: upload_limit_bytes() + MULTIPART_OVERHEAD_BYTES, True),
+    "conversion_upload": (lambda: upload_limit_bytes() + MULTIPART_OVERHEAD_BYTES, True),
 }
 
 

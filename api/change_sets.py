@@ -91,6 +91,24 @@ def api_change_set_from_file(
     )
 
 
+def api_conversion_upload(
+    *, api_key: ApiKey, upload: Any, dry_run: bool, send_callbacks: bool
+) -> ImportJob:
+    """A conversion upload (conversions that tracking missed) from an uploaded file: a change
+    set of new conversions (``conversions.imports.upload_staging``), source ``manual upload``
+    like the admin's, the key named in its name and origin."""
+    name = str(upload.name or "upload")
+    return _job_created(
+        api_key=api_key,
+        upload=upload,
+        file_name=name,
+        name=f"{name} (conversions sent with API key {api_key.name})",
+        dry_run=dry_run,
+        send_callbacks=send_callbacks,
+        kind=ImportJob.Kind.UPLOAD,
+    )
+
+
 def _changes_count(count: int) -> str:
     return "1 change" if count == 1 else f"{count:,} changes"
 
@@ -103,6 +121,7 @@ def _job_created(
     name: str,
     dry_run: bool,
     send_callbacks: bool,
+    kind: str = ImportJob.Kind.API,
 ) -> ImportJob:
     _key_still_valid(api_key)
     try:
@@ -112,8 +131,11 @@ def _job_created(
                 upload=upload,
                 original_name=file_name,
                 queue_validation=False,
+                kind=ImportJob.Kind.UPLOAD
+                if kind == ImportJob.Kind.UPLOAD
+                else ImportJob.Kind.FILE,
             )
-            job.kind = ImportJob.Kind.API
+            job.kind = kind
             job.original_name = name[:255]
             job.origin = api_origin(api_key)
             job.send_callbacks = send_callbacks

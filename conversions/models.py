@@ -228,11 +228,13 @@ class Conversion(models.Model):
     class Meta:
         ordering = ["-id"]
         # Conversions are tracked data: no add, change or delete by hand, so none is offered
-        # as a permission. Their status has a permission of its own.
+        # as a permission. Their status has a permission of its own, and so has recording the
+        # ones tracking missed from a file (a conversion upload, a change set like any other).
         default_permissions = ("view",)
         permissions = [
             ("change_conversion_status", "Can change the status of conversions"),
             ("approve_large_status_change", "Can approve large status changes"),
+            ("upload_conversions", "Can upload conversions that tracking missed"),
         ]
         constraints = [
             models.UniqueConstraint(

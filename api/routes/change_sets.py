@@ -27,6 +27,7 @@ from api.change_sets import (
     api_change_set_from_changes,
     api_change_set_from_file,
     api_change_set_revert,
+    api_conversion_upload,
     change_set_url,
 )
 from api.models import ApiKey, Scope
@@ -45,6 +46,7 @@ from conversions.reports.csv_writer import csv_chunks
 router = Router(tags=["Change sets"])
 
 STATUS_PERMISSION = "conversions.change_conversion_status"
+UPLOAD_PERMISSION = "conversions.upload_conversions"  # beside the status one, for an upload
 APPROVE_PERMISSION = "conversions.approve_large_status_change"
 _ERRORS = {
     400: Problem,
@@ -214,6 +216,32 @@ def change_set_upload(request: HttpRequest, response: HttpResponse) -> Answer:
     api_key = _writer(request)
     upload = _uploaded_file(request)
     job = api_change_set_from_file(
+        api_key=api_key,
+        upload=upload,
+        dry_run=_form_flag(request, "dry_run", False),
+        send_callbacks=_form_flag(request, "send_callbacks", True),
+    )
+    return _accepted(request, response, job)
+
+
+@router.post(
+    "/conversion-uploads",
+    response={202: ChangeSetOut, **_ERRORS},
+    url_name="conversion_upload",
+    summary="Record conversions that tracking missed, from a file",
+    description="multipart/form-data with `file`: a conversion upload (columns `ClickId`, "
+    "`EventID`, `UserCompletedAt`, `Revenue`, `Reward`, optionally `TransactionId`, `Status`, "
+    "`Reason`; the admin import's formats and limit), optionally `dry_run` and "
+    "`send_callbacks`. A change set of new conversions: read, confirm, approve, page through "
+    "its outcomes and revert it (its revert rejects them) at `/change-sets/{id}`. Needs "
+    "`change-sets:write` and a user with the permission `conversions.upload_conversions`.",
+    openapi_extra=_UPLOAD_BODY,
+)
+def conversion_upload(request: HttpRequest, response: HttpResponse) -> Answer:
+    api_key = key_required(request, scope=Scope.CHANGE_SETS_WRITE, permission=UPLOAD_PERMISSION)
+    _writer(request)
+    upload = _uploaded_file(request)
+    job = api_conversion_upload(
         api_key=api_key,
         upload=upload,
         dry_run=_form_flag(request, "dry_run", False),

@@ -57,10 +57,10 @@ class ConversionImportMixin(ImportMixin):
         return [ConversionStatusImportResource]
 
     def has_upload_permission(self, request: HttpRequest) -> bool:
-        """Recording conversions that tracking missed: a change set's permission, and adding
-        conversions."""
+        """Recording conversions that tracking missed: a change set's permission, and “Can
+        upload conversions that tracking missed”."""
         return has_change_set_permission(request) and request.user.has_perm(
-            "conversions.add_conversion"
+            "conversions.upload_conversions"
         )
 
     def get_urls(self) -> list[URLPattern]:
@@ -101,7 +101,8 @@ class ConversionImportMixin(ImportMixin):
         page as the status import, staged by ``upload_staging``."""
         if not self.has_upload_permission(request):
             raise PermissionDenied(
-                "Uploading conversions needs “Can add conversion” and the bulk change permission."
+                "Uploading conversions needs “Can upload conversions that tracking missed” "
+                "and the bulk change permission."
             )
         return self._upload_received(request, ImportJob.Kind.UPLOAD)
 

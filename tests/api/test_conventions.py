@@ -22,6 +22,7 @@ ROUTES = {
     "/api/v1/conversions/{conversion_id}/status-changes": {"post"},
     "/api/v1/change-sets": {"post"},
     "/api/v1/change-sets/upload": {"post"},
+    "/api/v1/conversion-uploads": {"post"},
     "/api/v1/change-sets/{change_set_id}": {"get"},
     "/api/v1/change-sets/{change_set_id}/outcomes": {"get"},
     "/api/v1/change-sets/{change_set_id}/outcomes.csv": {"get"},

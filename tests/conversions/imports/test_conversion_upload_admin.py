@@ -77,6 +77,11 @@ def test_the_upload_page_explains_the_columns_and_needs_the_add_permission(
     )
     assert not ImportJob.objects.exists()
 
+    agent.user_permissions.add(Permission.objects.get(codename="upload_conversions"))
+    agent = django_user_model.objects.get(pk=agent.pk)  # its permissions read again
+    client.force_login(agent)
+    assert client.get(UPLOAD_URL).status_code == 200
+
 
 def test_an_uploaded_file_is_heard_by_the_partner_counted_and_rejected_by_its_revert(
     celery_worker,
