@@ -120,17 +120,24 @@ def _rejected(import_job: ImportJob, *, after_row: int, limit: int) -> Iterator[
         lines = csv.reader(report)
         next(lines, None)  # the header
         found = 0
-        for number, gk_click_id, event_id, status, reason, message in lines:
-            if int(number) <= after_row:
+        # Row, the file's values as written, Problem: a status file's click, EventId, Status
+        # and Reason come first (its TransactionId and OfferId, when it has them, after); an
+        # upload's Status and Reason follow its UserCompletedAt, amounts and TransactionId.
+        click_at, event_at, status_at, reason_at = (
+            (1, 2, 7, 8) if import_job.kind == ImportJob.Kind.UPLOAD else (1, 2, 3, 4)
+        )
+        for line in lines:
+            number = int(line[0])
+            if number <= after_row:
                 continue
             yield Outcome(
                 outcome="rejected",
-                row=int(number),
-                gk_click_id=formula_unescape(gk_click_id),
-                event_id=formula_unescape(event_id),
-                new_status=formula_unescape(status),
-                reason=formula_unescape(reason),
-                message=message,
+                row=number,
+                gk_click_id=formula_unescape(line[click_at]),
+                event_id=formula_unescape(line[event_at]),
+                new_status=formula_unescape(line[status_at]),
+                reason=formula_unescape(line[reason_at]),
+                message=line[-1],
             )
             found += 1
             if found >= limit:
@@ -141,8 +148,7 @@ _KEPT_SQL = """
     SELECT o.conversion_id, cl.gk_click_id, o.expected_status, o.status, o.reason,
            sc.old_status, sc.new_status
     FROM {table} o
-    JOIN conversions_conversion c ON c.id = o.conversion_id
-    JOIN conversions_click cl ON cl.id = c.click_id
+    {click_join}
     LEFT JOIN conversions_statuschange sc
       ON sc.conversion_id = o.conversion_id AND sc.import_job_id = %(job)s
     WHERE o.conversion_id > %(after)s
@@ -164,6 +170,14 @@ _AUDITED_SQL = """
 def _conversions(import_job: ImportJob, *, after_id: int, limit: int) -> list[Outcome]:
     if import_job.state == ImportJob.State.APPLYING:
         raise OutcomesBusy
+    # An upload's change set names the click of each conversion it creates (which may not
+    # exist yet); any other's names conversions.
+    click_join = (
+        "JOIN conversions_click cl ON cl.id = o.click_id"
+        if import_job.kind == ImportJob.Kind.UPLOAD
+        else "JOIN conversions_conversion c ON c.id = o.conversion_id"
+        " JOIN conversions_click cl ON cl.id = c.click_id"
+    )
     kept = outcomes_table(import_job.pk)
     staged = StagingTables(import_job.pk).changes
     params = {"job": import_job.pk, "after": after_id, "limit": limit}
@@ -172,9 +186,9 @@ def _conversions(import_job: ImportJob, *, after_id: int, limit: int) -> list[Ou
             # The apply renames the change set as it commits: wait a moment, not for the apply.
             execute("SET LOCAL lock_timeout = '2s'")
             if _exists(kept) and (_has_rows(kept) or not _applied(import_job)):
-                rows = execute(_KEPT_SQL.format(table=kept), params)
+                rows = execute(_KEPT_SQL.format(table=kept, click_join=click_join), params)
             elif _exists(staged):
-                rows = execute(_KEPT_SQL.format(table=staged), params)
+                rows = execute(_KEPT_SQL.format(table=staged, click_join=click_join), params)
             elif _applied(import_job):
                 rows = execute(_AUDITED_SQL, params)
             else:
@@ -190,6 +204,12 @@ def _conversion_outcome(row: tuple[Any, ...], *, applied: bool) -> Outcome:
         outcome, old, message = "unchanged", expected, "It already had this status."
     elif audited_new is not None:
         outcome, old, status, message = "changed", audited_old, audited_new, ""
+    elif applied and not expected:  # an upload's row a postback's conversion took over
+        outcome, old = "left_alone", expected
+        message = (
+            "A conversion of this click's event (or this transaction id) was recorded after "
+            "the check, so this one was not."
+        )
     elif applied:
         outcome, old = "left_alone", expected
         message = "Its status changed after the check, so it was left as it is."

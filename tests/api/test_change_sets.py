@@ -451,3 +451,31 @@ def test_an_approver_without_the_approve_permission_is_refused(
         403,
         "missing_permission",
     )
+
+
+def test_the_outcomes_of_a_file_with_the_advertisers_ids_list_its_rejected_rows(
+    api, conversion_factory, tmp_path
+):
+    # Its report has TransactionId and OfferId after Reason: eight columns, not six.
+    conversion = conversion_factory(transaction_id="ORD-7")
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "TransactionId,OfferId,Status,Reason\n"
+        f"ORD-7,{conversion.offer_id},Rejected,chargeback\n"
+        f"ORD-404,{conversion.offer_id},Rejected,chargeback\n"
+    )
+    with path.open("rb") as upload:
+        response = api.client.post(
+            f"{BASE}/upload", {"file": upload}, headers={"Authorization": api.authorization}
+        )
+    job = checked(response)
+
+    items = api.get(f"{BASE}/{job.pk}/outcomes").json()["items"]
+
+    assert [(o["outcome"], o["row"], o["new_status"], o["reason"]) for o in items] == [
+        ("rejected", 3, "Rejected", "chargeback"),
+        ("will_change", None, "rejected", "chargeback"),
+    ]
+    assert items[0]["message"] == (
+        f"No conversion of offer {conversion.offer_id} has TransactionId ORD-404."
+    )

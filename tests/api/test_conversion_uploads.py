@@ -86,3 +86,33 @@ def test_a_user_who_may_not_add_conversions_is_refused(
 
     assert "conversions.upload_conversions" in body["detail"]
     assert not ImportJob.objects.exists()
+
+
+def test_an_uploads_outcomes_list_each_refused_row_then_each_new_conversion(
+    django_user_model, tmp_path, click_factory, offer_event_factory
+):
+    uploader = user_with(django_user_model, "billing", *STATUS, "upload_conversions")
+    api = ApiClient(key_for(uploader)[1])
+    path, click = missed_file(tmp_path, click_factory, offer_event_factory)
+    job = ImportJob.objects.get(pk=send(api, path).json()["id"])
+    change_sets.import_job_validate(import_job=job)
+
+    def outcomes():
+        page = api.get(f"/api/v1/change-sets/{job.pk}/outcomes").json()
+        return [
+            (o["outcome"], o["row"], o["gk_click_id"], o["old_status"], o["new_status"])
+            for o in page["items"]
+        ]
+
+    assert outcomes() == [
+        ("rejected", 3, "nope", "", ""),
+        ("will_change", None, click.gk_click_id, "", "success"),
+    ]
+    change_sets.import_job_confirm(
+        import_job=job, user=uploader, send_callbacks=True, queue_apply=False
+    )
+    change_sets.import_job_apply(import_job=job)
+    assert outcomes() == [
+        ("rejected", 3, "nope", "", ""),
+        ("changed", None, click.gk_click_id, "", "success"),
+    ]
