@@ -168,18 +168,20 @@ def _targets_build(tables: StagingTables) -> None:
                r.status, r.reason, r.transaction_id, cl.id AS click_id,
                cl.created_at AS clicked_at, cl.partner_id, o.id AS offer_id,
                o.is_active AS offer_is_active, o.rewarding_mode, o.pending_time,
-               o.attribution_window, ev.events, ev.codes,
-               CASE WHEN r.event_code <> '' THEN ev.id_by_code
+               o.attribution_window, coalesce(ev.events, 0) AS events, ev.codes,
+               CASE WHEN r.event_code <> '' THEN named.id
                     WHEN ev.events = 1 THEN ev.only_id END AS offer_event_id
         FROM {tables.rows} r
         LEFT JOIN conversions_click cl ON cl.gk_click_id = r.gk_click_id
         LEFT JOIN conversions_offer o ON o.id = cl.offer_id
-        LEFT JOIN LATERAL (
-            SELECT min(e.id) FILTER (WHERE e.code = r.event_code) AS id_by_code,
-                   min(e.id) AS only_id, count(*) AS events,
-                   string_agg(e.code, ', ' ORDER BY e.id) AS codes
-            FROM conversions_offerevent e WHERE e.offer_id = o.id
-        ) ev ON true
+        LEFT JOIN (
+            -- Each offer's events once (not per row): how many, their codes, the only one.
+            SELECT offer_id, count(*) AS events, min(id) AS only_id,
+                   string_agg(code, ', ' ORDER BY id) AS codes
+            FROM conversions_offerevent GROUP BY offer_id
+        ) ev ON ev.offer_id = o.id
+        LEFT JOIN conversions_offerevent named
+               ON named.offer_id = o.id AND named.code = r.event_code
         WHERE r.error IS NULL"""
     )
     execute(f"ANALYZE {tables.targets}")
