@@ -3,6 +3,7 @@
     .venv/bin/python bench/import_statuses.py --format csv --size-mb 100
     .venv/bin/python bench/import_statuses.py --format xlsx --rows 1048575
     .venv/bin/python bench/import_statuses.py --format xls
+    .venv/bin/python bench/import_statuses.py --create --size-mb 100
 
 What it does, all on this machine:
 
@@ -23,13 +24,28 @@ What it does, all on this machine:
    the same changes through a stock django-import-export ``ModelResource`` (default settings)
    for a per-row comparison.
 
-Its parts: ``bench/import_statuses_fill.py`` (the database and the file's rows),
+With ``--create``, the file is a conversion upload instead (``conversions.imports.upload_rows``:
+ClickId, EventID, UserCompletedAt, Revenue, Reward, TransactionId, Status, Reason), its job of
+kind ``upload``, checked and applied by the same task functions in the same worker process: per
+click a new conversion of the offer's event it has none of (the third), a few rows of each
+refusal (an unknown click or event code, an event the click has a conversion of, a transaction
+id used already, the same row twice, a bad amount, a completion before the click). The fill
+makes a click per row at least, so ``--conversions`` grows to two per row (100 MB: some 1.25M
+rows of about 84 bytes, about 2.6M conversions). The check: the preview's refusals are the ones
+written, every new conversion (status source ``manual_upload``) counted in the summary's
+``applied_total``, each with exactly one audit row of the job, and the outbox rows; no stock
+comparison. ``--revert`` reverts it too (its conversions rejected).
+
+Its parts: ``bench/import_statuses_fill.py`` (the database and the files' rows),
 ``bench/import_statuses_files.py`` (the CSV, XLSX and XLS writers) and
 ``bench/import_statuses_worker.py`` (the worker process, and the revert).
 
 Connection settings: ``BENCH_POSTGRES_URL`` (default ``postgres://postgres@127.0.0.1:5432``).
 Last line: ``format=… rows=… validate_s=… apply_s=… peak_rss_mb=… rows_per_s=…
-stock_rows_per_s=… ratio=…``.
+stock_rows_per_s=… ratio=… money_s=…``; with ``--create``: ``format=… create=1 rows=…
+validate_s=… apply_s=… peak_rss_mb=… rows_per_s=… applied=… refused=… money_s=…``; with
+``--revert``, then ``revert_rows=… revert_validate_s=… revert_apply_s=… audit_s=…
+audit_ok=…``.
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +74,13 @@ from bench.database import (  # noqa: E402 -- after the path is set
     database_recreate,
 )
 from bench.import_statuses_files import status_file_write  # noqa: E402
-from bench.import_statuses_fill import file_rows, fill, stock_slice  # noqa: E402
+from bench.import_statuses_fill import (  # noqa: E402
+    UPLOAD_HEADER,
+    file_rows,
+    fill,
+    stock_slice,
+    upload_rows,
+)
 from bench.import_statuses_worker import (  # noqa: E402
     revert_run,
     worker_run,
@@ -122,6 +145,11 @@ def arguments_parse() -> argparse.Namespace:
         help="conversions in the table at least (default 2,000,000), whatever the file's size",
     )
     parser.add_argument(
+        "--create",
+        action="store_true",
+        help="a conversion upload (new conversions) instead of a status file",
+    )
+    parser.add_argument(
         "--revert", action="store_true", help="then revert the job, and run audit_verify"
     )
     parser.add_argument("--database", default="gokart_bench_import")
@@ -136,15 +164,18 @@ def file_limits(args: argparse.Namespace) -> tuple[int, int, int]:
     if args.format == "csv":
         max_bytes = int((args.size_mb or 100) * 1024 * 1024)
         max_rows = args.rows or 10**9
-        expected_rows = min(max_rows, max_bytes // 50)
+        # A conversion upload's row is about 84 bytes, a status file's about 50.
+        expected_rows = min(max_rows, max_bytes // (80 if args.create else 50))
     else:
         max_bytes = 10**12
         max_rows = args.rows or (1_048_575 if args.format == "xlsx" else 65_535)
         expected_rows = max_rows
     # At least --conversions in the table whatever the file's size: the issue's reference for
     # the stock resource (about 420 rows/s) was measured against a 2M-row table, and a stock
-    # import runs faster against a small one.
-    clicks = max(int(expected_rows / 1.9) + 1000, -(-args.conversions // 2))
+    # import runs faster against a small one. A conversion upload takes one click per row
+    # (its free event), a status file about one per 1.9 rows (two conversions each).
+    per_click = 1 if args.create else 1.9
+    clicks = max(int(expected_rows / per_click) + 1000, -(-args.conversions // 2))
     return max_bytes, max_rows, clicks
 
 
@@ -176,6 +207,100 @@ def status_file_create(
     )
     path.unlink()
     return job, rows
+
+
+def upload_file_create(
+    args: argparse.Namespace, media: str, *, max_bytes: int, max_rows: int
+) -> tuple[ImportJob, int, Counter[str]]:
+    """Write the conversion upload from the database and create its job of kind ``upload``
+    (the file removed once the job holds its copy); the job, the file's data rows and what
+    the check should make of them (``upload_rows``)."""
+    from conversions.imports import services
+    from conversions.models import ImportJob
+
+    path = Path(media) / f"conversions.{args.format}"
+    started = time.perf_counter()
+    expected: Counter[str] = Counter()
+    generated = upload_rows(expected)
+    rows = status_file_write(
+        path,
+        generated,
+        file_format=args.format,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        xlsx_shared=args.xlsx_strings == "shared",
+        header=UPLOAD_HEADER,
+    )
+    generated.close()  # its server-side cursor, when the file stopped before the clicks did
+    size_mb = path.stat().st_size / 1024**2
+    print(
+        f"wrote {path.name}: {rows:,} rows, {size_mb:.1f} MB in "
+        f"{time.perf_counter() - started:.1f} s; to be accepted {expected['accepted']:,}, "
+        f"refused {rows - expected['accepted']:,}",
+        flush=True,
+    )
+    job = services.import_job_create(
+        user=None,
+        upload=path,
+        original_name=path.name,
+        queue_validation=False,
+        kind=ImportJob.Kind.UPLOAD,
+    )
+    path.unlink()
+    return job, rows, expected
+
+
+def upload_outcome_check(import_job_id: int, outcome: dict, expected: Counter[str]) -> None:
+    """Print the upload's preview and apply summaries, and check them against the rows written,
+    the new conversions, their audit rows and outbox rows (stops the benchmark when they
+    differ)."""
+    from django.db import connection
+
+    summary = outcome["summary"]
+    keys = ("rows", "will_change", "not_found", "invalid", "conflicting", "validate_seconds")
+    print("preview: " + json.dumps({k: summary[k] for k in keys}), flush=True)
+    print("applied: " + json.dumps({k: summary[k] for k in APPLIED_KEYS}), flush=True)
+    with connection.cursor() as cursor:
+        # The statistics of the fill say no conversion is manual_upload: without these the
+        # planner loops over the one it expects, for minutes.
+        cursor.execute("ANALYZE conversions_conversion, conversions_statuschange")
+        # Every manual_upload conversion is the job's (the fill's are postbacks').
+        cursor.execute(
+            """SELECT count(*), count(*) FILTER (WHERE s.audit_rows = 1)
+            FROM conversions_conversion c LEFT JOIN (
+                SELECT conversion_id, count(*) AS audit_rows FROM conversions_statuschange
+                WHERE import_job_id = %s GROUP BY conversion_id
+            ) s ON s.conversion_id = c.id
+            WHERE c.status_source = 'manual_upload'""",
+            [import_job_id],
+        )
+        created, with_one_audit_row = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM conversions_statuschange WHERE import_job_id = %s",
+            [import_job_id],
+        )
+        (audit,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM callbacks_callbackdelivery d JOIN conversions_statuschange"
+            " s ON s.id = d.status_change_id WHERE s.import_job_id = %s",
+            [import_job_id],
+        )
+        (outbox,) = cursor.fetchone()
+    applied = summary["applied_total"]
+    print(
+        f"checked: new conversions {created:,} (applied {applied:,}, written to be accepted "
+        f"{expected['accepted']:,}), with one audit row of the job {with_one_audit_row:,}, "
+        f"audit rows {audit:,}, outbox rows {outbox:,} (summary {summary['callbacks']:,}); "
+        f"validation peak RSS {outcome['validate_peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
+    refused = {kind: summary[kind] for kind in ("not_found", "invalid", "conflicting")}
+    if refused != {kind: expected[kind] for kind in refused}:
+        sys.exit(f"refused rows {refused} are not the ones written {dict(expected)}")
+    if not created == with_one_audit_row == audit == applied == expected["accepted"]:
+        sys.exit("new conversions, their audit rows and the summary do not match")
+    if outbox != summary["callbacks"]:
+        sys.exit("outbox rows do not match the summary")
 
 
 def outcome_check(import_job_id: int, outcome: dict) -> None:
@@ -240,6 +365,8 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
     started = time.perf_counter()
     fill(clicks)
     print(f"filled {args.database} in {time.perf_counter() - started:.1f} s", flush=True)
+    if args.create:
+        return upload_run(args, env, media, max_bytes=max_bytes, max_rows=max_rows)
     job, rows = status_file_create(args, media, max_bytes=max_bytes, max_rows=max_rows)
     connections.close_all()
     outcome = worker_subprocess_run(job.pk, env, what="import")
@@ -255,6 +382,28 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
     )
 
 
+def upload_run(
+    args: argparse.Namespace, env: dict[str, str], media: str, *, max_bytes: int, max_rows: int
+) -> str:
+    """Write the conversion upload, check and apply it in a worker, check the new conversions
+    (and revert them); the last line."""
+    from django.db import connections
+
+    job, rows, expected = upload_file_create(args, media, max_bytes=max_bytes, max_rows=max_rows)
+    connections.close_all()
+    outcome = worker_subprocess_run(job.pk, env, what="upload")
+    upload_outcome_check(job.pk, outcome, expected)
+    revert_figures = " " + revert_run(job, env) if args.revert else ""
+    rows_per_s = rows / (outcome["validate_s"] + outcome["apply_s"])
+    summary = outcome["summary"]
+    return (
+        f"format={args.format} create=1 rows={rows} validate_s={outcome['validate_s']:.1f} "
+        f"apply_s={outcome['apply_s']:.1f} peak_rss_mb={outcome['peak_rss_mb']:.0f} "
+        f"rows_per_s={rows_per_s:.0f} applied={summary['applied_total']} "
+        f"refused={summary['rejected_rows']} money_s={outcome['money_s']:.1f}" + revert_figures
+    )
+
+
 def main() -> None:
     args = arguments_parse()
     if args.worker:
@@ -267,6 +416,7 @@ def main() -> None:
         **bench_environment(postgres_url, args.database, media, "bench-import"),
         # Four-eyes approval is not what is measured: the worker confirms as no one.
         "IMPORT_APPROVAL_MIN_CONVERSIONS": "0",
+        "IMPORT_APPROVAL_MIN_PAYOUT": "",
     }
     os.environ.update(env)
     database_recreate(postgres_url, args.database)

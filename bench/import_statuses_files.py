@@ -1,25 +1,33 @@
-"""The import benchmark's status file (``bench/import_statuses.py``), written as a stream:
-CSV by the csv module, XLSX by a minimal writer (shared strings as Excel writes them, or inline
-strings as openpyxl does), XLS by xlwt (at most 65,535 rows)."""
+"""The import benchmark's file (``bench/import_statuses.py``: a status file, or with ``--create``
+a conversion upload), written as a stream: CSV by the csv module, XLSX by a minimal writer
+(shared strings as Excel writes them, or inline strings as openpyxl does), XLS by xlwt (at most
+65,535 rows). Each writer takes from ``rows`` only the rows it writes."""
 
 from __future__ import annotations
 
 import csv
+import string
 import zipfile
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bench.import_statuses_fill import HEADER
 
 
-def write_csv(path: Path, rows: Iterator[list], *, max_rows: int, max_bytes: int) -> int:
+def write_csv(
+    path: Path, rows: Iterator[list], *, header: list[str], max_rows: int, max_bytes: int
+) -> int:
     count = 0
+    rows = iter(rows)
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(HEADER)
-        for row in rows:
-            if count >= max_rows or (count % 1000 == 0 and out.tell() >= max_bytes - 131_072):
+        writer.writerow(header)
+        # The limits checked before the next row is taken.
+        while count < max_rows and (count % 1000 or out.tell() < max_bytes - 131_072):
+            row = next(rows, None)
+            if row is None:
                 break
             writer.writerow(row)
             count += 1
@@ -62,7 +70,9 @@ XLSX_PARTS = {
 }
 
 
-def write_xlsx(path: Path, rows: Iterator[list], *, max_rows: int, shared: bool) -> int:
+def write_xlsx(
+    path: Path, rows: Iterator[list], *, header: list[str], max_rows: int, shared: bool
+) -> int:
     """A minimal workbook written as a stream: shared strings (Excel) or inline (openpyxl)."""
     strings: dict[str, int] = {}
     count = 0
@@ -87,13 +97,12 @@ def write_xlsx(path: Path, rows: Iterator[list], *, max_rows: int, shared: bool)
             buffer = []
 
             def row_xml(number: int, values: list) -> str:
-                cells = "".join(cell(f"{'ABCD'[i]}{number}", v) for i, v in enumerate(values))
+                letters = string.ascii_uppercase
+                cells = "".join(cell(f"{letters[i]}{number}", v) for i, v in enumerate(values))
                 return f'<row r="{number}">{cells}</row>'
 
-            buffer.append(row_xml(1, HEADER))
-            for row in rows:
-                if count >= max_rows:
-                    break
+            buffer.append(row_xml(1, header))
+            for row in islice(rows, max_rows):
                 count += 1
                 buffer.append(row_xml(count + 1, row))
                 if len(buffer) >= 5000:
@@ -115,17 +124,15 @@ def write_xlsx(path: Path, rows: Iterator[list], *, max_rows: int, shared: bool)
     return count
 
 
-def write_xls(path: Path, rows: Iterator[list], *, max_rows: int) -> int:
+def write_xls(path: Path, rows: Iterator[list], *, header: list[str], max_rows: int) -> int:
     import xlwt
 
     book = xlwt.Workbook()
     sheet = book.add_sheet("Statuses")
-    for column, value in enumerate(HEADER):
+    for column, value in enumerate(header):
         sheet.write(0, column, value)
     count = 0
-    for row in rows:
-        if count >= min(max_rows, 65_535):
-            break
+    for row in islice(rows, min(max_rows, 65_535)):
         count += 1
         for column, value in enumerate(row):
             if value != "":
@@ -142,11 +149,12 @@ def status_file_write(
     max_rows: int,
     max_bytes: int,
     xlsx_shared: bool,
+    header: list[str] = HEADER,
 ) -> int:
-    """Write ``rows`` to ``path`` in ``file_format`` (csv, xlsx or xls); the rows written. Only
-    the CSV stops at ``max_bytes``."""
+    """Write ``header`` and ``rows`` to ``path`` in ``file_format`` (csv, xlsx or xls); the rows
+    written. Only the CSV stops at ``max_bytes``."""
     if file_format == "csv":
-        return write_csv(path, rows, max_rows=max_rows, max_bytes=max_bytes)
+        return write_csv(path, rows, header=header, max_rows=max_rows, max_bytes=max_bytes)
     if file_format == "xlsx":
-        return write_xlsx(path, rows, max_rows=max_rows, shared=xlsx_shared)
-    return write_xls(path, rows, max_rows=max_rows)
+        return write_xlsx(path, rows, header=header, max_rows=max_rows, shared=xlsx_shared)
+    return write_xls(path, rows, header=header, max_rows=max_rows)

@@ -1,21 +1,36 @@
 """The import benchmark's data (``bench/import_statuses.py``): its database, filled set-based,
-and the status file's rows read back from it.
+and the file's rows read back from it.
 
 The table: 4 offers with 3 events each, 5 partners (3 with a callback URL, so changes owe
-outbox rows), two conversions per click, each with its first audit row as a postback writes it.
-The file: per click, mostly EventId rows that change a status or ask for the one it has, some
-click-only rows, and a few conflicting, invalid and not-found rows (``ROWS_SQL``).
+outbox rows), two conversions per click (its offer's first two events), each with its first
+audit row as a postback writes it.
+The status file: per click, mostly EventId rows that change a status or ask for the one it has,
+some click-only rows, and a few conflicting, invalid and not-found rows (``ROWS_SQL``).
+The conversion upload (``--create``): per click, a new conversion of its offer's third event,
+the one it has none of, and a few refused rows of each kind (``upload_rows``).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 from bench.database import CATALOGUE_SQL
 
 HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
 LABEL = {"pending": "Pending", "success": "Success", "rejected": "Rejected"}
+UPLOAD_HEADER = [
+    "ClickId",
+    "EventID",
+    "UserCompletedAt",
+    "Revenue",
+    "Reward",
+    "TransactionId",
+    "Status",
+    "Reason",
+]
 
 
 FILL_SQL = [
@@ -138,3 +153,67 @@ def stock_slice(count: int) -> list[list]:
             if len(rows) >= count:
                 break
     return rows
+
+
+# Each click with the codes of its offer's events by id: the fill's conversions are of the
+# first two, the third is free.
+UPLOAD_ROWS_SQL = """
+    WITH ev AS (SELECT offer_id, array_agg(code ORDER BY id) AS codes
+                FROM conversions_offerevent GROUP BY offer_id)
+    SELECT cl.id, cl.gk_click_id, ev.codes[3], ev.codes[1]
+    FROM conversions_click cl JOIN ev ON ev.offer_id = cl.offer_id
+    ORDER BY cl.id
+"""
+# By the click's id modulo 8: half the rows without a Status (the offer's default: Success).
+UPLOAD_STATUSES = [("", "")] * 4 + [
+    ("Success", ""),
+    ("Success", ""),
+    ("Pending", ""),
+    ("Rejected", "duplicate install"),
+]
+UPLOAD_AMOUNTS = [("14.50", "10.00"), ("2.00", "1.20"), ("5.00", "3.50"), ("9.99", "7.25")]
+
+
+def upload_rows(expected: Counter[str]) -> Iterator[list]:
+    """The conversion upload's data rows, from the database (a server-side cursor), counting in
+    ``expected`` each row taken by what the check should make of it: ``accepted``,
+    ``not_found``, ``conflicting`` or ``invalid``.
+
+    By the click's place in 1,000: 0-979 its free event (completed a day before now, 29 days
+    after the click); 980-983 an unknown ClickId, 984-987 an event code its offer does not have
+    (not found); 988-991 its first event, which has a conversion, 992-994 the TransactionId of
+    that conversion (conflicting); 995-997 a Revenue of ``12,50``, 999 a completion before the
+    click (invalid); 998 its free event twice (the second row conflicting)."""
+    from django.db import connection
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    times = [f"{now - timedelta(days=1, seconds=s):%Y-%m-%d %H:%M:%S}" for s in range(3600)]
+    before_click = f"{now - timedelta(days=31):%Y-%m-%d %H:%M:%S}"
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(UPLOAD_ROWS_SQL)
+        while batch := cursor.fetchmany(10_000):
+            for click_id, click, free_code, taken_code in batch:
+                kind = click_id % 1000
+                status, reason = UPLOAD_STATUSES[click_id % 8]
+                revenue, reward = UPLOAD_AMOUNTS[click_id % 4]
+                transaction = f"up-{click_id}" if click_id % 3 == 0 else ""
+                row = [click, free_code, times[click_id % 3600], revenue, reward]
+                row += [transaction, status, reason]
+                outcome = "accepted"
+                if 980 <= kind < 984:
+                    row[0], outcome = f"unknown-{click_id}", "not_found"
+                elif 984 <= kind < 988:
+                    row[1], outcome = "bonus", "not_found"
+                elif 988 <= kind < 992:
+                    row[1], outcome = taken_code, "conflicting"
+                elif 992 <= kind < 995:
+                    row[5], outcome = f"txn-{click_id}-1", "conflicting"
+                elif 995 <= kind < 998:
+                    row[3], outcome = "12,50", "invalid"
+                elif kind == 999:
+                    row[2], outcome = before_click, "invalid"
+                expected[outcome] += 1
+                yield row
+                if kind == 998:
+                    expected["conflicting"] += 1
+                    yield row
