@@ -148,7 +148,19 @@ def upload_row_checker(
     columns: UploadColumns, *, now: datetime
 ) -> Callable[[int, list[str]], UploadRow | None]:
     """The check of one data row (``None`` for a blank one); never raises for bad values:
-    they become the row's ``error``. ``now``: a completion after it is refused."""
+    they become the row's ``error``. ``now``: a completion after it is refused. The common
+    row takes a fast path (``_fast_checker``); every other the full check."""
+    fast, full = _fast_checker(columns, now=now), _full_check(columns, now=now)
+
+    def check(row_number: int, cells: list[str]) -> UploadRow | None:
+        return fast(row_number, cells) or full(row_number, cells)
+
+    return check
+
+
+def _full_check(
+    columns: UploadColumns, *, now: datetime
+) -> Callable[[int, list[str]], UploadRow | None]:
     fields = list(UPLOAD_COLUMN_NAMES)
 
     def check(row_number: int, cells: list[str]) -> UploadRow | None:
@@ -182,6 +194,95 @@ def upload_row_checker(
             payout if error is None else None,
             status if error is None else None,
             error,
+        )
+
+    return check
+
+
+# The common row's time and amounts, as a 100 MB upload writes them: "2026-12-01 10:00:00"
+# (or with a T, optionally a Z), "12.50".
+_PLAIN_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})Z?")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,4})?")
+
+
+def _fast_checker(
+    columns: UploadColumns, *, now: datetime
+) -> Callable[[int, list[str]], UploadRow | None]:
+    """The check of the common, valid row with plain values (this runs once per row of files of
+    a million rows: tuple indexing, one regex per value, no helper calls); ``None`` for any row
+    it does not take, which the full check then reads (and refuses or stages)."""
+    at = columns.positions
+    click_at, completed_at_, revenue_at, payout_at = (
+        at["gk_click_id"],
+        at["completed_at"],
+        at["revenue"],
+        at["payout"],
+    )
+    event_at, transaction_at = at.get("event_code"), at.get("transaction_id")
+    status_at, reason_at = at.get("status"), at.get("reason")
+    needed = max(at.values()) + 1
+    click_id, event_code = _CLICK_ID.fullmatch, _EVENT_CODE.fullmatch
+    plain_time, plain_amount, not_storable = (
+        _PLAIN_TIME.fullmatch,
+        _PLAIN_AMOUNT.fullmatch,
+        _NOT_STORABLE.search,
+    )
+    statuses, new = STATUSES, tuple.__new__
+
+    def check(row_number: int, cells: list[str]) -> UploadRow | None:
+        if not needed <= len(cells) <= MAX_COLUMNS:
+            return None
+        click = cells[click_at].strip()
+        event = cells[event_at].strip() if event_at is not None else ""
+        completed_text = cells[completed_at_].strip()
+        revenue_text = cells[revenue_at].strip()
+        payout_text = cells[payout_at].strip()
+        transaction = cells[transaction_at].strip() if transaction_at is not None else ""
+        status_text = cells[status_at].strip() if status_at is not None else ""
+        reason = cells[reason_at].strip() if reason_at is not None else ""
+        status = statuses.get(status_text.lower()) if status_text else None
+        time = plain_time(completed_text)
+        if (
+            time is None
+            or (status_text and status is None)
+            or not click
+            or len(click) > MAX_CLICK_ID_CHARS
+            or not click_id(click)
+            or (event and (len(event) > MAX_EVENT_CODE_CHARS or not event_code(event)))
+            or not plain_amount(revenue_text)
+            or not plain_amount(payout_text)
+            or len(transaction) > MAX_TRANSACTION_ID_CHARS
+            or len(reason) > MAX_REASON_CHARS
+            or transaction[:1] in ("=", "'")
+            or reason[:1] in ("=", "'")
+            or not_storable(transaction + reason) is not None
+        ):
+            return None
+        try:
+            year, month, day, hour, minute, second = map(int, time.groups())
+            completed = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError:  # no such day or time: the full check says so
+            return None
+        if completed > now:
+            return None
+        return new(
+            UploadRow,
+            (
+                row_number,
+                click,
+                event,
+                completed_text,
+                revenue_text,
+                payout_text,
+                transaction,
+                status_text,
+                reason,
+                completed,
+                Decimal(revenue_text),
+                Decimal(payout_text),
+                status,
+                None,
+            ),
         )
 
     return check
