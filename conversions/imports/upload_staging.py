@@ -270,15 +270,19 @@ def _changes_build(tables: StagingTables) -> None:
                status, reason, ''::varchar(16), offer_id, partner_id, payout, revenue, click_id,
                offer_event_id, created_at, transaction_id, pending_time, row_number
         FROM (
-            SELECT coalesce(t.status, s.status) AS status,
-                   CASE WHEN t.reason <> '' OR t.status IS NOT NULL
-                        THEN t.reason ELSE s.reason END AS reason,
+            SELECT coalesce(t.status, CASE {_DEFAULT_STATUS} END) AS status,
+                   CASE WHEN t.reason <> '' OR t.status IS NOT NULL THEN t.reason
+                        WHEN NOT t.offer_is_active THEN %(offer_inactive)s
+                        WHEN {_OUTSIDE_WINDOW} THEN %(outside_window)s
+                        ELSE '' END AS reason,
                    t.offer_id, t.partner_id, t.payout, t.revenue, t.click_id, t.offer_event_id,
                    t.completed_at AS created_at, t.transaction_id,
-                   CASE WHEN t.status IS NULL THEN s.pending_time END AS pending_time,
+                   CASE WHEN t.status IS NULL AND t.offer_is_active AND NOT {_OUTSIDE_WINDOW}
+                             AND t.rewarding_mode <> '{Offer.RewardingMode.MANUAL}'
+                             AND t.pending_time <> interval '0'
+                        THEN t.pending_time END AS pending_time,
                    t.row_number
             FROM {tables.targets} t
-            CROSS JOIN LATERAL ({_DEFAULT_STATUS}) s
             WHERE NOT EXISTS (SELECT FROM {tables.rejects} x WHERE x.row_number = t.row_number)
             ORDER BY t.row_number
         ) accepted""",
@@ -290,19 +294,16 @@ def _changes_build(tables: StagingTables) -> None:
     execute(f"ANALYZE {tables.changes}")
 
 
-# What a postback at the completion time would get (``conversions.tracking._STATUS_RULES``):
-# the first rule that applies; a pending time runs from the apply (``pending_time``).
+# What a postback at the completion time would get (``conversions.tracking._STATUS_RULES``),
+# as one CASE over the target row ``t`` (a per-row subquery cost a third of the check): the
+# first rule that applies. A pending time runs from the apply (``pending_time``).
+_OUTSIDE_WINDOW = "coalesce(t.completed_at - t.clicked_at > t.attribution_window, false)"
 _DEFAULT_STATUS = f"""
-    SELECT r.status, r.reason, r.pending_time FROM (VALUES
-        (1, NOT t.offer_is_active, '{Status.REJECTED}', %(offer_inactive)s, NULL::interval),
-        (2, t.completed_at - t.clicked_at > t.attribution_window, '{Status.REJECTED}',
-            %(outside_window)s, NULL),
-        (3, t.rewarding_mode = '{Offer.RewardingMode.MANUAL}', '{Status.PENDING}', '', NULL),
-        (4, coalesce(t.pending_time <> interval '0', false), '{Status.PENDING}', '',
-            t.pending_time),
-        (5, true, '{Status.SUCCESS}', '', NULL)
-    ) AS r(rank, applies, status, reason, pending_time)
-    WHERE r.applies ORDER BY r.rank LIMIT 1
+    WHEN NOT t.offer_is_active THEN '{Status.REJECTED}'
+    WHEN {_OUTSIDE_WINDOW} THEN '{Status.REJECTED}'
+    WHEN t.rewarding_mode = '{Offer.RewardingMode.MANUAL}' THEN '{Status.PENDING}'
+    WHEN coalesce(t.pending_time <> interval '0', false) THEN '{Status.PENDING}'
+    ELSE '{Status.SUCCESS}'
 """
 
 
