@@ -77,35 +77,26 @@ def api_change_set_from_changes(
 
 
 def api_change_set_from_file(
-    *, api_key: ApiKey, upload: Any, dry_run: bool, send_callbacks: bool
+    *,
+    api_key: ApiKey,
+    upload: Any,
+    dry_run: bool,
+    send_callbacks: bool,
+    kind: str = ImportJob.Kind.API,
 ) -> ImportJob:
-    """A change set from an uploaded status file (a Django ``UploadedFile``)."""
+    """A change set from an uploaded file (a Django ``UploadedFile``): a status file, or with
+    ``kind`` ``ImportJob.Kind.UPLOAD`` a conversion upload (conversions that tracking missed,
+    ``conversions.imports.upload_staging``; source ``manual upload``, like the admin's)."""
     name = str(upload.name or "upload")
+    what = "conversions sent" if kind == ImportJob.Kind.UPLOAD else "sent"
     return _job_created(
         api_key=api_key,
         upload=upload,
         file_name=name,
-        name=f"{name} (sent with API key {api_key.name})",
+        name=f"{name} ({what} with API key {api_key.name})",
         dry_run=dry_run,
         send_callbacks=send_callbacks,
-    )
-
-
-def api_conversion_upload(
-    *, api_key: ApiKey, upload: Any, dry_run: bool, send_callbacks: bool
-) -> ImportJob:
-    """A conversion upload (conversions that tracking missed) from an uploaded file: a change
-    set of new conversions (``conversions.imports.upload_staging``), source ``manual upload``
-    like the admin's, the key named in its name and origin."""
-    name = str(upload.name or "upload")
-    return _job_created(
-        api_key=api_key,
-        upload=upload,
-        file_name=name,
-        name=f"{name} (conversions sent with API key {api_key.name})",
-        dry_run=dry_run,
-        send_callbacks=send_callbacks,
-        kind=ImportJob.Kind.UPLOAD,
+        kind=kind,
     )
 
 
@@ -131,11 +122,8 @@ def _job_created(
                 upload=upload,
                 original_name=file_name,
                 queue_validation=False,
-                kind=ImportJob.Kind.UPLOAD
-                if kind == ImportJob.Kind.UPLOAD
-                else ImportJob.Kind.FILE,
+                kind=kind,
             )
-            job.kind = kind
             job.original_name = name[:255]
             job.origin = api_origin(api_key)
             job.send_callbacks = send_callbacks

@@ -27,7 +27,6 @@ from api.change_sets import (
     api_change_set_from_changes,
     api_change_set_from_file,
     api_change_set_revert,
-    api_conversion_upload,
     change_set_url,
 )
 from api.models import ApiKey, Scope
@@ -213,15 +212,7 @@ def _form_flag(request: HttpRequest, name: str, default: bool) -> bool:
     openapi_extra=_UPLOAD_BODY,
 )
 def change_set_upload(request: HttpRequest, response: HttpResponse) -> Answer:
-    api_key = _writer(request)
-    upload = _uploaded_file(request)
-    job = api_change_set_from_file(
-        api_key=api_key,
-        upload=upload,
-        dry_run=_form_flag(request, "dry_run", False),
-        send_callbacks=_form_flag(request, "send_callbacks", True),
-    )
-    return _accepted(request, response, job)
+    return _file_change_set(request, response, _writer(request), ImportJob.Kind.API)
 
 
 @router.post(
@@ -240,12 +231,19 @@ def change_set_upload(request: HttpRequest, response: HttpResponse) -> Answer:
 def conversion_upload(request: HttpRequest, response: HttpResponse) -> Answer:
     api_key = key_required(request, scope=Scope.CHANGE_SETS_WRITE, permission=UPLOAD_PERMISSION)
     _writer(request)
-    upload = _uploaded_file(request)
-    job = api_conversion_upload(
+    return _file_change_set(request, response, api_key, ImportJob.Kind.UPLOAD)
+
+
+def _file_change_set(
+    request: HttpRequest, response: HttpResponse, api_key: ApiKey, kind: str
+) -> Answer:
+    """A change set of ``kind`` from the request's ``file`` and form flags: 202 at once."""
+    job = api_change_set_from_file(
         api_key=api_key,
-        upload=upload,
+        upload=_uploaded_file(request),
         dry_run=_form_flag(request, "dry_run", False),
         send_callbacks=_form_flag(request, "send_callbacks", True),
+        kind=kind,
     )
     return _accepted(request, response, job)
 

@@ -15,6 +15,7 @@ from conversions.change_sets.creating import conversions_create_staged
 from conversions.change_sets.outcomes import change_set_outcomes_keep
 from conversions.change_sets.summary import ImportSummary
 from conversions.change_sets.tables import (
+    CHANGE_COLUMNS,
     StagingTables,
     staging_apply_chunks,
     staging_apply_view,
@@ -136,7 +137,10 @@ def _chunks_applied(
     for after_id, up_to_id, rows in chunks:
         if creates:
             view = staging_apply_view(
-                tables, after_id=after_id, up_to_id=up_to_id, extra=NEW_CONVERSION_COLUMNS
+                tables,
+                after_id=after_id,
+                up_to_id=up_to_id,
+                extra=(*CHANGE_COLUMNS[4:], *NEW_CONVERSION_COLUMNS),  # money, then its own
             )
             result = conversions_create_staged(
                 table=view,

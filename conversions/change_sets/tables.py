@@ -133,12 +133,12 @@ def staging_apply_view(
 ) -> str:
     """A temporary view of one chunk's changes, for the status service (``extra``: more of the
     change set's columns, an upload's new conversions); returns its name."""
+    # Replaced in place chunk after chunk; an apply that fails rolls its view back with it,
+    # and one that succeeds drops it, so each apply starts without one whatever its columns.
     more = "".join(f", {column}" for column in extra)
-    execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
     execute(
-        f"""CREATE TEMP VIEW {APPLY_CHUNK_VIEW} AS
-        SELECT conversion_id, status, reason, expected_status, offer_id, partner_id, payout,
-               revenue{more} FROM {tables.changes}
+        f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
+        SELECT conversion_id, status, reason, expected_status{more} FROM {tables.changes}
         WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
           AND expected_status <> status"""
     )
