@@ -33,7 +33,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.core.files import File
 from django.db import connection
@@ -325,26 +325,32 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
     )
 
 
-def staging_report_write(
-    tables: StagingTables, out: IO[bytes], headers: list[str], *, with_ids: bool = False
-) -> None:
-    """Write the CSV of every rejected row: row number, original values, reason (UTF-8 with a
-    byte order mark so that Excel opens it right; formula-like values escaped). PostgreSQL
-    writes the rows (COPY), after the header line of the one CSV writer. ``with_ids``: the
-    file's TransactionId and OfferId follow its Reason (``headers`` names them too)."""
-    out.write("".join(csv_chunks(["Row", *headers, "Problem"])).encode())
-    ids = ("transaction_id", "offer_id_text") if with_ids else ()
-    values = ", ".join(
-        formula_escape_sql(f"r.{column}")
-        for column in ("gk_click_id", "event_id_text", "status_text", "reason", *ids)
-    )
+def rejected_rows_report_save(
+    import_job: ImportJob,
+    tables: StagingTables,
+    *,
+    headers: list[str],
+    values: tuple[str, ...],
+    file_name: str,
+) -> Any:
+    """Save the CSV of every rejected row as the job's report and return its name: row number,
+    the file's values as written (``values``: the ``rows`` table's columns of them, in the
+    order ``headers`` names them), the problem; UTF-8 with a byte order mark so that Excel opens
+    it right, formula-like values escaped. PostgreSQL writes the rows (COPY), after the header
+    line of the one CSV writer. A status file's and an upload's report alike."""
+    escaped = ", ".join(formula_escape_sql(f"r.{column}") for column in values)
     sql = f"""COPY (
-        SELECT x.row_number, {values}, x.message
+        SELECT x.row_number, {escaped}, x.message
         FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
         ORDER BY x.row_number) TO STDOUT WITH (FORMAT csv)"""
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
-        for block in copy:
-            out.write(block)
+    with tempfile.TemporaryFile() as out:
+        out.write("".join(csv_chunks(["Row", *headers, "Problem"])).encode())
+        with connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for block in copy:
+                out.write(block)
+        out.seek(0)
+        import_job.error_report.save(file_name, File(out), save=False)
+    return import_job.error_report.name
 
 
 # --- a file job: its rows read, checked, staged and resolved -------------------------------
@@ -420,11 +426,11 @@ def _report_save(
         return ""
     fields = ["gk_click_id", "event_id", "status", "reason"]
     fields += ["transaction_id", "offer_id"] if columns.with_ids else []
-    names = [columns.headers.get(field, COLUMN_LABELS[field]) for field in fields]
-    with tempfile.TemporaryFile() as out:
-        staging_report_write(tables, out, names, with_ids=columns.with_ids)
-        out.seek(0)
-        import_job.error_report.save(
-            f"import-{import_job.pk}-rejected-rows.csv", File(out), save=False
-        )
-    return import_job.error_report.name
+    ids = ("transaction_id", "offer_id_text") if columns.with_ids else ()
+    return rejected_rows_report_save(
+        import_job,
+        tables,
+        headers=[columns.headers.get(field, COLUMN_LABELS[field]) for field in fields],
+        values=("gk_click_id", "event_id_text", "status_text", "reason", *ids),
+        file_name=f"import-{import_job.pk}-rejected-rows.csv",
+    )

@@ -27,11 +27,9 @@ pending time then runs from the apply), else Success.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
-from django.core.files import File
 from django.db import connection
 from django.utils import timezone
 
@@ -44,7 +42,7 @@ from conversions.change_sets.tables import (
     staging_drop,
 )
 from conversions.imports.reading.types import Progress, UnusableFile
-from conversions.imports.staging import file_header_and_rows
+from conversions.imports.staging import file_header_and_rows, rejected_rows_report_save
 from conversions.imports.upload_rows import (
     UPLOAD_COLUMN_LABELS,
     UPLOAD_ROW_COLUMNS,
@@ -54,8 +52,6 @@ from conversions.imports.upload_rows import (
     upload_row_checker,
 )
 from conversions.models import ImportJob, Offer, Status
-from conversions.reports.csv_writer import csv_chunks
-from conversions.reports.formulas import formula_escape_sql
 
 # The new conversion's columns in the change set, after ``CHANGE_COLUMNS``.
 NEW_CONVERSION_COLUMNS = (
@@ -344,25 +340,12 @@ def _report_save(
 ) -> Any:
     if not summary.rejected_rows:
         return ""
-    names = [columns.headers.get(field, UPLOAD_COLUMN_LABELS[field]) for field in _REPORT_FIELDS]
-    with tempfile.TemporaryFile() as out:
-        _report_write(tables, out, names)
-        out.seek(0)
-        import_job.error_report.save(
-            f"upload-{import_job.pk}-rejected-rows.csv", File(out), save=False
-        )
-    return import_job.error_report.name
-
-
-def _report_write(tables: StagingTables, out: IO[bytes], headers: list[str]) -> None:
-    """The CSV of every refused row: its number, its values as written, the problem (formula
-    escaped, with a byte order mark for Excel), as a status file's report."""
-    out.write("".join(csv_chunks(["Row", *headers, "Problem"])).encode())
-    values = ", ".join(formula_escape_sql(f"r.{column}") for column in _REPORT_TEXTS)
-    sql = f"""COPY (
-        SELECT x.row_number, {values}, x.message
-        FROM {tables.rejects} x JOIN {tables.rows} r ON r.row_number = x.row_number
-        ORDER BY x.row_number) TO STDOUT WITH (FORMAT csv)"""
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
-        for block in copy:
-            out.write(block)
+    return rejected_rows_report_save(
+        import_job,
+        tables,
+        headers=[
+            columns.headers.get(field, UPLOAD_COLUMN_LABELS[field]) for field in _REPORT_FIELDS
+        ],
+        values=_REPORT_TEXTS,
+        file_name=f"upload-{import_job.pk}-rejected-rows.csv",
+    )
