@@ -74,7 +74,9 @@ def _preview(summary: ImportSummary, *, send_callbacks: bool) -> dict[str, Any]:
             "transitions": [_line(line) for line in money.transitions],
             "by_partner": by_partner,
             "by_offer": [_line(line) for line in money.by_offer],
+            "amounts": [_line(line) for line in money.amounts],
         },
+        "amounts": summary.amounts,
         "callbacks": sum(line["callbacks"] for line in by_partner),
     }
 

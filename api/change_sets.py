@@ -46,25 +46,34 @@ MAX_CHANGES = 100_000
 # A JSON body of MAX_CHANGES changes with reasons of a sentence each fits well within this.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 FILE_HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
-# One change of a JSON body, in FILE_HEADER's order.
-ChangeRow = tuple[str, int | str | None, str, str]
+AMOUNT_HEADER = ["Payout", "Revenue"]
+# One change of a JSON body, in FILE_HEADER's order, then its payout and revenue (None: kept).
+ChangeRow = tuple[str, int | str | None, str, str, str | None, str | None]
 
 
 def api_change_set_from_changes(
     *, api_key: ApiKey, changes: Sequence[ChangeRow], dry_run: bool, send_callbacks: bool
 ) -> ImportJob:
     """A change set from the JSON body's changes, each ``(gk_click_id, EventId, Status,
-    Reason)`` (``FILE_HEADER``'s order)."""
+    Reason, Payout, Revenue)`` (``FILE_HEADER``'s order, then the amounts: columns of the file
+    only when a change has one)."""
+    amounts = any(payout is not None or revenue is not None for *_, payout, revenue in changes)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "api-changes.csv"
         with path.open("w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out)
-            writer.writerow(FILE_HEADER)
+            writer.writerow(FILE_HEADER + AMOUNT_HEADER if amounts else FILE_HEADER)
             # The reason as the export writes it (the import takes the apostrophe off a
             # formula-like reason again); the other columns are taken as they are.
             writer.writerows(
-                (click, "" if event is None else event, status, formula_escape(reason))
-                for click, event, status, reason in changes
+                (
+                    click,
+                    "" if event is None else event,
+                    status,
+                    formula_escape(reason),
+                    *((payout or "", revenue or "") if amounts else ()),
+                )
+                for click, event, status, reason, payout, revenue in changes
             )
         return _job_created(
             api_key=api_key,

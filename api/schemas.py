@@ -166,12 +166,26 @@ class ChangeIn(BaseModel):
         default=None, description="The Conversion Event ID (the report's ID column)."
     )
     Status: str = Field(  # noqa: N815
-        min_length=1,
+        default="",
         max_length=32,
         pattern=_NO_NUL,
-        description="Pending, Success or Rejected, in any case.",
+        description="Pending, Success or Rejected, in any case; may be left out with a Payout "
+        "or Revenue (the status stays).",
     )
     Reason: str = Field(default="", max_length=1000, pattern=_NO_NUL)  # noqa: N815
+    Payout: str | None = Field(  # noqa: N815
+        default=None,
+        max_length=40,
+        pattern=_NO_NUL,
+        description="The new payout in the offer's currency, as a string of digits and a point "
+        '("12.50", at most 4 decimals; no float rounding); left out: unchanged.',
+    )
+    Revenue: str | None = Field(  # noqa: N815
+        default=None,
+        max_length=40,
+        pattern=_NO_NUL,
+        description="The new revenue, written as Payout; left out: unchanged.",
+    )
 
 
 class ChangeSetIn(BaseModel):
@@ -201,12 +215,24 @@ class MoneyLineOut(Schema):
     payout: Decimal = Field(description="Added (a change to Success) or taken away (negative).")
     revenue: Decimal
     callbacks: int = Field(description="Callbacks this partner will be sent (by_partner only).")
+    gross_payout: Decimal = Field(
+        description="The payout moved conversion by conversion, whichever way (what the "
+        "approval threshold weighs)."
+    )
+    amount_changes: int = Field(description="Of the conversions, those whose amounts change.")
+    payout_before: Decimal = Field(description="Their payout before the change.")
+    payout_after: Decimal = Field(description="Their payout after it.")
+    revenue_before: Decimal
+    revenue_after: Decimal
 
 
 class ChangeSetMoneyOut(Schema):
     transitions: list[MoneyLineOut]
     by_partner: list[MoneyLineOut]
     by_offer: list[MoneyLineOut]
+    amounts: list[MoneyLineOut] = Field(
+        description="The changes of amounts, one line per currency (empty when none)."
+    )
 
 
 class RowErrorOut(Schema):
@@ -228,6 +254,10 @@ class ChangeSetPreview(Schema):
     first_errors: list[RowErrorOut]
     money: ChangeSetMoneyOut
     callbacks: int = Field(description="Callbacks the partners will be sent in all.")
+    amounts: int = Field(
+        description="Of the conversions that will change, those whose payout or revenue "
+        "changes (a file with Payout or Revenue columns, or the revert of one)."
+    )
 
 
 class ChangeSetApplied(Schema):

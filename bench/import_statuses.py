@@ -4,6 +4,7 @@
     .venv/bin/python bench/import_statuses.py --format xlsx --rows 1048575
     .venv/bin/python bench/import_statuses.py --format xls
     .venv/bin/python bench/import_statuses.py --create --size-mb 100
+    .venv/bin/python bench/import_statuses.py --amounts --size-mb 100
 
 What it does, all on this machine:
 
@@ -35,6 +36,13 @@ rows of about 84 bytes, about 2.6M conversions). The check: the preview's refusa
 written, every new conversion (status source ``manual_upload``) counted in the summary's
 ``applied_total``, each with exactly one audit row of the job, and the outbox rows; no stock
 comparison. ``--revert`` reverts it too (its conversions rejected).
+
+With ``--amounts``, the status file has Payout and Revenue columns too
+(``bench/import_statuses_fill.amounts_file_rows``: most changes set a new payout, with or
+without a status; some rows fan a new revenue out to a click's conversions) and no stock
+comparison; the last line adds ``amounts=1`` and ``amounts_changed=…`` (conversions whose
+amounts changed). With ``--revert``, ``audit_verify`` then also proves every conversion's
+amounts.
 
 Its parts: ``bench/import_statuses_fill.py`` (the database and the files' rows),
 ``bench/import_statuses_files.py`` (the CSV, XLSX and XLS writers) and
@@ -75,7 +83,10 @@ from bench.database import (  # noqa: E402 -- after the path is set
 )
 from bench.import_statuses_files import status_file_write  # noqa: E402
 from bench.import_statuses_fill import (  # noqa: E402
+    AMOUNTS_HEADER,
+    HEADER,
     UPLOAD_HEADER,
+    amounts_file_rows,
     file_rows,
     fill,
     stock_slice,
@@ -150,6 +161,11 @@ def arguments_parse() -> argparse.Namespace:
         help="a conversion upload (new conversions) instead of a status file",
     )
     parser.add_argument(
+        "--amounts",
+        action="store_true",
+        help="a status file with Payout and Revenue columns (no stock comparison)",
+    )
+    parser.add_argument(
         "--revert", action="store_true", help="then revert the job, and run audit_verify"
     )
     parser.add_argument("--database", default="gokart_bench_import")
@@ -190,11 +206,12 @@ def status_file_create(
     started = time.perf_counter()
     rows = status_file_write(
         path,
-        file_rows(),
+        amounts_file_rows() if args.amounts else file_rows(),
         file_format=args.format,
         max_rows=max_rows,
         max_bytes=max_bytes,
         xlsx_shared=args.xlsx_strings == "shared",
+        header=AMOUNTS_HEADER if args.amounts else HEADER,
     )
     size_mb = path.stat().st_size / 1024**2
     print(
@@ -373,6 +390,15 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
     outcome_check(job.pk, outcome)
     revert_figures = " " + revert_run(job, env) if args.revert else ""
     rows_per_s = rows / (outcome["validate_s"] + outcome["apply_s"])
+    if args.amounts:
+        return (
+            f"format={args.format} amounts=1 rows={rows} "
+            f"validate_s={outcome['validate_s']:.1f} apply_s={outcome['apply_s']:.1f} "
+            f"peak_rss_mb={outcome['peak_rss_mb']:.0f} rows_per_s={rows_per_s:.0f} "
+            f"changed={outcome['summary']['applied_total']} "
+            f"amounts_changed={outcome['summary'].get('amounts', 0)} "
+            f"money_s={outcome['money_s']:.1f}" + revert_figures
+        )
     stock = stock_compare(stock_rows=args.stock_rows, rows_per_s=rows_per_s)
     return (
         f"format={args.format} rows={rows} validate_s={outcome['validate_s']:.1f} "

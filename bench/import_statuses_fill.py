@@ -8,6 +8,8 @@ The status file: per click, mostly EventId rows that change a status or ask for 
 some click-only rows, and a few conflicting, invalid and not-found rows (``ROWS_SQL``).
 The conversion upload (``--create``): per click, a new conversion of its offer's third event,
 the one it has none of, and a few refused rows of each kind (``upload_rows``).
+The amounts file (``--amounts``): the status file's rows with Payout and Revenue columns, most
+of the changes setting a new payout with or without a status (``amounts_file_rows``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from bench.database import CATALOGUE_SQL
 
 HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
+AMOUNTS_HEADER = [*HEADER, "Payout", "Revenue"]
 LABEL = {"pending": "Pending", "success": "Success", "rejected": "Rejected"}
 UPLOAD_HEADER = [
     "ClickId",
@@ -47,7 +50,7 @@ FILL_SQL = [
     """,
     # Two conversions per click (its offer's first two events); a third of the clicks Success,
     # the rest Pending. Each with its first audit row's hash, as a postback writes it (the id
-    # drawn first: the hash covers it).
+    # drawn first: the hash covers it, and the amounts).
     """
     WITH ev AS (SELECT offer_id, array_agg(id ORDER BY id) AS ids
                 FROM conversions_offerevent GROUP BY offer_id)
@@ -58,13 +61,15 @@ FILL_SQL = [
                conversion_id => x.id, sequence_number => 1, old_status => '',
                new_status => x.status, source => 'postback', user_id => NULL,
                import_job_id => NULL, callbacks_suppressed => false, callback_owed => false,
-               created_at => x.created_at, reason => '', previous_hash => NULL)
+               created_at => x.created_at, reason => '', previous_hash => NULL,
+               payout => x.payout, revenue => x.revenue)
     FROM (
         SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')) AS id, sorted.*
         FROM (
             SELECT c.id AS click_id, ev.ids[e], c.offer_id, c.partner_id,
                    CASE WHEN c.id %% 3 = 0 THEN 'success' ELSE 'pending' END AS status, '',
-                   'postback', now() - interval '29 days', 1, NULL::timestamptz, 1.2, 2.0,
+                   'postback', now() - interval '29 days', 1, NULL::timestamptz,
+                   1.2 AS payout, 2.0 AS revenue,
                    'txn-' || c.id || '-' || e, now() - interval '29 days' AS created_at
             FROM conversions_click c JOIN ev ON ev.offer_id = c.offer_id
             CROSS JOIN generate_series(1, 2) e
@@ -75,9 +80,9 @@ FILL_SQL = [
     """
     INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source,
         user_id, import_job_id, reason, sequence_number, callbacks_suppressed, callback_owed,
-        created_at, chain_hash)
+        created_at, chain_hash, payout, revenue)
     SELECT id, '', status, 'postback', NULL::integer, NULL::bigint, '', 1, false, false,
-           created_at, audit_chain_hash
+           created_at, audit_chain_hash, payout, revenue
     FROM conversions_conversion
     """,
 ]
@@ -110,37 +115,76 @@ def fill(clicks: int) -> None:
         cursor.execute("CHECKPOINT")
 
 
-def file_rows() -> Iterator[list]:
-    """The status file's data rows, from the database (a server-side cursor)."""
+# What a status file says next to each conversion's status.
+FLIP = {"pending": "success", "success": "rejected", "rejected": "pending"}
+
+
+def _file_conversions() -> Iterator[tuple[str, int, str, int, bool]]:
+    """Each conversion of ``ROWS_SQL``, from the database (a server-side cursor), with whether
+    it is its click's first: ``(gk_click_id, id, status, kind, first)``."""
     from django.db import connection
 
-    flip = {"pending": "success", "success": "rejected", "rejected": "pending"}
     with connection.chunked_cursor() as cursor:
         cursor.execute(ROWS_SQL.replace("%%", "%"))
         previous = None
         while batch := cursor.fetchmany(10_000):
             for click, conversion_id, status, kind in batch:
-                first, previous = click != previous, click
-                if kind < 450:
-                    yield [click, conversion_id, LABEL[flip[status]], ""]
-                elif kind < 900:
-                    yield [click, conversion_id, LABEL[status], ""]
-                elif kind < 980:
-                    if first:
-                        yield [click, "", "Rejected", "fraud review"]
-                elif kind < 990:
-                    yield [click, conversion_id, LABEL[flip[status]], ""]
-                    if first:
-                        yield [click, conversion_id, LABEL[status], ""]
-                elif kind < 995:
-                    yield [
-                        click,
-                        conversion_id if first else "n/a",
-                        "Paid" if first else "Success",
-                        "",
-                    ]
-                else:
-                    yield [click, conversion_id + 10**9, "Success", ""]
+                yield click, conversion_id, status, kind, click != previous
+                previous = click
+
+
+def file_rows() -> Iterator[list]:
+    """The status file's data rows."""
+    for click, conversion_id, status, kind, first in _file_conversions():
+        if kind < 450:
+            yield [click, conversion_id, LABEL[FLIP[status]], ""]
+        elif kind < 900:
+            yield [click, conversion_id, LABEL[status], ""]
+        elif kind < 980:
+            if first:
+                yield [click, "", "Rejected", "fraud review"]
+        elif kind < 990:
+            yield [click, conversion_id, LABEL[FLIP[status]], ""]
+            if first:
+                yield [click, conversion_id, LABEL[status], ""]
+        elif kind < 995:
+            yield [
+                click,
+                conversion_id if first else "n/a",
+                "Paid" if first else "Success",
+                "",
+            ]
+        else:
+            yield [click, conversion_id + 10**9, "Success", ""]
+
+
+def amounts_file_rows() -> Iterator[list]:
+    """The amounts file's data rows (``AMOUNTS_HEADER``), from the database, by the click's
+    place in 1,000: 0-299 a new payout alone, 300-449 a new status, payout and revenue, 450-899
+    the status it has and no amounts (unchanged), 900-979 one click-only row setting the
+    revenue of both its conversions, 980-989 conflicting (the first conversion asked two
+    payouts), 990-994 an amount that is not money, 995-999 an EventId that does not exist. A
+    new payout is 1.00 to 1.49 by the conversion's id (the fill's is 1.20: one in fifty stays).
+    """
+    for click, conversion_id, status, kind, first in _file_conversions():
+        payout = f"{1 + (conversion_id % 50) / 100:.2f}"
+        if kind < 300:
+            yield [click, conversion_id, "", "", payout, ""]
+        elif kind < 450:
+            yield [click, conversion_id, LABEL[FLIP[status]], "", payout, "2.5"]
+        elif kind < 900:
+            yield [click, conversion_id, LABEL[status], "", "", ""]
+        elif kind < 980:
+            if first:
+                yield [click, "", "", "advertiser statement", "", "2.25"]
+        elif kind < 990:
+            yield [click, conversion_id, "", "", payout, ""]
+            if first:
+                yield [click, conversion_id, "", "", "9.99", ""]
+        elif kind < 995:
+            yield [click, conversion_id, "", "", "1,234.50", ""]
+        else:
+            yield [click, conversion_id + 10**9, "", "", payout, ""]
 
 
 def stock_slice(count: int) -> list[list]:

@@ -45,12 +45,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Case, Count, Expression, IntegerField, OuterRef, Subquery, When
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 
 from conversions import tracking_parameters
 
 # The annotation that carries GoKart's sequenceNumber (see event_sequence_annotation).
 EVENT_SEQUENCE = "event_sequence_number"
+# The annotations that carry the amounts a status change left (see change_amounts_annotation).
+CHANGE_PAYOUT = "change_payout"
+CHANGE_REVENUE = "change_revenue"
+# Every name above: read as annotations, not as paths.
+ANNOTATED = (EVENT_SEQUENCE, CHANGE_PAYOUT, CHANGE_REVENUE)
 
 # The numbers of the click's pub_sub_N and the postback's cnv_sub_N (their counts are the
 # parameters' rules, conversions.tracking_parameters).
@@ -140,8 +146,8 @@ READ = {
     "event_id": "conversion__offer_event_id",
     "event_code": "conversion__offer_event__code",
     "event_name": "conversion__offer_event__name",
-    "payout": "conversion__payout",
-    "revenue": "conversion__revenue",
+    "payout": CHANGE_PAYOUT,
+    "revenue": CHANGE_REVENUE,
     "currency": "conversion__offer__currency",
     "transaction_id": "conversion__transaction_id",
     "amount": "conversion__cnv_amount",
@@ -181,6 +187,19 @@ def event_sequence_annotation() -> dict[str, Expression]:
             default=None,
             output_field=IntegerField(),
         )
+    }
+
+
+def change_amounts_annotation(*, change: str = "") -> dict[str, Expression]:
+    """The payout and revenue a status change left, as the annotations :data:`CHANGE_PAYOUT` and
+    :data:`CHANGE_REVENUE`, over status changes (``change=""``) or rows that reach one by
+    ``change`` (a delivery: ``"status_change__"``): its audit row's amounts, so that a callback
+    owed for an older change says what that change left, not what a later amount change did;
+    the conversion's for a row written before audit rows recorded amounts (when they never
+    changed)."""
+    return {
+        CHANGE_PAYOUT: Coalesce(f"{change}payout", "conversion__payout"),
+        CHANGE_REVENUE: Coalesce(f"{change}revenue", "conversion__revenue"),
     }
 
 

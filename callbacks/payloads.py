@@ -29,8 +29,9 @@ from uuid import UUID
 from django.db.models import OuterRef, Subquery
 
 from callbacks.callback_fields import (
-    EVENT_SEQUENCE,
+    ANNOTATED,
     READ,
+    change_amounts_annotation,
     conversion_fields,
     event_sequence_annotation,
     timestamp_format,
@@ -56,11 +57,12 @@ def _postback_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
         offer_event_id=OuterRef("status_change__conversion__offer_event_id"),
     ).values("url_template")[:1]
     sources = [
-        source if source == EVENT_SEQUENCE else f"status_change__{source}"
-        for source in MACRO_SOURCES
+        source if source in ANNOTATED else f"status_change__{source}" for source in MACRO_SOURCES
     ]
     rows = deliveries.annotate(
-        event_template=Subquery(event_template), **event_sequence_annotation()
+        event_template=Subquery(event_template),
+        **event_sequence_annotation(),
+        **change_amounts_annotation(change="status_change__"),
     ).values_list("id", "kind", "partner__postback_url", "event_template", *sources)
     payloads = {}
     for delivery_id, kind, global_template, event_template_now, *values in rows:
@@ -76,7 +78,9 @@ def _postback_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
 
 
 def _json_payloads(deliveries: Any) -> dict[UUID, dict[str, Any]]:
-    rows = deliveries.annotate(**event_sequence_annotation()).values_list(*READ.values())
+    rows = deliveries.annotate(
+        **event_sequence_annotation(), **change_amounts_annotation(change="status_change__")
+    ).values_list(*READ.values())
     payloads = {}
     for values in rows:
         row = dict(zip(READ, values, strict=True))

@@ -33,7 +33,13 @@ from urllib.parse import quote, urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from callbacks.callback_fields import CNV_SUBS, EVENT_SEQUENCE, PUB_SUBS
+from callbacks.callback_fields import (
+    CHANGE_PAYOUT,
+    CHANGE_REVENUE,
+    CNV_SUBS,
+    EVENT_SEQUENCE,
+    PUB_SUBS,
+)
 
 POSTBACK_TEMPLATE_MAX_LENGTH = 2000
 
@@ -66,7 +72,7 @@ class Macro:
 
     name: str
     # The value's path from the status change (ORM spelling); "" for the delivery's own id;
-    # EVENT_SEQUENCE for the annotation of callbacks.callback_fields.
+    # a name of callbacks.callback_fields.ANNOTATED for one of its annotations.
     source: str
     meaning: str
     example: str
@@ -97,8 +103,8 @@ MACROS: tuple[Macro, ...] = (
     ),
     Macro("status", "new_status", "Pending, Success or Rejected", "Success", _status),
     Macro("reason", "reason", "the status change's reason", "Fraud review"),
-    Macro("payout", "conversion__payout", "the partner's payout", "1.5000"),
-    Macro("revenue", "conversion__revenue", "the network's revenue", "2.0000"),
+    Macro("payout", CHANGE_PAYOUT, "the partner's payout as this change left it", "1.5000"),
+    Macro("revenue", CHANGE_REVENUE, "the network's revenue as this change left it", "2.0000"),
     Macro("currency", "conversion__offer__currency", "the offer's currency", "USD"),
     Macro(
         "status_change_number",

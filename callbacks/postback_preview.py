@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callbacks.callback_fields import event_sequence_annotation
+from callbacks.callback_fields import change_amounts_annotation, event_sequence_annotation
 from callbacks.models import Partner
 from callbacks.postback_macros import MACRO_SOURCES, macro_values, postback_url_fill
 from conversions.models import Conversion, StatusChange
@@ -35,7 +35,7 @@ def _latest_change_values(*, partner_id: int, offer_event_id: int | None = None)
     row = (
         StatusChange.objects.filter(conversion_id=conversion_id)
         .order_by("-sequence_number")
-        .annotate(**event_sequence_annotation())
+        .annotate(**event_sequence_annotation(), **change_amounts_annotation())
         .values_list(*MACRO_SOURCES)
         .first()
     )

@@ -45,19 +45,30 @@ class StatusChangeRows:
     offer_id: ClassVar[str] = "offer_id"
     # Which event postback (``callbacks.models.PartnerEventPostback``) the change owes.
     offer_event_id: ClassVar[str] = "offer_event_id"
+    # The amounts the change left, and those it found (the same unless it changed them).
     payout: ClassVar[str] = "payout"
     revenue: ClassVar[str] = "revenue"
+    old_payout: ClassVar[str] = "old_payout"
+    old_revenue: ClassVar[str] = "old_revenue"
     conversion_created_at: ClassVar[str] = "conversion_created_at"
 
     @classmethod
     def columns_sql(
-        cls, *, conversion: str, old_status: str, audit_id: str, callback_owed: str
+        cls,
+        *,
+        conversion: str,
+        old_status: str,
+        audit_id: str,
+        callback_owed: str,
+        old_amounts: tuple[str, str] | None = None,
     ) -> str:
         """The select list (or ``RETURNING`` list) of the relation, read from ``conversion``
         (an alias of a ``conversions_conversion`` row as the change left it: new status,
-        reason, counter, time and hash), with ``old_status``, ``audit_id`` and
-        ``callback_owed`` as SQL expressions."""
+        reason, counter, time, hash and amounts), with ``old_status``, ``audit_id``,
+        ``callback_owed`` and ``old_amounts`` (payout and revenue before the change; by default
+        the ones it left) as SQL expressions."""
         c = conversion
+        old_payout, old_revenue = old_amounts or (f"{c}.payout", f"{c}.revenue")
         return f"""{audit_id} AS {cls.id}, {c}.id AS {cls.conversion_id},
             {c}.partner_id AS {cls.partner_id}, {old_status} AS {cls.old_status},
             {c}.status AS {cls.new_status}, {c}.status_reason AS {cls.reason},
@@ -66,4 +77,5 @@ class StatusChangeRows:
             {c}.audit_chain_hash AS {cls.chain_hash}, {c}.offer_id AS {cls.offer_id},
             {c}.offer_event_id AS {cls.offer_event_id},
             {c}.payout AS {cls.payout}, {c}.revenue AS {cls.revenue},
+            {old_payout} AS {cls.old_payout}, {old_revenue} AS {cls.old_revenue},
             {c}.created_at AS {cls.conversion_created_at}"""

@@ -13,15 +13,22 @@ same statement keeps the conversion tally exact (``conversions.tally``): -1 for 
 
 The trail proves itself. Each audit row carries ``chain_hash``, a SHA-256 over its own fields
 (conversion, number, old and new status, source, user, import job, whether callbacks were
-suppressed and whether one was owed, time, reason) and the hash of its conversion's previous
-row: the database function ``conversions_status_change_hash`` (migration 0015), the one
-definition that the writers, the backfill and :func:`audit_verify` call. The previous hash is
+suppressed and whether one was owed, time, the payout and revenue the change left, reason) and
+the hash of its conversion's previous row: the database function
+``conversions_status_change_hash`` (migrations 0015 and 0027), the one definition that the
+writers, the backfill and :func:`audit_verify` call. The previous hash is
 kept on the conversion row (``audit_chain_hash``), which every change already locks, reads and
 rewrites: extending the chain reads nothing more, where looking up the previous audit row by
 (conversion, number - 1) would cost a million index probes and scattered heap reads on a
 million-row apply. The hash is computed in the statement that writes the conversion (the
 service's UPDATE, the postback's INSERT) and travels in the changes relation to the audit row.
-(The audit rows carry no amounts yet: when they do, they join the encoding as its version 2.)
+
+Amounts: every audit row records the conversion's payout and revenue as its change left them
+(migration 0027, the encoding's version 2), whether or not the change moved them; a change's old
+amounts are its previous row's. So the chain proves the amounts as it proves the statuses, and
+:func:`audit_verify` names a conversion whose amounts are not its last audit row's. Rows
+written before 0027 have none (version 1); a conversion's amounts are proved from its first row
+that has them.
 
 The database refuses every UPDATE and DELETE of audit rows and every DELETE of a conversion
 (triggers, migration 0015), so the trail can only be rewritten, or a conversion removed with
@@ -80,11 +87,11 @@ def status_changes_record_sql(*, changes: StatusChangeRows, send_callbacks: bool
             INSERT INTO conversions_statuschange (
                 id, conversion_id, old_status, new_status, source, user_id, import_job_id,
                 reason, sequence_number, callbacks_suppressed, callback_owed, created_at,
-                chain_hash)
+                chain_hash, payout, revenue)
             SELECT ch.{c.id}, ch.{c.conversion_id}, ch.{c.old_status}, ch.{c.new_status},
                    %(audit_source)s, %(audit_user_id)s, %(audit_import_job_id)s, ch.{c.reason},
                    ch.{c.sequence_number}, %(audit_callbacks_suppressed)s, ch.{c.callback_owed},
-                   ch.{c.created_at}, ch.{c.chain_hash}
+                   ch.{c.created_at}, ch.{c.chain_hash}, ch.{c.payout}, ch.{c.revenue}
             FROM {c.relation} ch
         ),
         deliveries AS ({deliveries}),
@@ -111,9 +118,12 @@ def status_change_hash_sql(
     created_at: str,
     callback_owed: str,
     previous_hash: str,
+    payout: str,
+    revenue: str,
 ) -> str:
     """The SQL expression of one change's link in its conversion's hash chain, from the SQL
-    expressions of its fields and of the previous link (``NULL`` for a first status); the
+    expressions of its fields (``payout`` and ``revenue``: the amounts the change leaves) and of
+    the previous link (``NULL`` for a first status); the
     source, user, import job and callbacks switch are this call's (:meth:`AuditContext.params`).
     The expressions must be the values the audit row gets, or :func:`audit_verify` will say
     the row does not match."""
@@ -124,7 +134,7 @@ def status_change_hash_sql(
         import_job_id => %(audit_import_job_id)s::bigint,
         callbacks_suppressed => %(audit_callbacks_suppressed)s::boolean,
         callback_owed => {callback_owed}, created_at => {created_at}, reason => {reason},
-        previous_hash => {previous_hash})"""
+        previous_hash => {previous_hash}, payout => {payout}, revenue => {revenue})"""
 
 
 AUDIT_ID_SEQUENCE_SQL = "pg_get_serial_sequence('conversions_statuschange', 'id')::regclass"
@@ -136,7 +146,8 @@ def first_status_sql(
     """A new conversion's first status change (the postback's insert, an upload's apply): the
     select list of ``changes`` read from the inserted row ``c`` (old status empty, the audit
     row's id drawn here), and the SQL of the first link of its hash chain, over the new
-    conversion ``n`` (its ``status``, ``reason`` and ``callback_owed``) and the given
+    conversion ``n`` (its ``status``, ``reason``, ``callback_owed``, ``payout`` and
+    ``revenue``) and the given
     expressions of its id, counter and time."""
     columns = changes.columns_sql(
         conversion="c",
@@ -153,6 +164,8 @@ def first_status_sql(
         created_at=created_at,
         callback_owed="n.callback_owed",
         previous_hash="NULL",
+        payout="n.payout",
+        revenue="n.revenue",
     )
     return columns, chain_hash
 
@@ -171,9 +184,9 @@ class AuditProblem:
 # One pass over the audit rows in their index order: each conversion's rows must be numbered
 # 1, 2, 3…, start from no status, each old status the previous new one; each row's hash must be
 # the one its fields and the previous row's hash give (so a row rewritten without its hash, or
-# whose predecessor's hash changed, is found); the last new status, number and hash must be the
-# conversion's status, change counter and kept hash; and a conversion without any audit row is
-# a break too.
+# whose predecessor's hash changed, is found); the last new status, number, amounts (when it
+# records them) and hash must be the conversion's status, change counter, payout and revenue and
+# kept hash; and a conversion without any audit row is a break too.
 _CHAIN_SQL = """
     WITH steps AS (
         SELECT conversion_id, sequence_number, new_status, chain_hash,
@@ -188,7 +201,9 @@ _CHAIN_SQL = """
                    user_id => user_id, import_job_id => import_job_id,
                    callbacks_suppressed => callbacks_suppressed, callback_owed => callback_owed,
                    created_at => created_at, reason => reason,
-                   previous_hash => lag(chain_hash) OVER w) AS hashed,
+                   previous_hash => lag(chain_hash) OVER w, payout => payout,
+                   revenue => revenue) AS hashed,
+               payout, revenue,
                lead(sequence_number) OVER w IS NULL AS is_last
         FROM conversions_statuschange
         WINDOW w AS (PARTITION BY conversion_id ORDER BY sequence_number)
@@ -198,7 +213,10 @@ _CHAIN_SQL = """
                max(sequence_number) AS last_number,
                min(sequence_number) FILTER (WHERE NOT hashed) AS first_unhashed,
                max(new_status) FILTER (WHERE is_last) AS last_status,
-               (array_agg(chain_hash) FILTER (WHERE is_last))[1] AS last_hash
+               (array_agg(chain_hash) FILTER (WHERE is_last))[1] AS last_hash,
+               bool_or(is_last AND payout IS NOT NULL) AS last_has_amounts,
+               max(payout) FILTER (WHERE is_last) AS last_payout,
+               max(revenue) FILTER (WHERE is_last) AS last_revenue
         FROM steps GROUP BY conversion_id
     )
     SELECT coalesce(c.id, t.conversion_id),
@@ -213,6 +231,10 @@ _CHAIN_SQL = """
                      || ' but its last audit row says ' || t.last_status
                 WHEN t.last_number <> c.status_version THEN 'has change counter '
                      || c.status_version || ' but ' || t.last_number || ' audit rows'
+                WHEN t.last_has_amounts AND (t.last_payout <> c.payout
+                     OR t.last_revenue <> c.revenue) THEN 'has payout ' || c.payout
+                     || ' and revenue ' || c.revenue || ' but its last audit row says '
+                     || t.last_payout || ' and ' || t.last_revenue
                 ELSE 'keeps a hash that is not its last audit row''s (audit row '
                      || t.last_number || ')'
            END
@@ -220,6 +242,7 @@ _CHAIN_SQL = """
     WHERE t.conversion_id IS NULL OR c.id IS NULL OR NOT t.chained
        OR t.first_unhashed IS NOT NULL OR t.last_status <> c.status
        OR t.last_number <> c.status_version OR t.last_hash <> c.audit_chain_hash
+       OR (t.last_has_amounts AND (t.last_payout <> c.payout OR t.last_revenue <> c.revenue))
     ORDER BY 1
     LIMIT %(limit)s
 """

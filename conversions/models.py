@@ -387,6 +387,12 @@ class StatusChange(models.Model):
     # that status and the change did not suppress callbacks): its outbox row must exist.
     callback_owed = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+    # The conversion's payout and revenue as this change left them: a change that moved them
+    # (an amounts file, its revert) and one that did not both record them, so that a change's
+    # old amounts are the previous row's and the hash chain proves both. Empty on rows written
+    # before amounts were audited (migration 0027).
+    payout = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    revenue = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
 
     class Meta:
         ordering = ["conversion_id", "sequence_number"]

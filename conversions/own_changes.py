@@ -43,7 +43,8 @@ def own_changes_counted(audit: AuditContext) -> bool:
 def own_changes_record_sql(*, changes: StatusChangeRows) -> str:
     """A CTE, ``own_changes``, that adds the changes of the relation ``changes`` to their
     user's hour (parameters: ``AuditContext.params()`` and ``now``). The payout a change moves
-    is its conversion's when Success is one of its two statuses, as in the money."""
+    is the reward owed after it less the one owed before (a Success conversion's payout), as in
+    the money, counted whichever way it moves."""
     c = changes
     return f"""
         own_changes AS (
@@ -51,8 +52,9 @@ def own_changes_record_sql(*, changes: StatusChangeRows) -> str:
                 (user_id, hour, currency, conversions, payout)
             SELECT %(audit_user_id)s, date_trunc('hour', %(now)s::timestamptz, 'UTC'),
                    o.currency, count(*),
-                   sum(CASE WHEN 'success' IN (ch.{c.old_status}, ch.{c.new_status})
-                            THEN ch.{c.payout} ELSE 0 END)
+                   sum(abs(CASE WHEN ch.{c.new_status} = 'success' THEN ch.{c.payout} ELSE 0 END
+                           - CASE WHEN ch.{c.old_status} = 'success' THEN ch.{c.old_payout}
+                                  ELSE 0 END))
             FROM {c.relation} ch JOIN conversions_offer o ON o.id = ch.{c.offer_id}
             GROUP BY o.currency
             {_ADDED_TO_THE_HOUR}

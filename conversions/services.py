@@ -5,6 +5,11 @@ Every real change writes, in the same transaction, the conversion's new status, 
 outbox row (``conversions.audit``). A change to the status a conversion already has is a no-op:
 no audit row, no callback. Callbacks are queued only after commit.
 
+A staged change may also set the conversion's payout and revenue (an amounts file, its revert):
+the same statement, the same audit row (which records the amounts it left), and a callback when
+the payout changed and the partner wants the status it has. A change of amounts alone keeps the
+status, its pending time and (when the change gives none) its reason.
+
 The change is one set-based statement whatever the number of conversions: it locks the target
 rows, re-reads their current status under the lock (so a concurrent change is never lost and an
 audit row's ``old_status`` is always the status that was replaced), updates them, and inserts
@@ -81,7 +86,8 @@ def conversion_status_set(
     conversions_sql = "%(id)s::bigint" if one else "unnest(%(ids)s::bigint[])"
     source_sql = (
         f"SELECT {conversions_sql} AS conversion_id, %(status)s::varchar AS status,"
-        " %(reason)s::text AS reason, %(only_from)s::varchar AS expected_status"
+        " %(reason)s::text AS reason, %(only_from)s::varchar AS expected_status,"
+        f" {_AMOUNTS_UNCHANGED}"
     )
     return _apply(
         source_sql,
@@ -102,20 +108,28 @@ def conversion_status_apply_staged(
     """Apply the status changes staged in a (temporary) table, set-based.
 
     ``table`` must have the columns ``conversion_id bigint``, ``status varchar`` (a ``Status``
-    value), ``reason text`` and ``expected_status varchar`` (NULL, or the status the conversion
-    must still have for the row to apply; rows whose conversion has moved on are skipped). Each
+    value), ``reason text``, ``expected_status varchar`` (NULL, or the status the conversion
+    must still have for the row to apply; rows whose conversion has moved on are skipped) and
+    ``new_payout`` and ``new_revenue`` (numeric: the amounts to set, NULL to keep them). Each
     conversion must appear at most once. The name is interpolated into SQL: callers pass their
     own identifier, never user input.
     """
     if not table.replace("_", "").isalnum():
         raise ValueError(f"Not a table name: {table!r}")
-    source_sql = f"SELECT conversion_id, status, reason, expected_status FROM {table}"  # noqa: S608
+    source_sql = (
+        f"SELECT conversion_id, status, reason, expected_status, new_payout, new_revenue"  # noqa: S608
+        f" FROM {table}"
+    )
     return _apply(
         source_sql,
         {},
         audit=_audit_context(source, user, import_job, send_callbacks),
         id_bounded=True,
     )
+
+
+# A source that changes statuses only.
+_AMOUNTS_UNCHANGED = "NULL::numeric AS new_payout, NULL::numeric AS new_revenue"
 
 
 def _audit_context(
@@ -173,6 +187,8 @@ STATUS_CHANGE_FIELDS = [
     "status_changed_at",
     "status_version",
     "pending_until",
+    "payout",
+    "revenue",
 ]
 
 
@@ -200,6 +216,7 @@ def _apply_statement(
         old_status="l.old_status",
         audit_id="nextval(audit_ids.sequence)",
         callback_owed="l.callback_owed",
+        old_amounts=("l.old_payout", "l.old_revenue"),
     )
     record_sql = status_changes_record_sql(changes=changes, send_callbacks=send_callbacks)
     if own_changes:
@@ -208,7 +225,9 @@ def _apply_statement(
     owed = callback_owed_sql_for(partner="p", status="s.status")
     # FOR UPDATE in READ COMMITTED waits for a concurrent change to commit, then re-checks the
     # WHERE clause against, and returns, the row's newest version: old_status is what is
-    # actually replaced, and a conversion already moved to the target status drops out.
+    # actually replaced, and a conversion already moved to the target status (and amounts)
+    # drops out. A change owes a callback when its status or its payout moves (revenue is the
+    # network's, not the partner's) and the partner wants the status it leaves.
     # Each change draws its audit row's id in the UPDATE's RETURNING, so that the audit and
     # outbox inserts both read ``changed`` alone: no join back from the audit rows to the
     # changes, whose size the planner cannot know (it guessed 2 rows for 36,000 and joined
@@ -217,11 +236,18 @@ def _apply_statement(
         f"""
         WITH src AS ({source_sql}),
         locked AS (
-            SELECT c.id, c.status AS old_status, s.status AS new_status, s.reason,
-                   {owed} AS callback_owed
+            SELECT c.id, c.status AS old_status, s.status AS new_status,
+                   CASE WHEN c.status = s.status AND s.reason = '' THEN c.status_reason
+                        ELSE s.reason END AS reason,
+                   c.payout AS old_payout, c.revenue AS old_revenue,
+                   coalesce(s.new_payout, c.payout) AS new_payout,
+                   coalesce(s.new_revenue, c.revenue) AS new_revenue,
+                   (c.status <> s.status OR c.payout <> coalesce(s.new_payout, c.payout))
+                   AND {owed} AS callback_owed
             FROM conversions_conversion c JOIN src s ON s.conversion_id = c.id
             JOIN callbacks_partner p ON p.id = c.partner_id
-            WHERE c.status <> s.status
+            WHERE (c.status <> s.status OR c.payout <> coalesce(s.new_payout, c.payout)
+                   OR c.revenue <> coalesce(s.new_revenue, c.revenue))
               AND (s.expected_status IS NULL OR c.status = s.expected_status)
               {id_range}
             ORDER BY c.id
@@ -232,8 +258,10 @@ def _apply_statement(
             UPDATE conversions_conversion c
             SET status = l.new_status, status_reason = l.reason,
                 status_source = %(audit_source)s::text, status_changed_at = %(now)s,
-                status_version = c.status_version + 1,
-                pending_until = NULL, audit_chain_hash = {chain_hash}
+                status_version = c.status_version + 1, payout = l.new_payout,
+                revenue = l.new_revenue,
+                pending_until = CASE WHEN l.new_status = l.old_status THEN c.pending_until END,
+                audit_chain_hash = {chain_hash}
             FROM locked l, audit_ids
             WHERE c.id = l.id
             RETURNING {changes_columns}
@@ -258,6 +286,8 @@ def _chain_hash_sql() -> str:
         created_at="%(now)s",
         callback_owed="l.callback_owed",
         previous_hash="c.audit_chain_hash",
+        payout="l.new_payout",
+        revenue="l.new_revenue",
     )
 
 

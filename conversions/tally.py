@@ -4,8 +4,9 @@ with their payout and revenue (``ConversionTally``), kept exact by the status st
 Why deltas: a tally row per key updated in place would be a hot row that every postback of
 that offer and partner waits on, for the length of its transaction. Instead the one statement
 that records status changes (``conversions.audit``) appends, per key it touches, one row of
-deltas: -1 conversion and minus its money for the old status, +1 and plus its money for the
-new one (a postback's first status only adds). A postback writes one small row; a bulk change
+deltas: -1 conversion and minus its money before the change for the old status, +1 and plus
+its money after it for the new one (a postback's first status only adds; a change of amounts
+alone moves money within one status). A postback writes one small row; a bulk change
 of a million conversions a few hundred (grouped by key in the statement).
 
 ``conversion_tallies_compact`` (Celery beat, every ``TALLY_COMPACT_SECONDS``) folds each key's
@@ -47,21 +48,24 @@ def conversion_tally_deltas_insert_sql(*, changes: StatusChangeRows) -> str:
         INSERT INTO conversions_conversiontally (hour, offer_id, partner_id, status,
             conversions, payout, revenue)
         SELECT g.hour, g.offer_id, g.partner_id, d.status, sum(d.sign * g.conversions),
-               sum(d.sign * g.payout), sum(d.sign * g.revenue)
+               sum(d.sign * d.payout), sum(d.sign * d.revenue)
         FROM (
             SELECT date_trunc('hour', ch.{c.conversion_created_at}, 'UTC') AS hour,
                    ch.{c.offer_id} AS offer_id, ch.{c.partner_id} AS partner_id,
                    ch.{c.old_status} AS old_status, ch.{c.new_status} AS new_status,
                    count(*) AS conversions, sum(ch.{c.payout}) AS payout,
-                   sum(ch.{c.revenue}) AS revenue
+                   sum(ch.{c.revenue}) AS revenue, sum(ch.{c.old_payout}) AS old_payout,
+                   sum(ch.{c.old_revenue}) AS old_revenue
             FROM {c.relation} ch
             GROUP BY 1, 2, 3, 4, 5
         ) g
-        CROSS JOIN LATERAL (VALUES (g.old_status, -1), (g.new_status, 1)) AS d(status, sign)
+        CROSS JOIN LATERAL (VALUES (g.old_status, -1, g.old_payout, g.old_revenue),
+                                   (g.new_status, 1, g.payout, g.revenue))
+            AS d(status, sign, payout, revenue)
         WHERE d.status <> ''
         GROUP BY 1, 2, 3, 4
-        HAVING sum(d.sign * g.conversions) <> 0 OR sum(d.sign * g.payout) <> 0
-            OR sum(d.sign * g.revenue) <> 0
+        HAVING sum(d.sign * g.conversions) <> 0 OR sum(d.sign * d.payout) <> 0
+            OR sum(d.sign * d.revenue) <> 0
     """  # noqa: S608 -- only our own relation and column names are interpolated
 
 

@@ -32,7 +32,8 @@ _FIRST_ROW_SQL = """
                    old_status => '', new_status => c.status, source => c.status_source,
                    user_id => NULL, import_job_id => NULL, callbacks_suppressed => false,
                    callback_owed => false, created_at => c.created_at, reason => c.status_reason,
-                   previous_hash => NULL) AS chain_hash
+                   previous_hash => NULL, payout => c.payout,
+                   revenue => c.revenue) AS chain_hash, c.payout, c.revenue
         FROM conversions_conversion c WHERE c.id = %s
     ),
     kept AS (
@@ -40,9 +41,10 @@ _FIRST_ROW_SQL = """
         FROM first_change f WHERE c.id = f.id
     )
     INSERT INTO conversions_statuschange (conversion_id, old_status, new_status, source, reason,
-        sequence_number, callbacks_suppressed, callback_owed, created_at, chain_hash)
+        sequence_number, callbacks_suppressed, callback_owed, created_at, chain_hash, payout,
+        revenue)
     SELECT id, '', status, status_source, status_reason, status_version, false, false,
-           created_at, chain_hash
+           created_at, chain_hash, payout, revenue
     FROM first_change
 """
 

@@ -113,14 +113,18 @@ def _accepted(request: HttpRequest, response: HttpResponse, job: ImportJob) -> A
     url_name="change_set_create",
     summary="Create a change set from a JSON body",
     description="Up to 100,000 changes keyed like a status file's columns (gk_click_id, "
-    "EventId, Status, Reason). Answers 202 at once with the change set (state uploaded); a "
-    "worker checks it: poll its URL (Location) until validated, then confirm it.",
+    "EventId, Status, Reason, and the new Payout and Revenue). Answers 202 at once with the "
+    "change set (state uploaded); a worker checks it: poll its URL (Location) until validated, "
+    "then confirm it.",
 )
 def change_set_create(request: HttpRequest, response: HttpResponse, body: ChangeSetIn) -> Answer:
     api_key = _writer(request)
     job = api_change_set_from_changes(
         api_key=api_key,
-        changes=[(c.gk_click_id, c.EventId, c.Status, c.Reason) for c in body.changes],
+        changes=[
+            (c.gk_click_id, c.EventId, c.Status, c.Reason, c.Payout, c.Revenue)
+            for c in body.changes
+        ],
         dry_run=body.dry_run,
         send_callbacks=body.send_callbacks,
     )

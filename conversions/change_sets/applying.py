@@ -15,7 +15,7 @@ from conversions.change_sets.creating import conversions_create_staged
 from conversions.change_sets.outcomes import change_set_outcomes_keep
 from conversions.change_sets.summary import ImportSummary
 from conversions.change_sets.tables import (
-    CHANGE_COLUMNS,
+    MONEY_COLUMNS,
     StagingTables,
     staging_apply_chunks,
     staging_apply_view,
@@ -140,7 +140,7 @@ def _chunks_applied(
                 tables,
                 after_id=after_id,
                 up_to_id=up_to_id,
-                extra=(*CHANGE_COLUMNS[4:], *NEW_CONVERSION_COLUMNS),  # money, then its own
+                extra=(*MONEY_COLUMNS, *NEW_CONVERSION_COLUMNS),
             )
             result = conversions_create_staged(
                 table=view,

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection
 
 from conversions.change_sets.money import ChangeSetMoney, change_set_money, status_label
-from conversions.change_sets.tables import StagingTables
+from conversions.change_sets.tables import CHANGES_SQL, StagingTables
 from conversions.models import ImportJob
 from conversions.reports.csv_writer import csv_chunks
 from conversions.reports.formulas import formula_escape
@@ -32,6 +32,8 @@ CHANGE_LIST_HEADER = [
     "New status",
     "Payout",
     "Revenue",
+    "New payout",
+    "New revenue",
     "Currency",
     "Reason",
 ]
@@ -41,32 +43,48 @@ def staged_money(tables: StagingTables) -> ChangeSetMoney:
     """What the staged changes move (the conversions that will change, as of now)."""
     return change_set_money(
         changes_sql=f"""SELECT expected_status AS old_status, status AS new_status, payout,
-            revenue, offer_id, partner_id
-            FROM {tables.changes} WHERE expected_status <> status""",
+            revenue, new_payout, new_revenue, offer_id, partner_id
+            FROM {tables.changes} WHERE {CHANGES_SQL}""",
         params={},
     )
 
 
 def change_list_rows(import_job: ImportJob) -> Iterator[str]:
     """The CSV (one piece per 2,000 rows) of every conversion the job changes: before it is
-    applied, its staged change set; after, what its audit rows say it changed."""
+    applied, its staged change set; after, what its audit rows say it changed. Payout and
+    Revenue are the amounts before the change; New payout and New revenue the ones it sets,
+    blank where they stay."""
     tables = StagingTables(import_job.pk)
     conversion = "JOIN conversions_conversion c ON c.id = ch.conversion_id"
     if import_job.state == ImportJob.State.APPLIED:
-        source = """SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason
-            FROM conversions_statuschange sc WHERE sc.import_job_id = %(job)s"""
+        # The amounts before: the previous audit row's (the conversion's, for a row written
+        # before audit rows recorded amounts, when they had never changed).
+        source = """SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason,
+                   b.payout AS payout_before, b.revenue AS revenue_before,
+                   CASE WHEN sc.payout <> b.payout THEN sc.payout END AS new_payout,
+                   CASE WHEN sc.revenue <> b.revenue THEN sc.revenue END AS new_revenue
+            FROM conversions_statuschange sc
+            JOIN conversions_conversion cb ON cb.id = sc.conversion_id
+            LEFT JOIN conversions_statuschange p ON p.conversion_id = sc.conversion_id
+                 AND p.sequence_number = sc.sequence_number - 1
+            CROSS JOIN LATERAL (SELECT coalesce(p.payout, sc.payout, cb.payout) AS payout,
+                                       coalesce(p.revenue, sc.revenue, cb.revenue) AS revenue) b
+            WHERE sc.import_job_id = %(job)s"""
     elif import_job.kind == ImportJob.Kind.UPLOAD:
         # The new conversions do not exist yet: the change set holds what they will be.
         source = f"""SELECT conversion_id, expected_status AS old_status, status AS new_status,
-            reason, click_id, offer_id, partner_id, payout, revenue FROM {tables.changes}"""
+            reason, click_id, offer_id, partner_id, payout AS payout_before,
+            revenue AS revenue_before, new_payout, new_revenue FROM {tables.changes}"""
         conversion = ""
     else:
         source = f"""SELECT conversion_id, expected_status AS old_status, status AS new_status,
-            reason FROM {tables.changes} WHERE expected_status <> status"""
+            reason, payout AS payout_before, revenue AS revenue_before, new_payout, new_revenue
+            FROM {tables.changes} WHERE {CHANGES_SQL}"""
     c = "ch" if not conversion else "c"
     sql = f"""
         SELECT ch.conversion_id, cl.gk_click_id, o.name, p.name, ch.old_status, ch.new_status,
-               {c}.payout, {c}.revenue, o.currency, ch.reason
+               ch.payout_before, ch.revenue_before, ch.new_payout, ch.new_revenue, o.currency,
+               ch.reason
         FROM ({source}) ch
         {conversion}
         JOIN conversions_click cl ON cl.id = {c}.click_id

@@ -1,16 +1,23 @@
 """What a set of status changes moves, shown before it is made: per transition and currency, by
 partner and by offer, and the callbacks each partner will be sent.
 
-Money is counted as rewards owed: a change to Success adds the conversion's payout (and revenue),
-a change from Success takes it away, a change between Pending and Rejected moves none. Amounts
-are never summed across currencies (an offer's currency is its conversions'). The callbacks are
-counted with the partners' own rule (``callbacks.services.callback_owed_sql``), none when the
-change sends no callbacks.
+Money is counted as rewards owed: what is owed after the change less what was owed before, a
+Success conversion owing its payout (and revenue). So a change to Success adds the conversion's
+payout, a change from Success takes it away, a change between Pending and Rejected moves none,
+and a change of amounts moves the difference while the conversion is (or becomes) Success.
+Amounts are never summed across currencies (an offer's currency is its conversions'). The
+callbacks are counted with the partners' own rule (``callbacks.services.callback_owed_sql``),
+for a change of status or of payout, none when the change sends no callbacks. Changes of
+amounts are also shown as their own lines: how many conversions, and their payout and revenue
+before and after, per currency, partner and offer. The approval rule weighs the payout moved
+conversion by conversion (``gross_payout``), so that raising one payout and lowering another
+cannot cancel out.
 
 One statement, one pass over the changes: a relation of changes with the columns
-``old_status, new_status, payout, revenue, offer_id, partner_id`` (the import's staged change
-set carries them from its validation join; the admin's confirmations select them from the
-conversions) is grouped three ways at once (``GROUPING SETS``).
+``old_status, new_status, payout, revenue, new_payout, new_revenue, offer_id, partner_id``
+(``new_*``: the amounts to set, NULL where they stay; the import's staged change set carries
+them from its validation join; the admin's confirmations select them from the conversions) is
+grouped four ways at once (``GROUPING SETS``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 from django.db import connection
 
 from callbacks.services import callback_owed_sql
-from conversions.amounts import money_signed
+from conversions.amounts import money, money_signed
 from conversions.models import Status
 
 # The partners and offers named one by one; the others are summed as "the rest".
@@ -43,6 +50,14 @@ class MoneyLine:
     revenue: Decimal
     key: int | None = None  # the partner's or offer's id
     callbacks: int = 0
+    # The payout moved, conversion by conversion, whichever way (what the approval rule weighs).
+    gross_payout: Decimal = Decimal(0)
+    # Of the conversions, those whose amounts change, with their amounts before and after.
+    amount_changes: int = 0
+    payout_before: Decimal = Decimal(0)
+    payout_after: Decimal = Decimal(0)
+    revenue_before: Decimal = Decimal(0)
+    revenue_after: Decimal = Decimal(0)
 
     @property
     def transition_text(self) -> str:
@@ -57,6 +72,21 @@ class MoneyLine:
     def revenue_text(self) -> str:
         return money_signed(self.revenue, self.currency)
 
+    @property
+    def payout_change_text(self) -> str:
+        """ "1,000.00 USD → 1,250.00 USD" (the changed conversions' payout before and after)."""
+        return (
+            f"{money(self.payout_before, self.currency)} → "
+            f"{money(self.payout_after, self.currency)}"
+        )
+
+    @property
+    def revenue_change_text(self) -> str:
+        return (
+            f"{money(self.revenue_before, self.currency)} → "
+            f"{money(self.revenue_after, self.currency)}"
+        )
+
 
 def status_label(value: str) -> str:
     """A status as the pages write it ("Success"); anything else as it is."""
@@ -64,8 +94,11 @@ def status_label(value: str) -> str:
 
 
 def transition_text(key: str) -> str:
-    """A transition key ("success->rejected") as the pages write it: "Success → Rejected"."""
+    """A transition key ("success->rejected") as the pages write it: "Success → Rejected";
+    "Success, amounts only" for a change of amounts that keeps the status."""
     old, _, new = key.partition("->")
+    if old == new:
+        return f"{status_label(old)}, amounts only"
     return f"{status_label(old)} → {status_label(new)}"
 
 
@@ -74,6 +107,8 @@ class ChangeSetMoney:
     transitions: list[MoneyLine] = field(default_factory=list)
     by_partner: list[MoneyLine] = field(default_factory=list)
     by_offer: list[MoneyLine] = field(default_factory=list)
+    # The changes of amounts, one line per currency (none when no amount changes).
+    amounts: list[MoneyLine] = field(default_factory=list)
 
     @property
     def callbacks(self) -> int:
@@ -82,7 +117,10 @@ class ChangeSetMoney:
     def to_json(self) -> dict[str, Any]:
         def lines(items: list[MoneyLine]) -> list[dict[str, Any]]:
             return [
-                {**asdict(line), "payout": str(line.payout), "revenue": str(line.revenue)}
+                {
+                    key: str(value) if isinstance(value, Decimal) else value
+                    for key, value in asdict(line).items()
+                }
                 for line in items
             ]
 
@@ -90,34 +128,34 @@ class ChangeSetMoney:
             "transitions": lines(self.transitions),
             "by_partner": lines(self.by_partner),
             "by_offer": lines(self.by_offer),
+            "amounts": lines(self.amounts),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ChangeSetMoney:
         def lines(items: list[dict[str, Any]]) -> list[MoneyLine]:
-            return [
-                MoneyLine(
-                    **{
-                        **item,
-                        "payout": Decimal(item["payout"]),
-                        "revenue": Decimal(item["revenue"]),
-                    }
-                )
+            decoded: list[dict[str, Any]] = [
+                {key: Decimal(value) if key in _DECIMALS else value for key, value in item.items()}
                 for item in items
             ]
+            return [MoneyLine(**item) for item in decoded]
 
         data = data or {}
         return cls(
             transitions=lines(data.get("transitions", [])),
             by_partner=lines(data.get("by_partner", [])),
             by_offer=lines(data.get("by_offer", [])),
+            amounts=lines(data.get("amounts", [])),
         )
 
     def payout_by_currency(self) -> dict[str, Decimal]:
-        """The absolute payout the change set moves, per currency (for the approval rule)."""
+        """The payout the change set moves, conversion by conversion whichever way, per
+        currency (for the approval rule)."""
         moved: dict[str, Decimal] = {}
         for line in self.transitions:
-            moved[line.currency] = moved.get(line.currency, Decimal(0)) + abs(line.payout)
+            # A summary stored before gross_payout existed moved status only: the same sum.
+            gross = line.gross_payout or abs(line.payout)
+            moved[line.currency] = moved.get(line.currency, Decimal(0)) + gross
         return moved
 
 
@@ -126,36 +164,65 @@ def change_set_money(
 ) -> ChangeSetMoney:
     """The money and callbacks of the changes that ``changes_sql`` selects (see the module
     docstring for its columns; ``params`` are its named parameters)."""
-    owed = callback_owed_sql(partner="p", status="ch.new_status") if send_callbacks else "false"
+    owed = (
+        f"({callback_owed_sql(partner='p', status='ch.new_status')}"
+        " AND (ch.old_status <> ch.new_status OR ch.new_payout IS NOT NULL))"
+        if send_callbacks
+        else "false"
+    )
     sql = f"""
         WITH ch AS ({changes_sql}),
         moves AS (
             SELECT ch.old_status, ch.new_status, o.currency, ch.partner_id, p.name AS partner,
                    ch.offer_id, o.name AS offer, {owed} AS owed,
-                   CASE WHEN ch.new_status = 'success' THEN 1
-                        WHEN ch.old_status = 'success' THEN -1 ELSE 0 END AS sign,
-                   ch.payout, ch.revenue
+                   ch.new_payout IS NOT NULL OR ch.new_revenue IS NOT NULL AS amounts_change,
+                   ch.payout AS payout_before, coalesce(ch.new_payout, ch.payout) AS payout_after,
+                   ch.revenue AS revenue_before,
+                   coalesce(ch.new_revenue, ch.revenue) AS revenue_after
             FROM ch JOIN conversions_offer o ON o.id = ch.offer_id
                     JOIN callbacks_partner p ON p.id = ch.partner_id
+        ),
+        owed AS (
+            SELECT m.*,
+                   CASE WHEN new_status = 'success' THEN payout_after ELSE 0 END
+                   - CASE WHEN old_status = 'success' THEN payout_before ELSE 0 END AS payout,
+                   CASE WHEN new_status = 'success' THEN revenue_after ELSE 0 END
+                   - CASE WHEN old_status = 'success' THEN revenue_before ELSE 0 END AS revenue
+            FROM moves m
         )
         SELECT GROUPING(old_status) = 0 AS by_transition, GROUPING(partner_id) = 0 AS by_partner,
+               GROUPING(offer_id) = 0 AS by_offer,
                old_status, new_status, currency, partner_id, partner, offer_id, offer,
-               count(*), sum(sign * payout), sum(sign * revenue), count(*) FILTER (WHERE owed)
-        FROM moves
+               count(*), sum(payout), sum(revenue), count(*) FILTER (WHERE owed),
+               sum(abs(payout)), count(*) FILTER (WHERE amounts_change),
+               sum(payout_before) FILTER (WHERE amounts_change),
+               sum(payout_after) FILTER (WHERE amounts_change),
+               sum(revenue_before) FILTER (WHERE amounts_change),
+               sum(revenue_after) FILTER (WHERE amounts_change)
+        FROM owed
         GROUP BY GROUPING SETS ((old_status, new_status, currency),
-                                (currency, partner_id, partner), (currency, offer_id, offer))
+                                (currency, partner_id, partner), (currency, offer_id, offer),
+                                (currency))
     """  # noqa: S608 -- only our own SQL is interpolated
-    transitions, partners, offers = [], [], []
+    transitions, partners, offers, amount_lines = [], [], [], []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            by_transition, by_partner, old, new, currency, partner_id, partner = row[:7]
-            offer_id, offer, count, payout, revenue, callbacks = row[7:]
+            by_transition, by_partner, by_offer, old, new, currency = row[:6]
+            partner_id, partner, offer_id, offer, count, payout, revenue, callbacks = row[6:14]
+            gross, changed, *before_after = row[14:]
+            zero = Decimal(0)
             amounts = {
                 "currency": currency,
                 "conversions": count,
-                "payout": payout or Decimal(0),
-                "revenue": revenue or Decimal(0),
+                "payout": payout or zero,
+                "revenue": revenue or zero,
+                "gross_payout": gross or zero,
+                "amount_changes": changed,
+                **{
+                    name: value or zero
+                    for name, value in zip(_BEFORE_AFTER, before_after, strict=True)
+                },
             }
             if by_transition:
                 transitions.append(MoneyLine(label=f"{old}->{new}", **amounts))
@@ -163,11 +230,17 @@ def change_set_money(
                 partners.append(
                     MoneyLine(label=partner, key=partner_id, callbacks=callbacks, **amounts)
                 )
-            else:
+            elif by_offer:
                 offers.append(MoneyLine(label=offer, key=offer_id, **amounts))
+            elif changed:
+                amount_lines.append(MoneyLine(label="amounts", **amounts))
     transitions.sort(key=lambda line: (line.label, line.currency))
+    amount_lines.sort(key=lambda line: line.currency)
     return ChangeSetMoney(
-        transitions=transitions, by_partner=_largest(partners), by_offer=_largest(offers)
+        transitions=transitions,
+        by_partner=_largest(partners),
+        by_offer=_largest(offers),
+        amounts=amount_lines,
     )
 
 
@@ -181,18 +254,23 @@ def _largest(lines: list[MoneyLine]) -> list[MoneyLine]:
         others[line.currency] = MoneyLine(
             label="the rest",
             currency=line.currency,
-            conversions=line.conversions + (before.conversions if before else 0),
-            payout=line.payout + (before.payout if before else 0),
-            revenue=line.revenue + (before.revenue if before else 0),
-            callbacks=line.callbacks + (before.callbacks if before else 0),
+            **{
+                name: getattr(line, name) + (getattr(before, name) if before else 0)
+                for name in _SUMMED
+            },
         )
     return shown + list(others.values())
 
 
+_BEFORE_AFTER = ("payout_before", "payout_after", "revenue_before", "revenue_after")
+_DECIMALS = {"payout", "revenue", "gross_payout", *_BEFORE_AFTER}
+# What "the rest" sums of the lines it stands for.
+_SUMMED = ("conversions", "callbacks", "amount_changes", *_DECIMALS)
+
 # The admin's confirmations: the selected conversions that are not yet in the new status.
 CONVERSIONS_TO_STATUS_SQL = """
     SELECT c.status AS old_status, %(status)s::varchar AS new_status, c.payout, c.revenue,
-           c.offer_id, c.partner_id
+           NULL::numeric AS new_payout, NULL::numeric AS new_revenue, c.offer_id, c.partner_id
     FROM conversions_conversion c
     WHERE c.id = ANY(%(ids)s::bigint[]) AND c.status <> %(status)s
 """

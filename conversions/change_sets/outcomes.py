@@ -34,7 +34,7 @@ from typing import Any
 from django.db import OperationalError, transaction
 
 from conversions.change_sets import job_state
-from conversions.change_sets.tables import StagingTables, execute
+from conversions.change_sets.tables import StagingTables, changes_sql, execute
 from conversions.models import ImportJob
 from conversions.reports.formulas import formula_unescape
 
@@ -144,11 +144,11 @@ def _rejected(import_job: ImportJob, *, after_row: int, limit: int) -> Iterator[
                 return
 
 
-_KEPT_SQL = """
+_KEPT_SQL = f"""
     SELECT o.conversion_id, cl.gk_click_id, o.expected_status, o.status, o.reason,
-           sc.old_status, sc.new_status
-    FROM {table} o
-    {click_join}
+           sc.old_status, sc.new_status, {changes_sql("o")}
+    FROM {{table}} o
+    {{click_join}}
     LEFT JOIN conversions_statuschange sc
       ON sc.conversion_id = o.conversion_id AND sc.import_job_id = %(job)s
     WHERE o.conversion_id > %(after)s
@@ -157,7 +157,7 @@ _KEPT_SQL = """
 """
 _AUDITED_SQL = """
     SELECT sc.conversion_id, cl.gk_click_id, sc.old_status, sc.new_status, sc.reason,
-           sc.old_status, sc.new_status
+           sc.old_status, sc.new_status, true
     FROM conversions_statuschange sc
     JOIN conversions_conversion c ON c.id = sc.conversion_id
     JOIN conversions_click cl ON cl.id = c.click_id
@@ -199,8 +199,8 @@ def _conversions(import_job: ImportJob, *, after_id: int, limit: int) -> list[Ou
 
 
 def _conversion_outcome(row: tuple[Any, ...], *, applied: bool) -> Outcome:
-    conversion_id, gk_click_id, expected, status, reason, audited_old, audited_new = row
-    if expected == status:
+    conversion_id, gk_click_id, expected, status, reason, audited_old, audited_new, changes = row
+    if not changes:
         outcome, old, message = "unchanged", expected, "It already had this status."
     elif audited_new is not None:
         outcome, old, status, message = "changed", audited_old, audited_new, ""

@@ -1,13 +1,21 @@
 """The change set of a revert, built from the audit rows of the job it reverts: each conversion
-back to the status it had before, only where it still has the status that job set."""
+back to the status (and, for a job that changed them, the amounts) it had before, only where it
+still has the status and amounts that job set.
+
+The amounts before are the previous audit row's (each row records the amounts its change left);
+for a conversion whose previous row was written before audit rows recorded amounts, they are
+the ones the reverted job's kept change set found (no audited change of amounts can have come
+between)."""
 
 # Table names are built from the job's integer id, never from input:
 # ruff: noqa: S608
 
 from __future__ import annotations
 
+from conversions.change_sets.outcomes import outcomes_table
 from conversions.change_sets.summary import ImportSummary, LeftAlone
 from conversions.change_sets.tables import (
+    CHANGES_SQL,
     StagingTables,
     execute,
     staging_changes_create,
@@ -26,12 +34,24 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     # conversions an upload created had no status before: its revert rejects them (nothing is
     # ever deleted).
     back_to = "%(rejected)s::varchar" if reverted.kind == ImportJob.Kind.UPLOAD else "sc.old_status"
+    reverted_summary = ImportSummary.from_json(reverted.summary)
+    amounts = ("NULL::numeric", "NULL::numeric")
+    still_as_set = "c.status = sc.new_status"
+    before = ""
+    if reverted_summary is not None and reverted_summary.amounts:
+        amounts = tuple(  # type: ignore[assignment]
+            f"CASE WHEN b.{name} <> sc.{name} THEN b.{name} END" for name in ("payout", "revenue")
+        )
+        still_as_set += " AND c.payout = sc.payout AND c.revenue = sc.revenue"
+        before = _amounts_before_join(reverted)
     staging_changes_create(
         tables,
         select=f"""SELECT c.id, {back_to}, %(reason)s::text, c.status, c.offer_id,
-               c.partner_id, c.payout, c.revenue, sc.new_status AS set_status
+               c.partner_id, c.payout, c.revenue, {amounts[0]}, {amounts[1]},
+               {still_as_set} AS still_as_set
         FROM conversions_statuschange sc
         JOIN conversions_conversion c ON c.id = sc.conversion_id
+        {before}
         WHERE sc.import_job_id = %(job)s""",
         params={
             "job": reverted.pk,
@@ -45,27 +65,28 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
         LeftAlone(conversion_id=conversion_id, status=status)
         for conversion_id, status in execute(
             f"""SELECT conversion_id, expected_status FROM {tables.changes}
-            WHERE expected_status <> set_status ORDER BY conversion_id LIMIT {LEFT_ALONE_SHOWN}"""
+            WHERE NOT still_as_set ORDER BY conversion_id LIMIT {LEFT_ALONE_SHOWN}"""
         )
     ]
     ((changed, left),) = execute(
-        f"""SELECT count(*) FILTER (WHERE expected_status = set_status),
-                   count(*) FILTER (WHERE expected_status <> set_status)
+        f"""SELECT count(*) FILTER (WHERE still_as_set), count(*) FILTER (WHERE NOT still_as_set)
             FROM {tables.changes}"""
     )
-    execute(f"DELETE FROM {tables.changes} WHERE expected_status <> set_status")
-    execute(f"ALTER TABLE {tables.changes} DROP COLUMN set_status")
+    execute(f"DELETE FROM {tables.changes} WHERE NOT still_as_set")
+    execute(f"ALTER TABLE {tables.changes} DROP COLUMN still_as_set")
     staging_changes_key(tables)
     will_change: dict[str, int] = {}
-    unchanged = 0  # an uploaded conversion that is Rejected already
-    for old, new, count in execute(
-        f"""SELECT expected_status, status, count(*) FROM {tables.changes}
-        GROUP BY 1, 2 ORDER BY 1, 2"""
+    unchanged = with_amounts = 0  # unchanged: an uploaded conversion that is Rejected already
+    for old, new, changes, moved, count in execute(
+        f"""SELECT expected_status, status, {CHANGES_SQL}, new_payout IS NOT NULL
+                   OR new_revenue IS NOT NULL, count(*)
+        FROM {tables.changes} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""
     ):
-        if old == new:
+        if not changes:
             unchanged += count
-        else:
-            will_change[f"{old}->{new}"] = count
+            continue
+        will_change[f"{old}->{new}"] = will_change.get(f"{old}->{new}", 0) + count
+        with_amounts += count if moved else 0
     return ImportSummary(
         rows=changed + left,
         will_change=will_change,
@@ -74,5 +95,25 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
         staged=changed,
         left_alone=left,
         left_alone_examples=left_alone,
+        amounts=with_amounts,
         reader="audit rows",
     )
+
+
+def _amounts_before_join(reverted: ImportJob) -> str:
+    """The join that gives ``b``, the amounts each conversion had before ``reverted`` changed
+    it: its previous audit row's, else (a row written before audit rows recorded amounts) the
+    amounts the job's kept change set found."""
+    kept = outcomes_table(reverted.pk)
+    ((exists,),) = execute("SELECT to_regclass(%s) IS NOT NULL", [kept])
+    found = (
+        f"LEFT JOIN {kept} o ON o.conversion_id = sc.conversion_id"
+        if exists
+        else "LEFT JOIN (SELECT NULL::bigint AS conversion_id, NULL::numeric AS payout,"
+        " NULL::numeric AS revenue) o ON false"
+    )
+    return f"""LEFT JOIN conversions_statuschange p
+            ON p.conversion_id = sc.conversion_id AND p.sequence_number = sc.sequence_number - 1
+        {found}
+        CROSS JOIN LATERAL (SELECT coalesce(p.payout, o.payout) AS payout,
+                                   coalesce(p.revenue, o.revenue) AS revenue) b"""

@@ -195,7 +195,7 @@ def _applied_as_job(ids: list[int], change: _Change, *, money: ChangeSetMoney) -
 # The change set of a selection, in the shape every job's change set has (``CHANGE_COLUMNS``).
 _STAGE_SELECT = """
     SELECT c.id, %(status)s::varchar, %(reason)s::text, c.status, c.offer_id, c.partner_id,
-           c.payout, c.revenue
+           c.payout, c.revenue, NULL::numeric, NULL::numeric
     FROM conversions_conversion c
     WHERE c.id = ANY(%(ids)s::bigint[]) AND c.status <> %(status)s
 """

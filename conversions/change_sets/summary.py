@@ -55,7 +55,9 @@ class ImportSummary:
     conversions in the change set; ``columns``: the header used for each column; ``reader``
     (the file format); ``validate_seconds``; ``money``: what the change set moves
     (``conversions.change_sets.ChangeSetMoney.to_json``); for a revert, ``left_alone``: the
-    conversions changed since the reverted job (left as they are) and the first 50 of them.
+    conversions changed since the reverted job (left as they are) and the first 50 of them;
+    ``amounts``: of the conversions that will change, those whose payout or revenue changes
+    (an amounts file's, or the revert of one).
 
     Confirmation: ``confirmed_by`` (the username; ``confirmed`` says whether it was set).
 
@@ -81,6 +83,7 @@ class ImportSummary:
     money: dict[str, Any] = field(default_factory=dict)
     left_alone: int = 0
     left_alone_examples: list[LeftAlone] = field(default_factory=list)
+    amounts: int = 0
     confirmed: bool = False
     confirmed_by: str | None = None
     applied: dict[str, int] | None = None

@@ -1,9 +1,11 @@
 """A job's tables, whatever its source: ``StagingTables`` names them, and the statements here
 create, read and drop its change set (``changes``: one row per conversion, ``conversion_id``,
 ``status`` the new one, ``reason``, ``expected_status`` the status it must still have when the
-job is applied, and the conversion's ``offer_id``, ``partner_id``, ``payout``, ``revenue`` for
-the money: ``CHANGE_COLUMNS``). Every source builds its change set through
-``staging_changes_create``, so the shape is written once. A file's own tables (``rows``,
+job is applied, the conversion's ``offer_id``, ``partner_id``, ``payout``, ``revenue`` for
+the money, and ``new_payout``, ``new_revenue``: the amounts to set, NULL where they stay (an
+amounts file's; every other source leaves them NULL): ``CHANGE_COLUMNS``). A row is a real
+change when its status or an amount moves (``CHANGES_SQL``). Every source builds its change
+set through ``staging_changes_create``, so the shape is written once. A file's own tables (``rows``,
 ``targets``, ``rejects``) are built by ``conversions.imports.staging``.
 
 The apply reads the change set in chunks of conversion ids, through a temporary view per chunk
@@ -33,7 +35,24 @@ CHANGE_COLUMNS = (
     "partner_id",
     "payout",
     "revenue",
+    "new_payout",
+    "new_revenue",
 )
+# The conversion's offer, partner and money, as the change set found them.
+MONEY_COLUMNS = CHANGE_COLUMNS[4:8]
+
+
+def changes_sql(alias: str = "") -> str:
+    """Whether a row of a change set (``alias``: its table's alias) changes something: the
+    others already are as asked."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"({a}expected_status <> {a}status OR {a}new_payout IS NOT NULL"
+        f" OR {a}new_revenue IS NOT NULL)"
+    )
+
+
+CHANGES_SQL = changes_sql()
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,7 @@ def staging_changes_count(tables: StagingTables) -> int | None:
 
 def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tuple[int, int, int]]:
     """Ranges ``(after id, up to id, rows)`` that split the real changes into chunks."""
-    ((total,),) = execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE expected_status <> status")
+    ((total,),) = execute(f"SELECT COUNT(*) FROM {tables.changes} WHERE {CHANGES_SQL}")
     if total == 0:
         return []
     if total <= chunk_rows:
@@ -122,7 +141,7 @@ def staging_apply_chunks(tables: StagingTables, *, chunk_rows: int) -> list[tupl
     fractions = ", ".join(str(k / parts) for k in range(1, parts))
     ((bounds,),) = execute(
         f"""SELECT percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY conversion_id)
-        FROM {tables.changes} WHERE expected_status <> status"""
+        FROM {tables.changes} WHERE {CHANGES_SQL}"""
     )
     edges = [0, *sorted(set(bounds)), 2**62]
     return [(lo, hi, total // parts) for lo, hi in zip(edges, edges[1:], strict=False)]
@@ -138,9 +157,10 @@ def staging_apply_view(
     more = "".join(f", {column}" for column in extra)
     execute(
         f"""CREATE OR REPLACE TEMP VIEW {APPLY_CHUNK_VIEW} AS
-        SELECT conversion_id, status, reason, expected_status{more} FROM {tables.changes}
+        SELECT conversion_id, status, reason, expected_status, new_payout, new_revenue{more}
+        FROM {tables.changes}
         WHERE conversion_id > {int(after_id)} AND conversion_id <= {int(up_to_id)}
-          AND expected_status <> status"""
+          AND {CHANGES_SQL}"""
     )
     return APPLY_CHUNK_VIEW
 

@@ -29,7 +29,7 @@ from conversions.change_sets import services
 from conversions.change_sets.approval import confirm_refusal
 from conversions.change_sets.change_list import change_list_rows
 from conversions.change_sets.forms import ImportJobConfirmForm
-from conversions.change_sets.money import ChangeSetMoney, status_label
+from conversions.change_sets.money import ChangeSetMoney, transition_text
 from conversions.change_sets.summary import ImportSummary
 from conversions.models import ImportJob
 
@@ -150,14 +150,9 @@ def import_job_preview(import_job: ImportJob) -> dict[str, Any] | None:
     }
 
 
-def _transition_rows(counts: dict[str, int]) -> list[tuple[str, str, int]]:
-    """``{"pending->success": n}`` as ``[("Pending", "Success", n)]``, in key order."""
-    return [(*_transition_labels(key), count) for key, count in sorted(counts.items())]
-
-
-def _transition_labels(key: str) -> tuple[str, str]:
-    old, _, new = key.partition("->")
-    return status_label(old), status_label(new)
+def _transition_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """``{"pending->success": n}`` as ``[("Pending → Success", n)]``, in key order."""
+    return [(transition_text(key), count) for key, count in sorted(counts.items())]
 
 
 def _same_file(import_job: ImportJob) -> ImportJob | None:

@@ -10,10 +10,15 @@ ignored, so the conversion report exported from Conversion Management, edited, i
 - ``Reason`` (optional; also ``Status reason``, ``Rejection reason``);
 - the advertiser's ids: ``TransactionId`` (also ``Transaction ID``) with ``OfferId`` (also
   ``Offer ID``): transaction ids are unique per offer only, so a file with ``TransactionId``
-  needs ``OfferId`` too.
+  needs ``OfferId`` too;
+- the amounts: ``Payout`` (also ``Reward``) and ``Revenue``, the conversion's new amounts in the
+  offer's currency (``conversions.amounts.amount_parse``: plain digits and a point, nothing
+  guessed); a blank cell keeps the amount as it is.
 
-A file needs ``Status`` and at least one way to name a conversion. A row with nothing in any of
-these columns is skipped (spreadsheets often end with blank rows) and not counted.
+A file needs at least one way to name a conversion, and ``Status`` or an amount column; with an
+amount column a row may leave ``Status`` blank (its status stays), but not everything it could
+change. A row with nothing in any of these columns is skipped (spreadsheets often end with
+blank rows) and not counted.
 
 A header naming one of these columns twice (``Status`` and ``status``, ``EventId`` and ``ID``)
 is refused, naming both cells: which one was meant cannot be known.
@@ -23,16 +28,19 @@ A row names its conversions by its most specific id: ``EventId``; else ``Transac
 must agree with what that one names (``conversions.imports.staging`` checks it), or the row is
 refused with both.
 
-Files without the advertiser's columns take the fast path of ``row_checker`` and stage the
-eight ``StagedRow`` fields only; files with them stage ``StagedIds`` as well.
+Files without the advertiser's or the amount columns take the fast path of ``row_checker`` and
+stage the eight ``StagedRow`` fields only; files with them stage ``StagedIds`` and
+``StagedAmounts`` as well.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import NamedTuple
 
+from conversions.amounts import AmountRefused, amount_parse
 from conversions.imports.reading.limits import MAX_COLUMNS
 from conversions.imports.reading.types import UnusableFile
 from conversions.models import Status
@@ -50,6 +58,8 @@ COLUMN_NAMES = {
     "reason": ("reason", "statusreason", "rejectionreason"),
     "transaction_id": ("transactionid", "advertisertransactionid"),
     "offer_id": ("offerid",),
+    "payout": ("payout", "reward"),
+    "revenue": ("revenue",),
 }
 # Each column's name in messages.
 COLUMN_LABELS = {
@@ -59,6 +69,8 @@ COLUMN_LABELS = {
     "reason": "Reason",
     "transaction_id": "TransactionId",
     "offer_id": "OfferId",
+    "payout": "Payout",
+    "revenue": "Revenue",
 }
 # The row's values in this order, for unpacking.
 _FIELDS = ("gk_click_id", "event_id", "status", "reason", "transaction_id", "offer_id")
@@ -80,16 +92,28 @@ class Columns(NamedTuple):
 
     gk_click_id: int | None
     event_id: int | None
-    status: int
+    status: int | None
     reason: int | None
     transaction_id: int | None
     offer_id: int | None
     headers: dict[str, str]
+    payout: int | None = None
+    revenue: int | None = None
 
     @property
     def with_ids(self) -> bool:
         """Whether the file has the advertiser's ids (``TransactionId``, ``OfferId``)."""
         return self.transaction_id is not None or self.offer_id is not None
+
+    @property
+    def with_amounts(self) -> bool:
+        """Whether the file has an amount column (``Payout``, ``Revenue``)."""
+        return self.payout is not None or self.revenue is not None
+
+    @property
+    def full(self) -> bool:
+        """Whether its rows stage ``StagedIds`` and ``StagedAmounts`` too."""
+        return self.with_ids or self.with_amounts
 
 
 class StagedRow(NamedTuple):
@@ -114,7 +138,18 @@ class StagedIds(NamedTuple):
     offer_id: int | None
 
 
-# A staged row: a ``StagedRow``, or a ``StagedRow`` and its ``StagedIds`` as one tuple.
+class StagedAmounts(NamedTuple):
+    """The new amounts of a row (files with an amount column only; ``None``: kept), staged
+    after its ``StagedIds``."""
+
+    payout_text: str
+    revenue_text: str
+    new_payout: Decimal | None
+    new_revenue: Decimal | None
+
+
+# A staged row: a ``StagedRow``, or a ``StagedRow``, its ``StagedIds`` and ``StagedAmounts``
+# as one tuple.
 Staged = tuple[object, ...]
 
 
@@ -145,7 +180,7 @@ def columns_find(header: list[str]) -> Columns:
                 found[field] = keys.index(name)
                 break
     missing = []
-    if "status" not in found:
+    if not found.keys() & {"status", "payout", "revenue"}:
         missing.append("Status")
     if not found.keys() & {"gk_click_id", "event_id", "transaction_id"}:
         missing.append("gk_click_id or EventId")
@@ -165,10 +200,12 @@ def columns_find(header: list[str]) -> Columns:
     return Columns(
         gk_click_id=found.get("gk_click_id"),
         event_id=found.get("event_id"),
-        status=found["status"],
+        status=found.get("status"),
         reason=found.get("reason"),
         transaction_id=found.get("transaction_id"),
         offer_id=found.get("offer_id"),
+        payout=found.get("payout"),
+        revenue=found.get("revenue"),
         headers={field: header[index].strip() for field, index in found.items()},
     )
 
@@ -217,15 +254,17 @@ def row_check(row_number: int, cells: list[str], columns: Columns) -> StagedRow 
 
 def _row_staged(
     row_number: int, cells: list[str], columns: Columns
-) -> tuple[StagedRow, StagedIds] | None:
-    """The staged form of any data row (its ids empty when the file has none), ``None`` for a
-    blank one."""
+) -> tuple[StagedRow, StagedIds, StagedAmounts] | None:
+    """The staged form of any data row (its ids and amounts empty when the file has none),
+    ``None`` for a blank one."""
     values = _row_values(cells, columns)
     if not any(values.values()):
         return None
     click, event, status_text, reason, transaction, offer = [values[field] for field in _FIELDS]
+    payout_text, revenue_text = values["payout"], values["revenue"]
     error = _row_error(len(cells), values, columns)
     event_id = offer_id = None
+    amounts: list[Decimal | None] = [None, None]
     if error is None and event:
         event_id = _event_id_parse(event)
         if event_id is None:
@@ -234,6 +273,12 @@ def _row_staged(
         offer_id = _event_id_parse(offer)
         if offer_id is None:
             error = f"OfferId “{_cut(offer)}” is not an offer number."
+    for index, (field, text) in enumerate((("payout", payout_text), ("revenue", revenue_text))):
+        if error is None and text:
+            try:
+                amounts[index] = amount_parse(text, column=_header(columns, field))
+            except AmountRefused as refused:
+                error = storable(refused.message)
     reason = formula_unescape(reason)  # the export's formula escape, undone
     transaction = formula_unescape(transaction)
     if error is not None:
@@ -249,11 +294,13 @@ def _row_staged(
                 error,
             ),
             StagedIds(_cut(transaction), _cut(offer), None),
+            StagedAmounts(_cut(payout_text), _cut(revenue_text), None, None),
         )
-    status = STATUSES[status_text.lower()]
+    status = STATUSES[status_text.lower()] if status_text else None
     return (
         StagedRow(row_number, click, event, status_text, reason, event_id, status, None),
         StagedIds(transaction, offer, offer_id),
+        StagedAmounts(payout_text, revenue_text, *amounts),
     )
 
 
@@ -303,15 +350,28 @@ def _row_error(width: int, values: dict[str, str], columns: Columns) -> str | No
         return f"gk_click_id is {len(click):,} characters long; click ids have at most 64."
     if click and not _CLICK_ID.fullmatch(click):
         return f"gk_click_id “{_cut(click)}” is not a click id (letters, digits, _ and - only)."
-    if STATUSES.get(status_text.lower()) is None:
+    if status_text and STATUSES.get(status_text.lower()) is None:
+        return f"{_header(columns, 'status')} “{_cut(status_text)}” is not one of {STATUS_LABELS}."
+    if not status_text and not columns.with_amounts:
+        return f"Status is empty; use {STATUS_LABELS}."
+    if not status_text and not values["payout"] and not values["revenue"]:
         return (
-            f"Status “{_cut(status_text)}” is not one of {STATUS_LABELS}."
-            if status_text
-            else f"Status is empty; use {STATUS_LABELS}."
+            f"Nothing to change: {_changeable(columns)} are all empty. Fill in a status or "
+            "an amount, or delete the row."
         )
     if len(reason) > MAX_REASON_CHARS:
         return f"Reason is {len(reason):,} characters long; at most {MAX_REASON_CHARS:,}."
     return _ids_error(transaction, offer, columns)
+
+
+def _changeable(columns: Columns) -> str:
+    """ "Status, Payout and Revenue", as the file names the columns it has of those."""
+    names = [
+        _header(columns, field)
+        for field in ("status", "payout", "revenue")
+        if getattr(columns, field) is not None
+    ]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _ids_error(transaction: str, offer: str, columns: Columns) -> str | None:
@@ -331,9 +391,12 @@ def _ids_error(transaction: str, offer: str, columns: Columns) -> str | None:
 def row_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
     """``row_check`` for these columns, with a fast path for the common, valid row (this runs
     once per row of files of millions of rows: plain tuples, no helper calls); a file with the
-    advertiser's ids is checked by ``_ids_checker``."""
+    advertiser's ids is checked by ``_full_checker``, one with amounts by ``_amounts_checker``."""
     if columns.with_ids:
-        return _ids_checker(columns)
+        return _full_checker(columns)
+    if columns.with_amounts:
+        return _amounts_checker(columns)
+    assert columns.status is not None  # a file without amounts has Status (columns_find)
     click_at, event_at, status_at, reason_at = (
         columns.gk_click_id,
         columns.event_id,
@@ -377,14 +440,84 @@ def row_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
     return check
 
 
-def _ids_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
-    """The check of a file with the advertiser's ids: every row as ``StagedRow`` and
-    ``StagedIds`` in one tuple (no fast path: such files are the advertiser's, not the 100 MB
-    exports)."""
+# An amount the fast path takes: digits, and up to four decimals after a point; anything else
+# ("1.", "000000001", "1,5") goes through ``amount_parse``.
+_FAST_AMOUNT = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,4})?")
+
+
+def _amounts_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
+    """The check of a file with amounts (and without the advertiser's ids): a fast path for
+    the common, valid row, as ``row_checker``'s, staging what ``_full_checker`` stages (held
+    equal by fuzzing); the others through the full check."""
+    full = _full_checker(columns)
+    click_at, event_at, status_at, reason_at, payout_at, revenue_at = (
+        columns.gk_click_id,
+        columns.event_id,
+        columns.status,
+        columns.reason,
+        columns.payout,
+        columns.revenue,
+    )
+    at = [click_at, event_at, status_at, reason_at, payout_at, revenue_at]
+    needed = max(i for i in at if i is not None) + 1
+    statuses = STATUSES
+    click_id, not_storable, plain = (
+        _CLICK_ID.fullmatch,
+        _NOT_STORABLE.search,
+        _FAST_AMOUNT.fullmatch,
+    )
+
+    def check(row_number: int, cells: list[str]) -> Staged | None:
+        width = len(cells)
+        if needed <= width <= MAX_COLUMNS:
+            click = cells[click_at].strip() if click_at is not None else ""
+            event = cells[event_at].strip() if event_at is not None else ""
+            status_text = cells[status_at].strip() if status_at is not None else ""
+            reason = cells[reason_at].strip() if reason_at is not None else ""
+            payout = cells[payout_at].strip() if payout_at is not None else ""
+            revenue = cells[revenue_at].strip() if revenue_at is not None else ""
+            status = statuses.get(status_text.lower()) if status_text else None
+            if (
+                (status is not None or (not status_text and (payout or revenue)))
+                and (click or event)
+                and len(click) <= MAX_CLICK_ID_CHARS
+                and len(reason) <= MAX_REASON_CHARS
+                and (not click or click_id(click))
+                and (not event or (len(event) <= 18 and event.isdigit() and event.isascii()))
+                and (not payout or plain(payout))
+                and (not revenue or plain(revenue))
+                and reason[:1] not in ("=", "'")
+                and not_storable(reason) is None
+            ):
+                return (
+                    row_number,
+                    click,
+                    event,
+                    status_text,
+                    reason,
+                    int(event) if event else None,
+                    status,
+                    None,
+                    "",
+                    "",
+                    None,
+                    payout,
+                    revenue,
+                    Decimal(payout) if payout else None,
+                    Decimal(revenue) if revenue else None,
+                )
+        return full(row_number, cells)
+
+    return check
+
+
+def _full_checker(columns: Columns) -> Callable[[int, list[str]], Staged | None]:
+    """The check of a file with the advertiser's ids or amounts: every row as ``StagedRow``,
+    ``StagedIds`` and ``StagedAmounts`` in one tuple."""
 
     def check(row_number: int, cells: list[str]) -> Staged | None:
         staged = _row_staged(row_number, cells, columns)
-        return None if staged is None else (*staged[0], *staged[1])
+        return None if staged is None else (*staged[0], *staged[1], *staged[2])
 
     return check
 

@@ -17,9 +17,14 @@ rebuild; COPY fills them):
   ``expected_status`` the status seen at validation, so that a conversion changed since the
   preview is left as it is.
 
-Conflicts: a conversion asked for two different statuses by two rows rejects both rows whole
-(with every other conversion a click-only row among them names), so a clash in a fan-out never
-half-applies. Two rows asking for the same status are fine; the first row's reason is kept.
+Conflicts: a conversion asked for two different statuses (or amounts) by two rows rejects both
+rows whole (with every other conversion a click-only row among them names), so a clash in a
+fan-out never half-applies. Two rows asking for the same are fine; the first row's reason is
+kept.
+
+Amounts (files with ``Payout`` or ``Revenue``): a row's blank status keeps the conversion's, and
+the change set's ``new_payout`` and ``new_revenue`` are set only where they differ from the
+conversion's, so a row asking for what a conversion already has is ``unchanged``.
 
 Validation drops all but ``changes``, which the apply uses and drops, in chunks of conversion
 ids (a temporary view per chunk, ``staging_apply_view``).
@@ -41,6 +46,7 @@ from django.db import connection
 from conversions.change_sets.job_state import local_path
 from conversions.change_sets.summary import FanOut, ImportSummary, RowError
 from conversions.change_sets.tables import (
+    CHANGES_SQL,
     StagingTables,
     execute,
     staging_changes_create,
@@ -63,8 +69,10 @@ ROW_COLUMNS = (
     "status",
     "error",
 )
-# Staged after ``ROW_COLUMNS`` by files with the advertiser's ids only (``rows.StagedIds``).
+# Staged after ``ROW_COLUMNS`` by files with the advertiser's ids or amounts only
+# (``rows.StagedIds`` and ``rows.StagedAmounts``).
 ID_COLUMNS = ("transaction_id", "offer_id_text", "offer_id")
+AMOUNT_COLUMNS = ("payout_text", "revenue_text", "new_payout", "new_revenue")
 ERRORS_SHOWN = 50
 ColumnsT = TypeVar("ColumnsT")
 # Files of up to this many rows are joined to the conversions by index look-ups.
@@ -78,17 +86,17 @@ def staging_rows_create(tables: StagingTables) -> None:
             row_number integer NOT NULL, gk_click_id text NOT NULL, event_id_text text NOT NULL,
             status_text text NOT NULL, reason text NOT NULL, event_id bigint,
             status varchar(16), error text, transaction_id text NOT NULL DEFAULT '',
-            offer_id_text text NOT NULL DEFAULT '', offer_id bigint)"""
+            offer_id_text text NOT NULL DEFAULT '', offer_id bigint,
+            payout_text text NOT NULL DEFAULT '', revenue_text text NOT NULL DEFAULT '',
+            new_payout numeric(12, 4), new_revenue numeric(12, 4))"""
     )
 
 
-def staging_rows_load(
-    tables: StagingTables, rows: Iterable[Staged], *, with_ids: bool = False
-) -> int:
-    """Load the checked rows with COPY (``with_ids``: each a ``StagedRow`` and its
-    ``StagedIds``); returns how many."""
+def staging_rows_load(tables: StagingTables, rows: Iterable[Staged], *, full: bool = False) -> int:
+    """Load the checked rows with COPY (``full``: each a ``StagedRow``, its ``StagedIds`` and
+    its ``StagedAmounts``); returns how many."""
     count = 0
-    columns = ", ".join(ROW_COLUMNS + ID_COLUMNS if with_ids else ROW_COLUMNS)
+    columns = ", ".join(ROW_COLUMNS + ID_COLUMNS + AMOUNT_COLUMNS if full else ROW_COLUMNS)
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {tables.rows} ({columns}) FROM STDIN") as copy,
@@ -116,7 +124,9 @@ def _planner_settings(**settings: str) -> Iterator[None]:
         execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
-def staging_resolve(tables: StagingTables, *, rows: int, by_transaction: bool = False) -> None:
+def staging_resolve(
+    tables: StagingTables, *, rows: int, by_transaction: bool = False, with_amounts: bool = False
+) -> None:
     """Join the rows to conversions, find the rejected ones and build the change set.
 
     ``rows``: how many rows were loaded. Up to ``SMALL_FILE_ROWS`` they are joined to the
@@ -127,10 +137,13 @@ def staging_resolve(tables: StagingTables, *, rows: int, by_transaction: bool = 
 
     ``by_transaction``: the file has the advertiser's ids, so rows may name their conversion by
     TransactionId and OfferId (otherwise that join is left out of the statement).
+
+    ``with_amounts``: the file has an amount column, so rows may ask for new amounts and leave
+    the status blank.
     """
     _targets_build(tables, rows=rows, by_transaction=by_transaction)
     execute(f"ANALYZE {tables.targets}")
-    _rejects_build(tables, by_transaction=by_transaction)
+    _rejects_build(tables, by_transaction=by_transaction, with_amounts=with_amounts)
     execute(f"ANALYZE {tables.rejects}")
     _changes_build(tables)
 
@@ -147,7 +160,8 @@ def _targets_build(tables: StagingTables, *, rows: int, by_transaction: bool) ->
         execute(
             f"""CREATE UNLOGGED TABLE {tables.targets} AS
         SELECT r.row_number, c.id AS conversion_id, c.status AS current_status, c.offer_id,
-               c.partner_id, c.payout, c.revenue, r.status, r.reason, 0 AS by_click,
+               c.partner_id, c.payout, c.revenue, r.status, r.reason, r.new_payout,
+               r.new_revenue, 0 AS by_click,
                CASE WHEN r.gk_click_id <> '' AND cl.gk_click_id <> r.gk_click_id
                     THEN 'EventId ' || c.id || ' belongs to click ' || cl.gk_click_id
                          || ', not to ' || r.gk_click_id || '.'
@@ -165,7 +179,7 @@ def _targets_build(tables: StagingTables, *, rows: int, by_transaction: bool) ->
         WHERE r.error IS NULL AND r.event_id IS NOT NULL
         UNION ALL{_BY_TRANSACTION.format(rows=tables.rows) if by_transaction else ""}
         SELECT r.row_number, c.id, c.status, c.offer_id, c.partner_id, c.payout, c.revenue,
-               r.status, r.reason, 1,
+               r.status, r.reason, r.new_payout, r.new_revenue, 1,
                CASE WHEN c.offer_id <> r.offer_id
                     THEN 'Click ' || r.gk_click_id || ' is on offer ' || c.offer_id
                          || ', not on offer ' || r.offer_id || '.'
@@ -182,7 +196,7 @@ def _targets_build(tables: StagingTables, *, rows: int, by_transaction: bool) ->
 # so that the planner may use that partial index).
 _BY_TRANSACTION = """
         SELECT r.row_number, c.id, c.status, c.offer_id, c.partner_id, c.payout, c.revenue,
-               r.status, r.reason, 2,
+               r.status, r.reason, r.new_payout, r.new_revenue, 2,
                CASE WHEN r.gk_click_id <> '' AND cl.gk_click_id <> r.gk_click_id
                     THEN 'TransactionId ' || r.transaction_id || ' of offer ' || r.offer_id
                          || ' is EventId ' || c.id || ', of click ' || cl.gk_click_id
@@ -196,7 +210,7 @@ _BY_TRANSACTION = """
         UNION ALL"""
 
 
-def _rejects_build(tables: StagingTables, *, by_transaction: bool) -> None:
+def _rejects_build(tables: StagingTables, *, by_transaction: bool, with_amounts: bool) -> None:
     """The rejected rows: invalid, not found, or conflicting with another row."""
     execute(
         f"""CREATE UNLOGGED TABLE {tables.rejects} (
@@ -235,11 +249,21 @@ def _rejects_build(tables: StagingTables, *, by_transaction: bool) -> None:
         )
     # A row names a conversion at most once, so COUNT(*) counts a conversion's rows, and
     # MIN <> MAX finds two statuses: plain aggregates, one pass (measured 1.6 s for 2M rows
-    # where COUNT(DISTINCT ...) sorted them three times over).
+    # where COUNT(DISTINCT ...) sorted them three times over). A blank status or amount is
+    # a value of its own here: a row that keeps what another changes clashes with it.
+    status_differs = "MIN(status) <> MAX(status)"
+    amounts_differ = (
+        " OR MIN(coalesce(new_payout, -1)) <> MAX(coalesce(new_payout, -1))"
+        " OR MIN(coalesce(new_revenue, -1)) <> MAX(coalesce(new_revenue, -1))"
+        " OR MIN(coalesce(status, '')) <> MAX(coalesce(status, ''))"
+        if with_amounts
+        else ""
+    )
     execute(
         f"""INSERT INTO {tables.rejects} (row_number, kind, message)
         SELECT t.row_number, 'conflicting', MIN(
-            'Conversion ' || t.conversion_id || ' is asked for different statuses in this file '
+            'Conversion ' || t.conversion_id || ' is asked for different '
+            || CASE WHEN k.statuses_differ THEN 'statuses' ELSE 'amounts' END || ' in this file '
             || CASE WHEN k.rows_count = 2
                     THEN '(rows ' || k.first_row || ' and ' || k.last_row || ')'
                     ELSE '(' || k.rows_count || ' rows, ' || k.first_row || ' to '
@@ -249,11 +273,11 @@ def _rejects_build(tables: StagingTables, *, by_transaction: bool) -> None:
         FROM {tables.targets} t
         JOIN (
             SELECT conversion_id, MIN(row_number) AS first_row, MAX(row_number) AS last_row,
-                   COUNT(*) AS rows_count
+                   COUNT(*) AS rows_count, {status_differs} AS statuses_differ
             FROM {tables.targets}
             WHERE mismatch IS NULL
             GROUP BY conversion_id
-            HAVING MIN(status) <> MAX(status)
+            HAVING {status_differs}{amounts_differ}
         ) k ON k.conversion_id = t.conversion_id
         WHERE t.mismatch IS NULL
         GROUP BY t.row_number"""
@@ -268,8 +292,10 @@ def _changes_build(tables: StagingTables) -> None:
     staging_changes_create(
         tables,
         select=f"""SELECT DISTINCT ON (t.conversion_id)
-               t.conversion_id, t.status, t.reason, t.current_status, t.offer_id, t.partner_id,
-               t.payout, t.revenue
+               t.conversion_id, coalesce(t.status, t.current_status), t.reason,
+               t.current_status, t.offer_id, t.partner_id, t.payout, t.revenue,
+               CASE WHEN t.new_payout <> t.payout THEN t.new_payout END,
+               CASE WHEN t.new_revenue <> t.revenue THEN t.new_revenue END
         FROM {tables.targets} t
         WHERE NOT EXISTS (SELECT 1 FROM {tables.rejects} x WHERE x.row_number = t.row_number)
         ORDER BY t.conversion_id, t.row_number""",
@@ -281,15 +307,18 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
     """The preview's counts (the validation part of the summary, but for the columns and the
     reader, which the caller knows)."""
     will_change: dict[str, int] = {}
-    unchanged = 0
-    for expected, status, count in execute(
-        f"SELECT expected_status, status, COUNT(*) FROM {tables.changes}"
-        " GROUP BY expected_status, status ORDER BY expected_status, status"
+    unchanged = amounts = 0
+    for expected, status, changes, moved, count in execute(
+        f"""SELECT expected_status, status, {CHANGES_SQL},
+                   new_payout IS NOT NULL OR new_revenue IS NOT NULL, COUNT(*)
+        FROM {tables.changes} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""
     ):
-        if expected == status:
+        if not changes:
             unchanged += count
-        else:
-            will_change[f"{expected}->{status}"] = count
+            continue
+        key = f"{expected}->{status}"
+        will_change[key] = will_change.get(key, 0) + count
+        amounts += count if moved else 0
     rejected = dict(execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
     fan_out = [
         FanOut(offer=name, offer_id=offer_id, click_rows=click_rows, conversions=count)
@@ -322,6 +351,7 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
         fan_out=fan_out,
         errors=errors,
         staged=staged,
+        amounts=amounts,
     )
 
 
@@ -364,13 +394,18 @@ def file_job_stage(
     with local_path(import_job.file) as path:
         columns, staged_rows = _rows_staged(path, import_job.file_format, progress)
         staging_rows_create(tables)
-        rows = staging_rows_load(tables, staged_rows, with_ids=columns.with_ids)
+        rows = staging_rows_load(tables, staged_rows, full=columns.full)
         if rows == 0:
             raise UnusableFile(
                 "The file has a header row but no data rows. Add one row per "
                 "conversion (gk_click_id and/or EventId, Status) and upload it again."
             )
-    staging_resolve(tables, rows=rows, by_transaction=columns.transaction_id is not None)
+    staging_resolve(
+        tables,
+        rows=rows,
+        by_transaction=columns.transaction_id is not None,
+        with_amounts=columns.with_amounts,
+    )
     summary = staging_counts(tables).replace(columns=columns.headers, reader=import_job.file_format)
     return summary, _report_save(import_job, tables, columns, summary)
 
@@ -426,7 +461,9 @@ def _report_save(
         return ""
     fields = ["gk_click_id", "event_id", "status", "reason"]
     fields += ["transaction_id", "offer_id"] if columns.with_ids else []
-    ids = ("transaction_id", "offer_id_text") if columns.with_ids else ()
+    fields += ["payout", "revenue"] if columns.with_amounts else []
+    ids: tuple[str, ...] = ("transaction_id", "offer_id_text") if columns.with_ids else ()
+    ids += ("payout_text", "revenue_text") if columns.with_amounts else ()
     return rejected_rows_report_save(
         import_job,
         tables,

@@ -263,8 +263,9 @@ def _changes_build(tables: StagingTables) -> None:
         # The ids drawn in the file's order: over the sorted rows (a sort above the nextval
         # would draw them first, in whatever order the join gave).
         select=f"""SELECT nextval(pg_get_serial_sequence('conversions_conversion', 'id')),
-               status, reason, ''::varchar(16), offer_id, partner_id, payout, revenue, click_id,
-               offer_event_id, created_at, transaction_id, pending_time, row_number
+               status, reason, ''::varchar(16), offer_id, partner_id, payout, revenue,
+               NULL::numeric, NULL::numeric, click_id, offer_event_id, created_at,
+               transaction_id, pending_time, row_number
         FROM (
             SELECT coalesce(t.status, CASE {_DEFAULT_STATUS} END) AS status,
                    CASE WHEN t.reason <> '' OR t.status IS NOT NULL THEN t.reason

@@ -17,6 +17,7 @@ from conversions.change_sets import services as change_sets
 from conversions.change_sets import tasks
 from conversions.models import ImportJob, Source, Status, StatusChange
 from tests.api.conftest import ApiClient, assert_problem, key_for, user_with
+from tests.audit import assert_audit_intact
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +186,40 @@ def test_outcomes_after_the_apply_say_what_changed_and_are_kept(api, conversion_
     assert "No conversion has EventId 123" in items[0]["message"]
     row = StatusChange.objects.get(conversion_id=changed.pk, sequence_number=2)
     assert (row.source, row.user.username, row.import_job_id) == (Source.API, "asker", job.pk)
+
+
+def test_a_json_change_set_sets_amounts_with_or_without_a_status(api, conversion_factory):
+    raised = conversion_factory(status=Status.SUCCESS, offer_event__payout=Decimal("4"))
+    paid = conversion_factory(offer_event__payout=Decimal("4"), offer_event__revenue=Decimal("6"))
+    job = checked(
+        created(
+            api,
+            [
+                {"EventId": raised.pk, "Payout": "5.25"},
+                {"EventId": paid.pk, "Status": "Success", "Revenue": "7"},
+                {"EventId": paid.pk, "Payout": "1,5"},
+            ],
+        )
+    )
+
+    preview = api.get(f"{BASE}/{job.pk}").json()["preview"]
+    assert preview["will_change"] == {"pending->success": 1, "success->success": 1}
+    assert preview["amounts"] == 2
+    (line,) = preview["money"]["amounts"]
+    assert (line["payout_before"], line["payout_after"]) == ("8.0000", "9.2500")
+    assert [error["message"] for error in preview["first_errors"]] == [
+        "Payout “1,5” has a comma as the decimal point; use a point, like 1234.50."
+    ]
+    assert api.post(f"{BASE}/{job.pk}/confirm", {}).status_code == 202
+    change_sets.import_job_apply(import_job=job)
+    raised.refresh_from_db()
+    paid.refresh_from_db()
+
+    assert (raised.status, raised.payout) == (Status.SUCCESS, Decimal("5.25"))
+    assert (paid.status, paid.payout, paid.revenue) == (Status.SUCCESS, Decimal("4"), Decimal("7"))
+    items = api.get(f"{BASE}/{job.pk}/outcomes").json()["items"]
+    assert [item["outcome"] for item in items] == ["rejected", "changed", "changed"]
+    assert_audit_intact()
 
 
 def test_a_dry_run_leaves_nothing_to_confirm(api, conversion_factory):

@@ -45,12 +45,17 @@ def hashes(conversion_id: int) -> tuple[list[bytes], bytes]:
 
 
 def expected_hash(change: StatusChange, previous: bytes) -> bytes:
-    """Version 1 of the encoding, as migration 0015 documents it, written out again here to pin
-    it: a change to the database function that is not a new version fails this test."""
+    """The encoding as migrations 0015 (version 1) and 0027 (version 2, for rows with amounts)
+    document it, written out again here to pin it: a change to the database function that is
+    not a new version fails this test."""
     at = change.created_at
     epoch = f"{timegm(at.utctimetuple())}.{at.microsecond:06d}"
+    with_amounts = change.payout is not None or change.revenue is not None
+    amounts = [
+        "" if amount is None else f"{amount:.4f}" for amount in (change.payout, change.revenue)
+    ]
     fields = [
-        "status_change.v1",
+        "status_change.v2" if with_amounts else "status_change.v1",
         change.conversion_id,
         change.sequence_number,
         change.old_status,
@@ -61,6 +66,7 @@ def expected_hash(change: StatusChange, previous: bytes) -> bytes:
         "t" if change.callbacks_suppressed else "f",
         "t" if change.callback_owed else "f",
         epoch,
+        *(amounts if with_amounts else []),
         len(change.reason),
         change.reason,
     ]
@@ -116,6 +122,7 @@ def test_a_postback_writes_the_first_link(click_factory, offer_event_factory, pa
     change = StatusChange.objects.get(conversion_id=result.conversion_id)
     rows, kept = hashes(result.conversion_id)
     assert change.callback_owed is True
+    assert (change.payout, change.revenue) == (event.payout, event.revenue)
     assert rows == [kept] == [expected_hash(change, b"")]
     assert_audit_intact()
 
@@ -144,6 +151,35 @@ def test_a_consistent_rewrite_of_status_and_last_row_is_caught(changed_twice):
     )
 
 
+def test_each_change_records_the_amounts_it_left(changed_twice):
+    changes = StatusChange.objects.filter(conversion=changed_twice).order_by("sequence_number")
+
+    assert [(c.new_status, c.payout, c.revenue) for c in changes] == [
+        (status, changed_twice.payout, changed_twice.revenue)
+        for status in (Status.PENDING, Status.SUCCESS, Status.REJECTED)
+    ]
+
+
+@pytest.mark.audit_broken
+def test_an_amount_changed_behind_the_trail_is_named(changed_twice):
+    # Someone with database access raises the payout without a status change: the statuses
+    # and hashes still chain, but the conversion's amounts are not its last audit row's.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE conversions_conversion SET payout = payout + 100 WHERE id = %s",
+            [changed_twice.pk],
+        )
+
+    ok, out = verify()
+
+    assert not ok
+    payout, revenue = changed_twice.payout, changed_twice.revenue
+    assert (
+        f"conversion {changed_twice.pk}: has payout {payout + 100:.4f} and revenue "
+        f"{revenue:.4f} but its last audit row says {payout:.4f} and {revenue:.4f}" in out
+    )
+
+
 @pytest.mark.audit_broken
 def test_a_row_rewritten_with_a_new_hash_breaks_the_next_link(changed_twice):
     # The rewrite of row 2 recomputes its hash too: row 3 was chained to the old one.
@@ -156,7 +192,8 @@ def test_a_row_rewritten_with_a_new_hash_breaks_the_next_link(changed_twice):
                        user_id => user_id, import_job_id => import_job_id,
                        callbacks_suppressed => callbacks_suppressed,
                        callback_owed => callback_owed, created_at => created_at,
-                       reason => 'Advertiser confirmed',
+                       reason => 'Advertiser confirmed', payout => payout,
+                       revenue => revenue,
                        previous_hash => (SELECT chain_hash FROM conversions_statuschange
                                          WHERE conversion_id = %s AND sequence_number = 1))
                WHERE conversion_id = %s AND sequence_number = 2""",
@@ -240,7 +277,10 @@ def test_a_conversion_deleted_with_the_triggers_off_but_not_its_rows_is_found(ch
 def test_the_backfill_hashes_rows_written_before_the_chain(changed_twice, conversion_factory):
     other = conversion_factory(status=Status.SUCCESS)
     with audit_triggers_off(), connection.cursor() as cursor:
-        cursor.execute("UPDATE conversions_statuschange SET chain_hash = ''")
+        # Rows as they were before the chain (0015), so before amounts were audited (0027).
+        cursor.execute(
+            "UPDATE conversions_statuschange SET chain_hash = '', payout = NULL, revenue = NULL"
+        )
         cursor.execute("UPDATE conversions_conversion SET audit_chain_hash = ''")
     assert not verify()[0]
 

@@ -118,16 +118,31 @@ def jobs(
         click__partner=partner,
         offer_event=event,
         offer_event__payout=Decimal("5000"),
+        payout=Decimal("5000"),
         status=Status.PENDING,
     )
-    big.payout = Decimal("5000")
-    big.save(update_fields=["payout"])
     waiting = selection_status_set(
         conversion_ids=[big.pk], status=Status.SUCCESS, user=admin_user, single=True
     ).job
     assert waiting is not None and waiting.state == ImportJob.State.VALIDATED
+    amounts = imports.import_job_create(
+        user=admin_user,
+        upload=status_file(
+            tmp_path,
+            [
+                ["EventId", "Status", "Payout", "Revenue", "Reason"],
+                [conversions[0].pk, "", "14.7500", "", "Advertiser statement, November"],
+                [conversions[5].pk, "Success", "", "21.5", ""],
+            ],
+            name="november-amounts.csv",
+        ),
+        original_name="november-amounts.csv",
+        queue_validation=False,
+    )
+    amounts = change_sets.import_job_validate(import_job=amounts)
     job = "admin:conversions_importjob_change"
     return {
+        "amounts preview": reverse(job, args=[amounts.pk]),
         "overview": reverse("admin:index"),
         "checked job (preview, problems)": reverse(job, args=[checked.pk]),
         "applied job": reverse(job, args=[applied.pk]),

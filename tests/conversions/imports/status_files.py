@@ -1,5 +1,6 @@
 """Status files for the import tests: CSV, XLSX (openpyxl) and XLS (xlwt) from rows of cells."""
 
+import csv
 import io
 
 import openpyxl
@@ -9,7 +10,6 @@ HEADER = ["gk_click_id", "EventId", "Status", "Reason"]
 
 
 def csv_bytes(rows, *, delimiter=",", bom=False, encoding="utf-8"):
-    import csv
 
     text = io.StringIO()
     csv.writer(text, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
@@ -47,6 +47,12 @@ def xls_bytes(rows):
 
 
 WRITERS = {"csv": csv_bytes, "xlsx": xlsx_bytes, "xls": xls_bytes}
+
+
+def rejected_rows(job):
+    """The job's report of rejected rows, as CSV rows (its header first)."""
+    with job.error_report.open("rb") as report:
+        return list(csv.reader(io.StringIO(report.read().decode("utf-8-sig"))))
 
 
 def status_file(tmp_path, rows, file_format="csv", name=None, **options):

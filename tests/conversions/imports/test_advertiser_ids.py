@@ -2,8 +2,6 @@
 ``TransactionId`` with ``OfferId``; ids a row fills beside its most specific one must agree; a
 header naming one column twice is refused before any row is staged."""
 
-import csv
-import io
 from io import StringIO
 
 import pytest
@@ -12,7 +10,7 @@ from django.core.management import call_command
 from conversions.models import ImportJob, Status
 from tests.audit import assert_audit_intact
 from tests.conversions.factories import changes_since_recorded
-from tests.conversions.imports.status_files import status_file
+from tests.conversions.imports.status_files import rejected_rows, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
 
@@ -23,11 +21,6 @@ def statuses(*conversions):
     for conversion in conversions:
         conversion.refresh_from_db()
     return tuple(conversion.status for conversion in conversions)
-
-
-def rejected_rows(job):
-    with job.error_report.open("rb") as report:
-        return list(csv.reader(io.StringIO(report.read().decode("utf-8-sig"))))
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])

@@ -3,8 +3,6 @@ the new conversions and refuses each row a postback would be refused for, naming
 records each with source "manual upload", its audit row, callback and tally row; the revert
 rejects them, deleting nothing."""
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,7 +22,7 @@ from conversions.models import (
     StatusChange,
 )
 from tests.audit import assert_audit_intact
-from tests.conversions.imports.status_files import status_file
+from tests.conversions.imports.status_files import rejected_rows, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
 
@@ -70,11 +68,6 @@ def past_click(click_factory):
         return click
 
     return make
-
-
-def rejected_rows(job):
-    with job.error_report.open("rb") as report:
-        return list(csv.reader(io.StringIO(report.read().decode("utf-8-sig"))))
 
 
 def at(click, minutes):
@@ -216,6 +209,13 @@ def test_each_refused_row_is_named_and_the_others_are_recorded(
             "revenue": "4.0000",
             "key": None,
             "callbacks": 0,
+            "gross_payout": "2.0000",
+            # New conversions: no amounts change.
+            "amount_changes": 0,
+            "payout_before": "0",
+            "payout_after": "0",
+            "revenue_before": "0",
+            "revenue_after": "0",
         }
     ]
 

@@ -123,6 +123,8 @@ def test_the_job_page_shows_the_money_and_the_change_list(
         "New status",
         "Payout",
         "Revenue",
+        "New payout",
+        "New revenue",
         "Currency",
         "Reason",
     ]
@@ -136,6 +138,8 @@ def test_the_job_page_shows_the_money_and_the_change_list(
         "Rejected",
         "1.5000",
         "2.0000",
+        "",  # a change of status alone: the amounts stay
+        "",
         "USD",
         "Reconciled",
     ]

@@ -20,6 +20,7 @@ VALIDATED = {
     "money": {},
     "left_alone": 0,
     "left_alone_examples": [],
+    "amounts": 0,
 }
 
 

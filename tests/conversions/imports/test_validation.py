@@ -137,6 +137,8 @@ def test_headers_match_ignoring_case_spaces_and_underscores(
         "id": conversion.pk,
         "status": "Rejected",
         "reason": "chargeback",
+        # The report's Payout as exported: what the conversion has (no amount changes).
+        "payout": f"{conversion.payout}",
     }
     row = [values.get("".join(h.split()).replace("_", "").lower(), "x") for h in header]
 
