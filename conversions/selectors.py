@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
 from conversions.models import Conversion, ConversionTally, Status, StatusChange
 from conversions.tally import tally_bound_is_exact
@@ -68,10 +68,19 @@ def conversion_status_counts(*, conversion_ids: Sequence[int]) -> dict[str, int]
 
 
 def conversion_status_history(*, conversion_id: int, limit: int) -> QuerySet[StatusChange]:
-    """The conversion's latest ``limit`` status changes, newest first, with who made them."""
+    """The conversion's latest ``limit`` status changes, newest first, with who made them and
+    the amounts before each (``old_payout``, ``old_revenue``: the previous row's; None before
+    audit rows recorded amounts)."""
+    before = StatusChange.objects.filter(
+        conversion_id=OuterRef("conversion_id"), sequence_number=OuterRef("sequence_number") - 1
+    )
     return (
         StatusChange.objects.filter(conversion_id=conversion_id)
         .select_related("user", "import_job__user")
+        .annotate(
+            old_payout=Subquery(before.values("payout")[:1]),
+            old_revenue=Subquery(before.values("revenue")[:1]),
+        )
         .order_by("-sequence_number")[:limit]
     )
 

@@ -1,8 +1,9 @@
 """Template tags of the admin pages that Django's own views render: the overview (the site's
-index) and the 403 page."""
+index) and the 403 page, and the amounts of a conversion's status history."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -11,7 +12,15 @@ from django.contrib.admin.templatetags.admin_list import result_headers, result_
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from conversions.amounts import amount
+
 register = template.Library()
+
+
+@register.filter
+def gk_amount(value: Decimal | None) -> str:
+    """An amount as every page writes it ("1.50", sub-cent digits kept; "" for none)."""
+    return "" if value is None else amount(value)
 
 
 @register.simple_tag(takes_context=True)

@@ -140,9 +140,25 @@ def jobs(
         queue_validation=False,
     )
     amounts = change_sets.import_job_validate(import_job=amounts)
+    raised = imports.import_job_create(
+        user=admin_user,
+        upload=status_file(
+            tmp_path, [["EventId", "Payout"], [conversions[1].pk, "13.0125"]], name="raise.csv"
+        ),
+        original_name="raise.csv",
+        queue_validation=False,
+    )
+    change_sets.import_job_validate(import_job=raised)
+    change_sets.import_job_confirm(
+        import_job=raised, user=admin_user, send_callbacks=True, queue_apply=False
+    )
+    change_sets.import_job_apply(import_job=raised)
     job = "admin:conversions_importjob_change"
     return {
         "amounts preview": reverse(job, args=[amounts.pk]),
+        "conversion with an amount change": reverse(
+            "admin:conversions_conversion_change", args=[conversions[1].pk]
+        ),
         "overview": reverse("admin:index"),
         "checked job (preview, problems)": reverse(job, args=[checked.pk]),
         "applied job": reverse(job, args=[applied.pk]),

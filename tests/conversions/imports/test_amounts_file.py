@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Count, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from callbacks.models import CallbackDelivery
@@ -63,7 +64,7 @@ def tally_matches_the_conversions():
 
 
 def test_an_amounts_file_previews_the_money_before_and_after_and_applies_it(
-    tmp_path, import_validated, admin_user, three
+    tmp_path, import_validated, admin_user, admin_client, three
 ):
     first, second, third = three
     rows = [
@@ -111,6 +112,9 @@ def test_an_amounts_file_previews_the_money_before_and_after_and_applies_it(
     )
     assert (change.payout, change.revenue) == (Decimal("5.5"), Decimal("6"))
     assert not StatusChange.objects.filter(conversion=third, import_job=job).exists()
+    history = admin_client.get(reverse("admin:conversions_conversion_change", args=[first.pk])).text
+    assert "payout 4.00 → 5.50, revenue 6.00 → 6.00 USD" in history
+    assert history.count("gk-history-amounts") == 1
     # The partner hears the new payout under the next change number.
     deliveries = CallbackDelivery.objects.filter(status_change__import_job=job)
     payloads = callback_payloads_render(delivery_ids=[d.pk for d in deliveries])
