@@ -20,7 +20,6 @@ from conversions.change_sets.tables import (
     staging_apply_chunks,
     staging_apply_view,
     staging_apply_view_drop,
-    staging_changed_since_preview,
     staging_changes_count,
     staging_drop,
 )
@@ -90,11 +89,11 @@ def _apply(import_job: ImportJob) -> None:
             job_state.jit_off()
             transitions, callbacks = _chunks_applied(import_job, tables, progress, total=total)
             applied_total = sum(transitions.values())
-            if import_job.kind == ImportJob.Kind.UPLOAD:
-                # A conversion a postback recorded meanwhile took the row's place.
-                moved = total - applied_total
-            else:
-                moved = staging_changed_since_preview(tables) - applied_total
+            # The changes the preview counted that the apply left: their conversion's status
+            # moved since (or, for an upload, a postback recorded the conversion meanwhile).
+            # Counted from the change set, not from the statuses found now, which a change of
+            # amounts alone does not move.
+            moved = total - applied_total
             staging_apply_view_drop()
             change_set_outcomes_keep(tables)  # the per-row outcomes, kept with the job
             staging_drop(tables)

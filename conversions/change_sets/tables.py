@@ -167,14 +167,3 @@ def staging_apply_view(
 
 def staging_apply_view_drop() -> None:
     execute(f"DROP VIEW IF EXISTS {APPLY_CHUNK_VIEW}")
-
-
-def staging_changed_since_preview(tables: StagingTables) -> int:
-    """Conversions of the change set whose status is no longer the one seen in the preview
-    (including those this apply changed: the caller subtracts them)."""
-    ((count,),) = execute(
-        f"""SELECT COUNT(*) FROM {tables.changes} s
-        JOIN conversions_conversion c ON c.id = s.conversion_id
-        WHERE c.status <> s.expected_status"""
-    )
-    return count

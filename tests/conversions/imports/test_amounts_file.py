@@ -13,8 +13,9 @@ from django.utils import timezone
 from callbacks.models import CallbackDelivery
 from callbacks.payloads import callback_payloads_render
 from conversions.change_sets import services as change_sets
-from conversions.models import Conversion, ImportJob, Status, StatusChange
+from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
 from conversions.selectors import conversion_totals_tallied
+from conversions.services import conversion_status_set
 from tests.audit import assert_audit_intact
 from tests.conversions.imports.status_files import rejected_rows, status_file
 
@@ -99,6 +100,8 @@ def test_an_amounts_file_previews_the_money_before_and_after_and_applies_it(
 
     assert job.state == ImportJob.State.APPLIED, job.error_message
     assert job.summary["applied"] == {"pending->success": 1, "success->success": 1}
+    # A change of amounts alone moves no status: nothing was changed by someone else.
+    assert job.summary["changed_since_preview"] == 0
     assert amounts(first, second, third) == [
         (Status.SUCCESS, Decimal("5.5"), Decimal("6")),
         (Status.SUCCESS, Decimal("4"), Decimal("8")),
@@ -212,6 +215,30 @@ def test_the_revert_leaves_a_conversion_whose_amounts_changed_since(
     )
     change_sets.import_job_apply(import_job=revert)
     assert [payout for _, payout, _ in amounts(first, second)] == [Decimal("9"), Decimal("4")]
+    assert_audit_intact()
+
+
+def test_a_conversion_whose_status_moved_since_the_preview_keeps_its_amounts(
+    tmp_path, import_validated, admin_user, three
+):
+    first, second, _ = three
+    job = import_validated(
+        status_file(tmp_path, [HEADER, [first.pk, "", "5", "", ""], [second.pk, "", "5", "", ""]])
+    )
+    conversion_status_set(
+        conversion_ids=[first.pk], status=Status.REJECTED, source=Source.ADMIN, user=admin_user
+    )
+    change_sets.import_job_confirm(
+        import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
+    )
+
+    job = change_sets.import_job_apply(import_job=job)
+
+    assert (job.summary["applied_total"], job.summary["changed_since_preview"]) == (1, 1)
+    assert amounts(first, second) == [
+        (Status.REJECTED, Decimal("4"), Decimal("6")),
+        (Status.PENDING, Decimal("5"), Decimal("6")),
+    ]
     assert_audit_intact()
 
 
