@@ -212,6 +212,11 @@ def summary_lines(job: ImportJob) -> list[str]:
             f"Moves: {line.transition_text}: {line.conversions:,} conversions, "
             f"{line.payout_text} payout, {line.revenue_text} revenue"
         )
+    for line in money.amounts:
+        lines.append(
+            f"Amounts: {line.amount_changes:,} conversions, payout {line.payout_change_text}, "
+            f"revenue {line.revenue_change_text}"
+        )
     for line in money.by_partner:
         lines.append(f"Callbacks to {line.label}: {line.callbacks:,}")
     if job.approval_required:

@@ -4,8 +4,11 @@ shows the money before and after, the audit rows record the amounts, partners wh
 changed are owed a callback, the tally follows, and the revert puts the amounts back."""
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +19,7 @@ from conversions.change_sets import services as change_sets
 from conversions.models import Conversion, ImportJob, Source, Status, StatusChange
 from conversions.selectors import conversion_totals_tallied
 from conversions.services import conversion_status_set
-from tests.audit import assert_audit_intact
+from tests.audit import assert_audit_intact, audit_triggers_off
 from tests.conversions.imports.status_files import rejected_rows, status_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_media_root")]
@@ -239,6 +242,58 @@ def test_a_conversion_whose_status_moved_since_the_preview_keeps_its_amounts(
         (Status.REJECTED, Decimal("4"), Decimal("6")),
         (Status.PENDING, Decimal("5"), Decimal("6")),
     ]
+    assert_audit_intact()
+
+
+def test_a_conversion_recorded_before_audit_rows_had_amounts_gets_them_back_too(
+    tmp_path, import_applied, admin_user, three
+):
+    # Its first audit row as written before migration 0027: no amounts, hashed as version 1.
+    first = three[0]
+    with audit_triggers_off(), connection.cursor() as cursor:
+        cursor.execute(
+            """WITH legacy AS (
+                   UPDATE conversions_statuschange SET payout = NULL, revenue = NULL,
+                       chain_hash = conversions_status_change_hash(
+                           conversion_id => conversion_id, sequence_number => sequence_number,
+                           old_status => old_status, new_status => new_status,
+                           source => source, user_id => user_id,
+                           import_job_id => import_job_id,
+                           callbacks_suppressed => callbacks_suppressed,
+                           callback_owed => callback_owed, created_at => created_at,
+                           reason => reason, previous_hash => NULL)
+                   WHERE conversion_id = %s RETURNING chain_hash)
+               UPDATE conversions_conversion SET audit_chain_hash = legacy.chain_hash
+               FROM legacy WHERE id = %s""",
+            [first.pk, first.pk],
+        )
+    assert_audit_intact()
+    applied = import_applied(status_file(tmp_path, [HEADER, [first.pk, "", "7.25", "", ""]]))
+
+    revert = change_sets.import_job_revert(
+        import_job=applied, user=admin_user, queue_validation=False
+    )
+    revert = change_sets.import_job_validate(import_job=revert)
+    change_sets.import_job_confirm(
+        import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
+    )
+    change_sets.import_job_apply(import_job=revert)
+
+    assert amounts(first) == [(Status.SUCCESS, Decimal("4"), Decimal("6"))]
+    assert_audit_intact()
+
+
+def test_the_command_line_prints_the_amount_changes(tmp_path, three):
+    out = StringIO()
+    path = status_file(tmp_path, [HEADER, [three[0].pk, "", "5", "7", ""]])
+
+    call_command("import_statuses", str(path), "--dry-run", stdout=out)
+
+    assert "Moves: Success, amounts only: 1 conversions, +1.00 USD payout" in out.getvalue()
+    assert (
+        "Amounts: 1 conversions, payout 4.00 USD → 5.00 USD, revenue 6.00 USD → 7.00 USD"
+        in out.getvalue()
+    )
     assert_audit_intact()
 
 
