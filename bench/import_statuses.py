@@ -168,6 +168,14 @@ def arguments_parse() -> argparse.Namespace:
     parser.add_argument(
         "--revert", action="store_true", help="then revert the job, and run audit_verify"
     )
+    parser.add_argument(
+        "--without-index",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="drop this index of the conversions table after the fill (what an index costs "
+        "the apply); may be repeated",
+    )
     parser.add_argument("--database", default="gokart_bench_import")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -368,6 +376,23 @@ def stock_compare(*, stock_rows: int, rows_per_s: float) -> float:
     return stock
 
 
+def indexes_drop(names: list[str]) -> None:
+    """Drop these indexes of the conversions table (``--without-index``), said on the way."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(
+                "SELECT 1 FROM pg_indexes WHERE tablename = 'conversions_conversion'"
+                " AND indexname = %s",
+                [name],
+            )
+            if cursor.fetchone() is None:
+                sys.exit(f"the conversions table has no index {name}")
+            cursor.execute(f'DROP INDEX "{name}"')
+            print(f"dropped index {name}", flush=True)
+
+
 def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> str:
     """Fill, write the file, validate and apply it in a worker, check, compare with the stock
     resource (and revert); the last line."""
@@ -382,6 +407,7 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
     started = time.perf_counter()
     fill(clicks)
     print(f"filled {args.database} in {time.perf_counter() - started:.1f} s", flush=True)
+    indexes_drop(args.without_index)
     if args.create:
         return upload_run(args, env, media, max_bytes=max_bytes, max_rows=max_rows)
     job, rows = status_file_create(args, media, max_bytes=max_bytes, max_rows=max_rows)
@@ -394,6 +420,8 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
         return (
             f"format={args.format} amounts=1 rows={rows} "
             f"validate_s={outcome['validate_s']:.1f} apply_s={outcome['apply_s']:.1f} "
+            f"apply_wal_mb={outcome['apply_wal_mb']:.0f} "
+            f"apply_checkpoints={outcome['apply_checkpoints']} "
             f"peak_rss_mb={outcome['peak_rss_mb']:.0f} rows_per_s={rows_per_s:.0f} "
             f"changed={outcome['summary']['applied_total']} "
             f"amounts_changed={outcome['summary'].get('amounts', 0)} "
@@ -402,7 +430,9 @@ def benchmark_run(args: argparse.Namespace, env: dict[str, str], media: str) -> 
     stock = stock_compare(stock_rows=args.stock_rows, rows_per_s=rows_per_s)
     return (
         f"format={args.format} rows={rows} validate_s={outcome['validate_s']:.1f} "
-        f"apply_s={outcome['apply_s']:.1f} peak_rss_mb={outcome['peak_rss_mb']:.0f} "
+        f"apply_s={outcome['apply_s']:.1f} apply_wal_mb={outcome['apply_wal_mb']:.0f} "
+        f"apply_checkpoints={outcome['apply_checkpoints']} "
+        f"peak_rss_mb={outcome['peak_rss_mb']:.0f} "
         f"rows_per_s={rows_per_s:.0f} stock_rows_per_s={stock:.0f} "
         f"ratio={rows_per_s / stock:.0f} money_s={outcome['money_s']:.1f}" + revert_figures
     )

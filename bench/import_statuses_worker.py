@@ -26,6 +26,33 @@ def peak_rss_mb() -> float:
     )
 
 
+def wal_position() -> tuple[str, int]:
+    """The server's WAL position and how many checkpoints it has made (both server-wide: the
+    benchmark runs alone)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_current_wal_lsn()::text,"
+            " checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        )
+        return cursor.fetchone()
+
+
+def wal_since(start: tuple[str, int]) -> tuple[float, int]:
+    """The WAL written (MB) and the checkpoints made since ``start`` (``wal_position``)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn),"
+            " checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+            [start[0]],
+        )
+        written, checkpoints = cursor.fetchone()
+    return float(written) / 1024**2, checkpoints - start[1]
+
+
 def worker_run(import_job_id: int) -> dict:
     """Validate, confirm and apply one job as a Celery worker would; times and peak RSS, and
     the time the preview's money takes of the validation (computed again on the staged set)."""
@@ -50,14 +77,18 @@ def worker_run(import_job_id: int) -> dict:
     change_sets.import_job_confirm(
         import_job=job, user=None, send_callbacks=True, queue_apply=False
     )
+    wal = wal_position()
     started = time.perf_counter()
     tasks.import_job_apply_task(import_job_id)
     apply_s = time.perf_counter() - started
+    apply_wal_mb, apply_checkpoints = wal_since(wal)
     job.refresh_from_db()
     return {
         "validate_s": validate_s,
         "money_s": money_s,
         "apply_s": apply_s,
+        "apply_wal_mb": apply_wal_mb,
+        "apply_checkpoints": apply_checkpoints,
         "peak_rss_mb": peak_rss_mb(),
         "validate_peak_rss_mb": rss_after_validate,
         "state": job.state,
