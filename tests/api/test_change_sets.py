@@ -222,6 +222,19 @@ def test_a_json_change_set_sets_amounts_with_or_without_a_status(api, conversion
     assert_audit_intact()
 
 
+def test_a_change_asking_for_nothing_is_a_rejected_row_named_in_the_outcomes(
+    api, conversion_factory
+):
+    conversion = conversion_factory()
+    job = checked(created(api, [{"EventId": conversion.pk}]))
+
+    items = api.get(f"{BASE}/{job.pk}/outcomes").json()["items"]
+
+    assert [(item["outcome"], item["message"]) for item in items] == [
+        ("rejected", "Status is empty; use Pending, Success, Rejected.")
+    ]
+
+
 def test_a_dry_run_leaves_nothing_to_confirm(api, conversion_factory):
     conversion = conversion_factory()
     response = created(api, [{"EventId": conversion.pk, "Status": "Success"}], dry_run=True)
@@ -244,7 +257,6 @@ def test_a_dry_run_leaves_nothing_to_confirm(api, conversion_factory):
         {"changes": [{"EventId": 1, "Status": "Success", "Colour": "red"}]},
         {"changes": [{"EventId": 1, "Status": "Success"}], "approve": True},
         {"changes": []},
-        {"changes": [{"EventId": 1}]},
         {"changes": [{"EventId": [1], "Status": "Success"}]},
         {"changes": "EventId,Status"},
     ],
