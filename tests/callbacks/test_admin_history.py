@@ -20,8 +20,8 @@ State = CallbackDelivery.State
 def history_cells(page):
     """Sequence number -> the text of its Callback cell."""
     rows = re.findall(
-        r'<tr class="gk-history-row">\s*<td>(\d+)</td>.*?'
-        r'<td class="gk-history-callback">(.*?)</td>',
+        r'<tr class="gk-history-row">\s*<td[^>]*>(\d+)</td>.*?'
+        r'<td class="gk-history-callback"[^>]*>(.*?)</td>',
         page,
         re.S,
     )
