@@ -110,4 +110,6 @@ def outcome_row(outcome: Outcome) -> list[Any]:
         *(formula_escape(text) for text in texts),
         formula_escape(outcome.reason),
         formula_escape(outcome.message),
+        outcome.new_payout,
+        outcome.new_revenue,
     ]

@@ -324,6 +324,8 @@ class OutcomeOut(Schema):
     new_status: str
     reason: str
     message: str = Field(description="Why it was rejected or left alone.")
+    new_payout: str = Field(description='The payout the change sets ("12.50"; "" where it stays).')
+    new_revenue: str = Field(description='The revenue the change sets ("" where it stays).')
 
 
 class OutcomePage(Schema):

@@ -66,6 +66,8 @@ OUTCOME_CSV_HEADER = [
     "New status",
     "Reason",
     "Message",
+    "New payout",
+    "New revenue",
 ]
 
 

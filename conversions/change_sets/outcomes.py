@@ -33,6 +33,7 @@ from typing import Any
 
 from django.db import OperationalError, transaction
 
+from conversions.amounts import amount
 from conversions.change_sets import job_state
 from conversions.change_sets.tables import StagingTables, changes_sql, execute
 from conversions.models import ImportJob
@@ -67,6 +68,9 @@ class Outcome:
     new_status: str = ""
     reason: str = ""
     message: str = ""
+    # The amounts the change sets ("" where they stay).
+    new_payout: str = ""
+    new_revenue: str = ""
 
     @property
     def position(self) -> tuple[int, int]:
@@ -146,7 +150,7 @@ def _rejected(import_job: ImportJob, *, after_row: int, limit: int) -> Iterator[
 
 _KEPT_SQL = f"""
     SELECT o.conversion_id, cl.gk_click_id, o.expected_status, o.status, o.reason,
-           sc.old_status, sc.new_status, {changes_sql("o")}
+           sc.old_status, sc.new_status, {changes_sql("o")}, o.new_payout, o.new_revenue
     FROM {{table}} o
     {{click_join}}
     LEFT JOIN conversions_statuschange sc
@@ -157,7 +161,7 @@ _KEPT_SQL = f"""
 """
 _AUDITED_SQL = """
     SELECT sc.conversion_id, cl.gk_click_id, sc.old_status, sc.new_status, sc.reason,
-           sc.old_status, sc.new_status, true
+           sc.old_status, sc.new_status, true, NULL, NULL
     FROM conversions_statuschange sc
     JOIN conversions_conversion c ON c.id = sc.conversion_id
     JOIN conversions_click cl ON cl.id = c.click_id
@@ -199,7 +203,10 @@ def _conversions(import_job: ImportJob, *, after_id: int, limit: int) -> list[Ou
 
 
 def _conversion_outcome(row: tuple[Any, ...], *, applied: bool) -> Outcome:
-    conversion_id, gk_click_id, expected, status, reason, audited_old, audited_new, changes = row
+    conversion_id, gk_click_id, expected, status, reason, audited_old, audited_new, changes = row[
+        :8
+    ]
+    new_payout, new_revenue = ("" if value is None else amount(value) for value in row[8:])
     if not changes:
         outcome, old, message = "unchanged", expected, "It already had this status."
     elif audited_new is not None:
@@ -224,6 +231,8 @@ def _conversion_outcome(row: tuple[Any, ...], *, applied: bool) -> Outcome:
         new_status=status,
         reason=reason,
         message=message,
+        new_payout=new_payout,
+        new_revenue=new_revenue,
     )
 
 

@@ -139,7 +139,10 @@ def test_the_outcomes_page_through_rejected_rows_then_conversions(api, conversio
     )
     csv_text = b"".join(response.streaming_content).decode()
     lines = csv_text.lstrip("\ufeff").splitlines()
-    assert lines[0] == "Outcome,Row,EventId,gk_click_id,Old status,New status,Reason,Message"
+    assert lines[0] == (
+        "Outcome,Row,EventId,gk_click_id,Old status,New status,Reason,Message,New payout,"
+        "New revenue"
+    )
     assert len(lines) == 1 + 5
     assert lines[3].startswith(f"will_change,,{one.pk},{one.click.gk_click_id},pending,success")
 
@@ -218,7 +221,11 @@ def test_a_json_change_set_sets_amounts_with_or_without_a_status(api, conversion
     assert (raised.status, raised.payout) == (Status.SUCCESS, Decimal("5.25"))
     assert (paid.status, paid.payout, paid.revenue) == (Status.SUCCESS, Decimal("4"), Decimal("7"))
     items = api.get(f"{BASE}/{job.pk}/outcomes").json()["items"]
-    assert [item["outcome"] for item in items] == ["rejected", "changed", "changed"]
+    assert [(item["outcome"], item["new_payout"], item["new_revenue"]) for item in items] == [
+        ("rejected", "", ""),
+        ("changed", "5.25", ""),
+        ("changed", "", "7.00"),
+    ]
     assert_audit_intact()
 
 
