@@ -137,6 +137,19 @@ def status_change_hash_sql(
         previous_hash => {previous_hash}, payout => {payout}, revenue => {revenue})"""
 
 
+def amounts_before_join_sql(*, change: str, otherwise: tuple[str, str]) -> str:
+    """The joins that give ``b`` (``b.payout``, ``b.revenue``): the amounts a conversion had
+    before the audit row ``change`` (an alias) changed it, which are its previous row's (each row
+    records the amounts its change left); ``otherwise`` (SQL expressions of the payout and the
+    revenue) where that row was written before audit rows recorded amounts."""
+    return f"""LEFT JOIN conversions_statuschange before_change
+            ON before_change.conversion_id = {change}.conversion_id
+           AND before_change.sequence_number = {change}.sequence_number - 1
+        CROSS JOIN LATERAL (
+            SELECT coalesce(before_change.payout, {otherwise[0]}) AS payout,
+                   coalesce(before_change.revenue, {otherwise[1]}) AS revenue) b"""
+
+
 AUDIT_ID_SEQUENCE_SQL = "pg_get_serial_sequence('conversions_statuschange', 'id')::regclass"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 
+from conversions.audit import amounts_before_join_sql
 from conversions.change_sets.money import ChangeSetMoney, change_set_money, status_label
 from conversions.change_sets.tables import CHANGES_SQL, StagingTables
 from conversions.models import ImportJob
@@ -59,16 +60,17 @@ def change_list_rows(import_job: ImportJob) -> Iterator[str]:
     if import_job.state == ImportJob.State.APPLIED:
         # The amounts before: the previous audit row's (the conversion's, for a row written
         # before audit rows recorded amounts, when they had never changed).
-        source = """SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason,
+        before = amounts_before_join_sql(
+            change="sc",
+            otherwise=("coalesce(sc.payout, cb.payout)", "coalesce(sc.revenue, cb.revenue)"),
+        )
+        source = f"""SELECT sc.conversion_id, sc.old_status, sc.new_status, sc.reason,
                    b.payout AS payout_before, b.revenue AS revenue_before,
                    CASE WHEN sc.payout <> b.payout THEN sc.payout END AS new_payout,
                    CASE WHEN sc.revenue <> b.revenue THEN sc.revenue END AS new_revenue
             FROM conversions_statuschange sc
             JOIN conversions_conversion cb ON cb.id = sc.conversion_id
-            LEFT JOIN conversions_statuschange p ON p.conversion_id = sc.conversion_id
-                 AND p.sequence_number = sc.sequence_number - 1
-            CROSS JOIN LATERAL (SELECT coalesce(p.payout, sc.payout, cb.payout) AS payout,
-                                       coalesce(p.revenue, sc.revenue, cb.revenue) AS revenue) b
+            {before}
             WHERE sc.import_job_id = %(job)s"""
     elif import_job.kind == ImportJob.Kind.UPLOAD:
         # The new conversions do not exist yet: the change set holds what they will be.

@@ -75,17 +75,14 @@ class MoneyLine:
     @property
     def payout_change_text(self) -> str:
         """ "1,000.00 USD → 1,250.00 USD" (the changed conversions' payout before and after)."""
-        return (
-            f"{money(self.payout_before, self.currency)} → "
-            f"{money(self.payout_after, self.currency)}"
-        )
+        return self._change_text(self.payout_before, self.payout_after)
 
     @property
     def revenue_change_text(self) -> str:
-        return (
-            f"{money(self.revenue_before, self.currency)} → "
-            f"{money(self.revenue_after, self.currency)}"
-        )
+        return self._change_text(self.revenue_before, self.revenue_after)
+
+    def _change_text(self, before: Decimal, after: Decimal) -> str:
+        return f"{money(before, self.currency)} → {money(after, self.currency)}"
 
 
 def status_label(value: str) -> str:

@@ -12,12 +12,13 @@ between)."""
 
 from __future__ import annotations
 
+from conversions.audit import amounts_before_join_sql
 from conversions.change_sets.outcomes import outcomes_table
 from conversions.change_sets.summary import ImportSummary, LeftAlone
 from conversions.change_sets.tables import (
-    CHANGES_SQL,
     StagingTables,
     execute,
+    staging_changes_counted,
     staging_changes_create,
     staging_changes_key,
 )
@@ -35,11 +36,11 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     # ever deleted).
     back_to = "%(rejected)s::varchar" if reverted.kind == ImportJob.Kind.UPLOAD else "sc.old_status"
     reverted_summary = ImportSummary.from_json(reverted.summary)
-    amounts = ("NULL::numeric", "NULL::numeric")
+    amounts: tuple[str, ...] = ("NULL::numeric", "NULL::numeric")
     still_as_set = "c.status = sc.new_status"
     before = ""
     if reverted_summary is not None and reverted_summary.amounts:
-        amounts = tuple(  # type: ignore[assignment]
+        amounts = tuple(
             f"CASE WHEN b.{name} <> sc.{name} THEN b.{name} END" for name in ("payout", "revenue")
         )
         still_as_set += " AND c.payout = sc.payout AND c.revenue = sc.revenue"
@@ -75,27 +76,17 @@ def revert_stage(tables: StagingTables, *, reverted: ImportJob) -> ImportSummary
     execute(f"DELETE FROM {tables.changes} WHERE NOT still_as_set")
     execute(f"ALTER TABLE {tables.changes} DROP COLUMN still_as_set")
     staging_changes_key(tables)
-    will_change: dict[str, int] = {}
-    unchanged = with_amounts = 0  # unchanged: an uploaded conversion that is Rejected already
-    for old, new, changes, moved, count in execute(
-        f"""SELECT expected_status, status, {CHANGES_SQL}, new_payout IS NOT NULL
-                   OR new_revenue IS NOT NULL, count(*)
-        FROM {tables.changes} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""
-    ):
-        if not changes:
-            unchanged += count
-            continue
-        will_change[f"{old}->{new}"] = will_change.get(f"{old}->{new}", 0) + count
-        with_amounts += count if moved else 0
+    # Unchanged: an uploaded conversion that is Rejected already.
+    counted = staging_changes_counted(tables)
     return ImportSummary(
         rows=changed + left,
-        will_change=will_change,
-        will_change_total=sum(will_change.values()),
-        unchanged=unchanged,
+        will_change=counted.will_change,
+        will_change_total=sum(counted.will_change.values()),
+        unchanged=counted.unchanged,
         staged=changed,
         left_alone=left,
         left_alone_examples=left_alone,
-        amounts=with_amounts,
+        amounts=counted.amounts,
         reader="audit rows",
     )
 
@@ -112,8 +103,6 @@ def _amounts_before_join(reverted: ImportJob) -> str:
         else "LEFT JOIN (SELECT NULL::bigint AS conversion_id, NULL::numeric AS payout,"
         " NULL::numeric AS revenue) o ON false"
     )
-    return f"""LEFT JOIN conversions_statuschange p
-            ON p.conversion_id = sc.conversion_id AND p.sequence_number = sc.sequence_number - 1
-        {found}
-        CROSS JOIN LATERAL (SELECT coalesce(p.payout, o.payout) AS payout,
-                                   coalesce(p.revenue, o.revenue) AS revenue) b"""
+    return f"{found}\n        " + amounts_before_join_sql(
+        change="sc", otherwise=("o.payout", "o.revenue")
+    )

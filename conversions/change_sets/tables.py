@@ -121,6 +121,35 @@ def staging_changes_key(tables: StagingTables) -> None:
     execute(f"ALTER TABLE {tables.changes} ADD PRIMARY KEY (conversion_id)")
 
 
+@dataclass(frozen=True)
+class StagedChanges:
+    """What a change set will do: its real changes by transition (``{"pending->success": n}``,
+    a change of amounts alone under its one status, ``"success->success"``), the rows already
+    as asked, and the changes that set an amount."""
+
+    will_change: dict[str, int]
+    unchanged: int
+    amounts: int
+
+
+def staging_changes_counted(tables: StagingTables) -> StagedChanges:
+    """Count the change set by transition (a preview's figures, whatever the source)."""
+    will_change: dict[str, int] = {}
+    unchanged = amounts = 0
+    for expected, status, changes, moved, count in execute(
+        f"""SELECT expected_status, status, {CHANGES_SQL},
+                   new_payout IS NOT NULL OR new_revenue IS NOT NULL, COUNT(*)
+        FROM {tables.changes} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""
+    ):
+        if not changes:
+            unchanged += count
+            continue
+        key = f"{expected}->{status}"
+        will_change[key] = will_change.get(key, 0) + count
+        amounts += count if moved else 0
+    return StagedChanges(will_change=will_change, unchanged=unchanged, amounts=amounts)
+
+
 def staging_changes_count(tables: StagingTables) -> int | None:
     """How many rows the change set holds, ``None`` when it is gone."""
     with connection.cursor() as cursor:

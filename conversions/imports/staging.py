@@ -46,9 +46,9 @@ from django.db import connection
 from conversions.change_sets.job_state import local_path
 from conversions.change_sets.summary import FanOut, ImportSummary, RowError
 from conversions.change_sets.tables import (
-    CHANGES_SQL,
     StagingTables,
     execute,
+    staging_changes_counted,
     staging_changes_create,
     staging_drop,
 )
@@ -306,19 +306,7 @@ def _changes_build(tables: StagingTables) -> None:
 def staging_counts(tables: StagingTables) -> ImportSummary:
     """The preview's counts (the validation part of the summary, but for the columns and the
     reader, which the caller knows)."""
-    will_change: dict[str, int] = {}
-    unchanged = amounts = 0
-    for expected, status, changes, moved, count in execute(
-        f"""SELECT expected_status, status, {CHANGES_SQL},
-                   new_payout IS NOT NULL OR new_revenue IS NOT NULL, COUNT(*)
-        FROM {tables.changes} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""
-    ):
-        if not changes:
-            unchanged += count
-            continue
-        key = f"{expected}->{status}"
-        will_change[key] = will_change.get(key, 0) + count
-        amounts += count if moved else 0
+    counted = staging_changes_counted(tables)
     rejected = dict(execute(f"SELECT kind, COUNT(*) FROM {tables.rejects} GROUP BY kind"))
     fan_out = [
         FanOut(offer=name, offer_id=offer_id, click_rows=click_rows, conversions=count)
@@ -341,9 +329,9 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
     ((staged,),) = execute(f"SELECT COUNT(*) FROM {tables.changes}")
     return ImportSummary(
         rows=rows,
-        will_change=will_change,
-        will_change_total=sum(will_change.values()),
-        unchanged=unchanged,
+        will_change=counted.will_change,
+        will_change_total=sum(counted.will_change.values()),
+        unchanged=counted.unchanged,
         not_found=rejected.get("not_found", 0),
         invalid=rejected.get("invalid", 0),
         conflicting=rejected.get("conflicting", 0),
@@ -351,7 +339,7 @@ def staging_counts(tables: StagingTables) -> ImportSummary:
         fan_out=fan_out,
         errors=errors,
         staged=staged,
-        amounts=amounts,
+        amounts=counted.amounts,
     )
 
 
