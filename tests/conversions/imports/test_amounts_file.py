@@ -42,6 +42,20 @@ def three(conversion_factory, partner_factory, offer_event_factory):
     return made
 
 
+def applied_by(user, job):
+    """Confirm a checked job as ``user`` and apply it, as the worker would."""
+    change_sets.import_job_confirm(
+        import_job=job, user=user, send_callbacks=True, queue_apply=False
+    )
+    return change_sets.import_job_apply(import_job=job)
+
+
+def revert_checked(applied, user):
+    """The revert of an applied job, checked as the worker would."""
+    revert = change_sets.import_job_revert(import_job=applied, user=user, queue_validation=False)
+    return change_sets.import_job_validate(import_job=revert)
+
+
 def amounts(*conversions):
     for conversion in conversions:
         conversion.refresh_from_db()
@@ -96,10 +110,7 @@ def test_an_amounts_file_previews_the_money_before_and_after_and_applies_it(
     # Both changes owe the partner a callback: one to Success, one of a Success payout.
     assert [p["callbacks"] for p in money["by_partner"]] == [2]
 
-    change_sets.import_job_confirm(
-        import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
-    )
-    job = change_sets.import_job_apply(import_job=job)
+    job = applied_by(admin_user, job)
 
     assert job.state == ImportJob.State.APPLIED, job.error_message
     assert job.summary["applied"] == {"pending->success": 1, "success->success": 1}
@@ -172,20 +183,14 @@ def test_the_revert_puts_the_amounts_back_to_the_cent(tmp_path, import_applied, 
     before_revert = conversion_totals_tallied(status=Status.SUCCESS)
     assert before_revert.payout == {"USD": Decimal("9.5125")}
 
-    revert = change_sets.import_job_revert(
-        import_job=applied, user=admin_user, queue_validation=False
-    )
-    revert = change_sets.import_job_validate(import_job=revert)
+    revert = revert_checked(applied, admin_user)
 
     assert revert.summary["will_change"] == {"success->pending": 1, "success->success": 1}
     assert revert.summary["amounts"] == 2
     (line,) = revert.summary["money"]["amounts"]
     assert (line["payout_before"], line["payout_after"]) == ("5.5125", "8.0000")
     assert (line["revenue_before"], line["revenue_after"]) == ("12.0100", "12.0000")
-    change_sets.import_job_confirm(
-        import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
-    )
-    revert = change_sets.import_job_apply(import_job=revert)
+    revert = applied_by(admin_user, revert)
 
     assert revert.state == ImportJob.State.APPLIED, revert.error_message
     assert amounts(first, second, third) == [
@@ -207,16 +212,10 @@ def test_the_revert_leaves_a_conversion_whose_amounts_changed_since(
     )
     import_applied(status_file(tmp_path, [HEADER, [first.pk, "", "9", "", ""]], name="later.csv"))
 
-    revert = change_sets.import_job_revert(
-        import_job=applied, user=admin_user, queue_validation=False
-    )
-    revert = change_sets.import_job_validate(import_job=revert)
+    revert = revert_checked(applied, admin_user)
 
     assert (revert.summary["left_alone"], revert.summary["staged"]) == (1, 1)
-    change_sets.import_job_confirm(
-        import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
-    )
-    change_sets.import_job_apply(import_job=revert)
+    applied_by(admin_user, revert)
     assert [payout for _, payout, _ in amounts(first, second)] == [Decimal("9"), Decimal("4")]
     assert_audit_intact()
 
@@ -231,11 +230,8 @@ def test_a_conversion_whose_status_moved_since_the_preview_keeps_its_amounts(
     conversion_status_set(
         conversion_ids=[first.pk], status=Status.REJECTED, source=Source.ADMIN, user=admin_user
     )
-    change_sets.import_job_confirm(
-        import_job=job, user=admin_user, send_callbacks=True, queue_apply=False
-    )
 
-    job = change_sets.import_job_apply(import_job=job)
+    job = applied_by(admin_user, job)
 
     assert (job.summary["applied_total"], job.summary["changed_since_preview"]) == (1, 1)
     assert amounts(first, second) == [
@@ -270,14 +266,8 @@ def test_a_conversion_recorded_before_audit_rows_had_amounts_gets_them_back_too(
     assert_audit_intact()
     applied = import_applied(status_file(tmp_path, [HEADER, [first.pk, "", "7.25", "", ""]]))
 
-    revert = change_sets.import_job_revert(
-        import_job=applied, user=admin_user, queue_validation=False
-    )
-    revert = change_sets.import_job_validate(import_job=revert)
-    change_sets.import_job_confirm(
-        import_job=revert, user=admin_user, send_callbacks=True, queue_apply=False
-    )
-    change_sets.import_job_apply(import_job=revert)
+    revert = revert_checked(applied, admin_user)
+    applied_by(admin_user, revert)
 
     assert amounts(first) == [(Status.SUCCESS, Decimal("4"), Decimal("6"))]
     assert_audit_intact()
